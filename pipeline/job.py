@@ -1,0 +1,143 @@
+"""An ingest job, independent of how it runs: find videos, skip finished ones, plan spans, report the outcome.
+
+``run_local`` chains the stages in this process (tests, debugging); ``workers.ray_job.run_ray`` runs the same
+stage functions on Ray actors. Both use ``prepare`` to plan and one ``IndexWriter`` to commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from pipeline.config import VidseekConfig
+from pipeline.decode import DecodeError, open_reader, plan_spans, probe
+from pipeline.describe.base import Describer
+from pipeline.index.writer import IndexWriter
+from pipeline.media import content_id, discover, file_stamp
+from pipeline.types import ChunkSpan, VideoInfo
+
+log = logging.getLogger(__name__)
+VideoStatus = Literal["ingested", "skipped", "failed"]
+
+
+@dataclass
+class VideoTask:
+    """A video to ingest and the spans it still needs."""
+
+    path: str
+    video_id: str
+    info: VideoInfo
+    size_bytes: int
+    spans: list[ChunkSpan]  # spans not yet in the records
+    num_chunks: int  # all spans, done or not
+    problems: list[str] = field(default_factory=list)
+    chunks_done: int = 0
+
+
+@dataclass
+class VideoResult:
+    path: str
+    status: VideoStatus
+    reason: str = ""
+    chunks: int = 0
+    footage_s: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    results: list[VideoResult] = field(default_factory=list)
+
+    def count(self, status: VideoStatus) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.count("failed") else 0
+
+
+class Progress(Protocol):
+    def start(self, num_videos: int, num_chunks: int, footage_s: float) -> None: ...
+    def chunk_done(self, span: ChunkSpan) -> None: ...
+    def video_done(self, result: VideoResult) -> None: ...
+
+
+class NoProgress:
+    def start(self, num_videos: int, num_chunks: int, footage_s: float) -> None: ...
+    def chunk_done(self, span: ChunkSpan) -> None: ...
+    def video_done(self, result: VideoResult) -> None: ...
+
+
+def prepare(paths: list[str], cfg: VidseekConfig, writer: IndexWriter, report: IngestReport,
+            model_name: str) -> list[VideoTask]:
+    """Probe and plan every video; finished ones are reported as skipped, unreadable ones as failed."""
+    tasks = []
+    for path in discover(paths):
+        try:
+            info = probe(path)
+            size, mtime_ns = file_stamp(path)
+            video_id = writer.catalog.cached_video_id(path, size, mtime_ns)
+            if video_id is None:
+                video_id = content_id(path)
+                writer.catalog.remember_video_id(path, size, mtime_ns, video_id)
+        except DecodeError as exc:
+            report.results.append(VideoResult(path, "failed", exc.reason))
+            continue
+        known = writer.catalog.video(video_id)
+        if known and known["status"] == "complete":
+            report.results.append(VideoResult(path, "skipped", f"already indexed as {known['path']}"))
+            continue
+        spans = plan_spans(info, video_id, cfg.decode)
+        done = writer.done_chunk_ids(video_id)
+        todo = [s for s in spans if s.chunk_id not in done]
+        writer.begin_video(video_id, path, size, info.duration_s, model_name, cfg.model_dump())
+        task = VideoTask(path, video_id, info, size, todo, len(spans), chunks_done=len(spans) - len(todo))
+        tasks.append(task)
+    return tasks
+
+
+def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress: Progress) -> VideoResult:
+    status: VideoStatus = "failed" if task.problems else "ingested"
+    reason = "; ".join(dict.fromkeys(task.problems))
+    if status == "failed" and task.chunks_done:
+        reason += f" ({task.chunks_done} of {task.num_chunks} chunks indexed)"
+    writer.finish_video(task.video_id, "failed" if task.problems else "complete", reason, task.chunks_done)
+    result = VideoResult(task.path, status, reason, task.chunks_done, task.info.duration_s)
+    report.results.append(result)
+    progress.video_done(result)
+    return result
+
+
+def run_local(cfg: VidseekConfig, paths: list[str], writer: IndexWriter, describer: Describer,
+              progress: Progress | None = None) -> IngestReport:
+    """Every stage in this process, one chunk batch at a time: same functions as the Ray job, no Ray."""
+    progress = progress or NoProgress()
+    report = IngestReport()
+    tasks = prepare(paths, cfg, writer, report, describer.name)
+    progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
+    describer.load()
+    for task in tasks:
+        try:
+            reader = open_reader(task.info, cfg.decode)
+        except DecodeError as exc:
+            task.problems.append(exc.reason)
+            finish(task, writer, report, progress)
+            continue
+        batch = []
+        for i, span in enumerate(task.spans):
+            try:
+                batch.append(reader.read(span))
+            except DecodeError as exc:
+                task.problems.append(exc.reason)
+            if batch and (len(batch) == cfg.describe.batch_size or i == len(task.spans) - 1):
+                for chunk, description in zip(batch, describer.describe(batch), strict=True):
+                    writer.write(description, decoder=chunk.decoder)
+                    task.chunks_done += 1
+                    progress.chunk_done(chunk.span)
+                batch = []
+        if reader.warning:
+            task.problems.append(reader.warning)
+        reader.close()
+        finish(task, writer, report, progress)
+    writer.save()
+    return report

@@ -1,0 +1,165 @@
+"""The types that flow through the pipeline, defined once.
+
+    video file -> VideoInfo -> ChunkSpan -> FrameChunk -> ChunkDescription (caption + Events)
+               -> Segment (one indexed text with its time span) -> Hit (a search answer)
+
+Every time is in seconds on the video's own clock: the container's presentation timestamps (PTS), counted from
+the first frame of the video stream. Spans are half-open: ``[start_s, end_s)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+SegmentKind = Literal["caption", "event"]
+
+# Namespace for chunk ids: uuid5(namespace, f"{video_id}:{start_ms}:{end_ms}").
+_CHUNK_NAMESPACE = uuid.UUID("6f1c2a7e-4b1d-5e0a-9c3f-2d8e7b6a5f40")
+
+
+def chunk_id_for(video_id: str, start_s: float, end_s: float) -> str:
+    """Deterministic chunk id: depends only on the video's content id and the span (to the millisecond)."""
+    return str(uuid.uuid5(_CHUNK_NAMESPACE, f"{video_id}:{round(start_s * 1000)}:{round(end_s * 1000)}"))
+
+
+def segment_id_for(chunk_id: str, kind: SegmentKind, ordinal: int) -> int:
+    """Deterministic positive int64 id for FAISS, from the chunk id and the segment's place in the chunk."""
+    digest = hashlib.blake2b(f"{chunk_id}:{kind}:{ordinal}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a cheap probe of the container tells: sizes are as displayed (rotation applied)."""
+
+    path: str
+    duration_s: float
+    width: int
+    height: int
+    rotation_deg: int
+    avg_fps: float
+    codec: str
+
+    def __post_init__(self) -> None:
+        if not self.duration_s > 0:
+            raise ValueError(f"{self.path}: duration must be positive, got {self.duration_s}")
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """One unit of work: the frames of ``[start_s, end_s)`` of one video."""
+
+    video_id: str
+    video_path: str
+    start_s: float
+    end_s: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_s < self.end_s:
+            raise ValueError(f"ChunkSpan needs 0 <= start_s < end_s, got [{self.start_s}, {self.end_s})")
+
+    @property
+    def chunk_id(self) -> str:
+        return chunk_id_for(self.video_id, self.start_s, self.end_s)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass
+class FrameChunk:
+    """Decoded frames of one span with the PTS of each frame."""
+
+    span: ChunkSpan
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    pts_s: np.ndarray  # (T,) float64, strictly increasing, inside [span.start_s, span.end_s)
+    decoder: str = "decord"
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            raise ValueError(f"frames must be (T, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}")
+        if len(self.pts_s) != len(self.frames) or len(self.frames) == 0:
+            raise ValueError(f"need >= 1 frame and one pts per frame: {len(self.frames)} frames, {len(self.pts_s)} pts")
+        if np.any(np.diff(self.pts_s) <= 0):
+            raise ValueError(f"pts_s must increase strictly: {self.pts_s}")
+
+    def __repr__(self) -> str:
+        return (
+            f"FrameChunk({self.span.video_path!r}, [{self.span.start_s:.3f}, {self.span.end_s:.3f}), "
+            f"frames={self.frames.shape}, pts_s=[{self.pts_s[0]:.3f}..{self.pts_s[-1]:.3f}], {self.decoder})"
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happens inside a chunk, with absolute times on the video's clock."""
+
+    start_s: float
+    end_s: float
+    label: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_s <= self.end_s:
+            raise ValueError(f"Event needs 0 <= start_s <= end_s, got [{self.start_s}, {self.end_s}]")
+
+
+@dataclass
+class ChunkDescription:
+    """What the model said about one chunk. ``problem`` records why the answer was not clean JSON, if so."""
+
+    span: ChunkSpan
+    caption: str
+    events: list[Event] = field(default_factory=list)
+    model: str = ""
+    reasoning: str = ""
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One indexed text with its time span: a chunk's caption or one of its events."""
+
+    segment_id: int
+    chunk_id: str
+    video_id: str
+    video_path: str
+    start_s: float
+    end_s: float
+    kind: SegmentKind
+    text: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search answer."""
+
+    video: str
+    start_s: float
+    end_s: float
+    score: float
+    text: str
+    kind: SegmentKind
+    label: str = ""
+
+
+def segments_from(description: ChunkDescription) -> list[Segment]:
+    """The caption and each event of a chunk, as indexable segments with deterministic ids."""
+    span = description.span
+    cid = span.chunk_id
+    out = [
+        Segment(segment_id_for(cid, "caption", 0), cid, span.video_id, span.video_path, span.start_s, span.end_s,
+                "caption", description.caption)
+    ]
+    for i, ev in enumerate(description.events):
+        text = f"{ev.label}: {ev.description}" if ev.description else ev.label
+        out.append(Segment(segment_id_for(cid, "event", i), cid, span.video_id, span.video_path, ev.start_s,
+                           ev.end_s, "event", text, ev.label))
+    return out
