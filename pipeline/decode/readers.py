@@ -199,4 +199,4 @@ def open_reader(info: VideoInfo, cfg: DecodeConfig) -> ChunkReader:
 def _first_line(exc: BaseException) -> str:
     """decord's messages carry '[hh:mm:ss] /src/file.cc:123: ' prefixes; keep the last, readable part."""
     text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", str(exc)).strip().splitlines()
-    return text[-1][-200:] if text else exc.__class__.__name__
+    return text[-1].rsplit(": ", 1)[-1][-200:] if text else exc.__class__.__name__

@@ -93,12 +93,11 @@ class Qwen3VLDescriber:
         import torch
 
         inputs = inputs.to(self.device)
-        sampling = {} if self.cfg.greedy else {"do_sample": True, "temperature": self.cfg.temperature,
-                                                 "top_p": self.cfg.top_p, "top_k": self.cfg.top_k}
+        sampling = {"do_sample": False} if self.cfg.greedy else {
+            "do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p, "top_k": self.cfg.top_k}
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=self.cfg.max_new_tokens,
-                                      do_sample=not self.cfg.greedy, **sampling)
+            out = self.model.generate(**inputs, max_new_tokens=self.cfg.max_new_tokens, **sampling)
         new_tokens = out[:, inputs["input_ids"].shape[1]:]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
 

@@ -1,0 +1,1 @@
+"""The runtime: the CLI, Ray actors and the Ray job that runs the ``pipeline`` library's stages."""

@@ -1,0 +1,55 @@
+"""Ray actor bodies: thin wrappers that load once and call the pipeline's stage functions many times.
+
+They do not import Ray; ``workers.ray_job`` turns them into actors with the resources the job assigns.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from pipeline.config import DecodeConfig, DescribeConfig
+from pipeline.decode import DecodeError, open_reader
+from pipeline.decode.readers import OpenCVReader
+from pipeline.describe import make_describer
+from pipeline.types import ChunkDescription, ChunkSpan, FrameChunk, VideoInfo
+
+_OPEN_READERS = 2  # a decode worker moves through one time range at a time; keep few files open
+
+
+class DecodeWorker:
+    """Reads chunk spans; keeps the reader of the file it is on open between calls (forward reads)."""
+
+    def __init__(self, cfg: DecodeConfig) -> None:
+        self.cfg = cfg
+        self._readers: OrderedDict[tuple[str, str], object] = OrderedDict()
+
+    def _reader(self, info: VideoInfo, backend: str):
+        key = (info.path, backend)
+        if key not in self._readers:
+            reader = OpenCVReader(info, self.cfg) if backend == "opencv" else open_reader(info, self.cfg)
+            self._readers[key] = reader
+            while len(self._readers) > _OPEN_READERS:
+                self._readers.popitem(last=False)[1].close()
+        self._readers.move_to_end(key)
+        return self._readers[key]
+
+    def read(self, info: VideoInfo, span: ChunkSpan, backend: str = "auto") -> tuple[FrameChunk | None, dict]:
+        """(chunk or None, status); status holds ``error`` or the reader's ``warning``. Two returns: the driver
+        fetches only the small status and hands the frames to a model worker by reference."""
+        try:
+            reader = self._reader(info, backend)
+            chunk = reader.read(span)
+            return chunk, {"error": "", "warning": reader.warning, "decoder": chunk.decoder}
+        except DecodeError as exc:
+            return None, {"error": exc.reason, "warning": "", "decoder": ""}
+
+
+class ModelWorker:
+    """One per GPU: ``__init__`` loads the model, ``describe`` runs one batch."""
+
+    def __init__(self, cfg: DescribeConfig) -> None:
+        self.describer = make_describer(cfg)
+        self.describer.load()
+
+    def describe(self, *chunks: FrameChunk) -> list[ChunkDescription]:
+        return self.describer.describe(list(chunks))

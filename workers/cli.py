@@ -1,0 +1,155 @@
+"""The ``vidseek`` command line. Each command imports what it needs when it runs, so ``--help`` stays instant.
+
+    vidseek ingest PATH... --index DIR [--config FILE] [--set key=value ...]
+    vidseek search "QUERY" --index DIR [-k 10] [--json]
+    vidseek status --index DIR
+    vidseek index rebuild --index DIR
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Make hours of video searchable to the second.")
+index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
+app.add_typer(index_app, name="index")
+out = Console()
+err = Console(stderr=True)
+
+IndexOpt = typer.Option(..., "--index", "-i", help="index folder (created by ingest)")
+
+
+def hhmmss(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _load_config(config: str | None, overrides: list[str]):
+    from pipeline.config import ConfigError, load_config
+
+    try:
+        return load_config(config, overrides)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def ingest(
+    paths: list[str] = typer.Argument(..., help="video files or folders (searched recursively)"),
+    index: Path = IndexOpt,
+    config: str = typer.Option(None, "--config", "-c", help="YAML config (default configs/local.yaml)"),
+    set_: list[str] = typer.Option([], "--set", help="override one config field, e.g. --set decode.fps=2"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Decode, describe, embed and index videos. Finished videos are skipped; interrupted ones resume."""
+    cfg = _load_config(config, set_)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from pipeline.describe.factory import resolve_model
+    from pipeline.embed import make_embedder
+    from pipeline.index import IndexWriter
+    from workers.progress import RichProgress, print_summary
+
+    describe_cfg, notice = resolve_model(cfg.describe)
+    if notice:
+        err.print(f"[yellow]{notice}[/yellow]", highlight=False)
+    cfg = cfg.model_copy(update={"describe": describe_cfg})
+    writer = IndexWriter(index, make_embedder(cfg.embed))
+    (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
+    with RichProgress(err) as progress:
+        if cfg.ray.enabled:
+            from workers.ray_job import run_ray
+
+            report = run_ray(cfg, paths, writer, describe_cfg.model, progress)
+        else:
+            from pipeline.describe import make_describer
+            from pipeline.job import run_local
+
+            report = run_local(cfg, paths, writer, make_describer(cfg.describe), progress)
+    writer.close()
+    print_summary(out, report)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="what you are looking for, in words"),
+    index: Path = IndexOpt,
+    k: int = typer.Option(10, "-k", min=1, max=1000, help="number of results"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+) -> None:
+    """Find the moments that match a query: video, start-end, score, text."""
+    from pipeline.search import Searcher
+
+    try:
+        searcher = Searcher(index)
+    except (FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    hits = searcher.search(query, k)
+    if as_json:
+        for hit in hits:
+            sys.stdout.write(json.dumps({"video": hit.video, "start_s": round(hit.start_s, 3),
+                                         "end_s": round(hit.end_s, 3), "score": round(hit.score, 4),
+                                         "text": hit.text, "kind": hit.kind, "label": hit.label}) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(hits)} results for {query!r}")
+    for col in ("#", "file", "start-end", "score", "kind", "text"):
+        table.add_column(col, overflow="fold")
+    for rank, hit in enumerate(hits, 1):
+        table.add_row(str(rank), Path(hit.video).name, f"{hhmmss(hit.start_s)}-{hhmmss(hit.end_s)}",
+                      f"{hit.score:.3f}", hit.kind, hit.text)
+    out.print(table)
+
+
+@app.command()
+def status(index: Path = IndexOpt) -> None:
+    """What an index holds: videos, chunks, events, model, embedder, size."""
+    from rich.table import Table
+
+    from pipeline.index.catalog import Catalog
+
+    if not (index / Catalog.FILE).exists():
+        err.print(f"[red]error:[/red] {index} is not a vidseek index; run `vidseek ingest` first")
+        raise typer.Exit(2)
+    catalog = Catalog(index)
+    videos = catalog.videos()
+    table = Table(title=f"{index}: {len(videos)} videos")
+    for col in ("video", "status", "duration", "chunks", "events", "model", "note"):
+        table.add_column(col, overflow="fold")
+    for v in videos:
+        table.add_row(v["path"], v["status"], hhmmss(v["duration_s"] or 0), str(v["chunks"]), str(v["events"]),
+                      v["model"], v["reason"] or "")
+    out.print(table)
+    size_bytes = sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
+    out.print(f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
+              f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB")
+
+
+@index_app.command("rebuild")
+def index_rebuild(index: Path = IndexOpt,
+                  config: str = typer.Option(None, "--config", "-c"),
+                  set_: list[str] = typer.Option([], "--set")) -> None:
+    """Rebuild the SQLite catalog and FAISS vectors from the Parquet records."""
+    cfg = _load_config(config, set_)
+    from pipeline.embed import make_embedder
+    from pipeline.index import rebuild_index
+
+    total = rebuild_index(index, make_embedder(cfg.embed))
+    out.print(f"rebuilt {index}: {total} segments")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
