@@ -1,0 +1,41 @@
+"""Test doubles for the describe plug point. They are for tests; the product's defaults are the real parts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.types import ChunkDescription, Event, FrameChunk
+
+
+def clip_name(source: str) -> str:
+    """'intel_sample_videos/one-by-one-person-detection.mp4' -> 'one by one person detection'."""
+    return Path(source).stem.replace("_", " ").replace("-", " ")
+
+
+class SegmentsDescriber:
+    """Says which true clips of concat_real_clips_640x360.mp4 a chunk covers, from its .segments.json.
+
+    The caption names the clip covering most of the chunk; each clip touching the chunk becomes an event with
+    its true boundaries clipped to the chunk, so search results can be checked against the ground truth.
+    """
+
+    name = "segments-oracle"
+
+    def __init__(self, segments_json: str) -> None:
+        self.segments = json.loads(Path(segments_json).read_text())
+
+    def load(self) -> None:
+        pass
+
+    def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
+        out = []
+        for chunk in chunks:
+            s, e = chunk.span.start_s, chunk.span.end_s
+            touching = [g for g in self.segments if g["start"] < e and g["end"] > s]
+            main = max(touching, key=lambda g: min(g["end"], e) - max(g["start"], s))
+            events = [Event(max(g["start"], s), min(g["end"], e), clip_name(g["source"]),
+                            f"the clip {clip_name(g['source'])} plays") for g in touching]
+            out.append(ChunkDescription(chunk.span, f"footage from {clip_name(main['source'])}", events,
+                                        model=self.name))
+        return out

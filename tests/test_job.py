@@ -1,0 +1,97 @@
+"""The whole flow in one process (run_local), with a describer that knows the true clip boundaries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.index import IndexWriter
+from pipeline.job import run_local
+from pipeline.search import Searcher
+from tests.doubles import SegmentsDescriber, clip_name
+
+CHUNK_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def concat_index(tmp_path_factory, embedder):
+    from tests.conftest import media_path
+
+    path = media_path("concat_real_clips_640x360.mp4")
+    segments = path.replace(".mp4", ".segments.json")
+    index = tmp_path_factory.mktemp("concat_index")
+    cfg = load_config(None, [f"decode.chunk_s={CHUNK_S}", "decode.max_side=128", "ray.enabled=false"])
+    writer = IndexWriter(index, embedder)
+    report = run_local(cfg, [path], writer, SegmentsDescriber(segments))
+    writer.close()
+    assert [r.status for r in report.results] == ["ingested"]
+    return index, path, json.loads(Path(segments).read_text())
+
+
+def unique_clips(segments):
+    names = [clip_name(g["source"]) for g in segments]
+    return [g for g in segments if names.count(clip_name(g["source"])) == 1]
+
+
+def test_search_by_clip_name_lands_on_its_seconds(concat_index, embedder):
+    index, path, segments = concat_index
+    searcher = Searcher(index, embedder)
+    for clip in unique_clips(segments):
+        hit = searcher.search(clip_name(clip["source"]), k=1)[0]
+        assert hit.video == path
+        assert hit.start_s < clip["end"] and hit.end_s > clip["start"], (clip, hit)  # overlaps the true clip
+        assert clip["start"] - CHUNK_S <= hit.start_s and hit.end_s <= clip["end"] + CHUNK_S, (clip, hit)
+
+
+def test_every_chunk_indexed_once(concat_index):
+    index, _, _ = concat_index
+    from pipeline.index import Catalog
+
+    catalog = Catalog(index)
+    (video,) = catalog.videos()
+    assert video["status"] == "complete" and video["chunks"] == 29  # 288.5 s in 10 s chunks, 8.5 s tail kept
+    rows = catalog.db.execute("SELECT chunk_id, COUNT(*) FROM segments WHERE kind='caption' GROUP BY chunk_id")
+    assert all(n == 1 for _, n in rows)
+
+
+def test_second_ingest_skips_finished_video(concat_index, embedder):
+    index, path, segments = concat_index
+    cfg = load_config(None, [f"decode.chunk_s={CHUNK_S}", "ray.enabled=false"])
+    writer = IndexWriter(index, embedder)
+    report = run_local(cfg, [path], writer, SegmentsDescriber(path.replace(".mp4", ".segments.json")))
+    writer.close()
+    assert [r.status for r in report.results] == ["skipped"]
+
+
+def test_bad_inputs_fail_alone_and_nothing_is_lost(tmp_path, media, embedder):
+    good, corrupt = media("bikes.mp4"), media("corrupted.mp4")
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    shutil.copy(good, folder / "bikes.mp4")
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mkv").write_text("this is not a video\n" * 100)
+    shutil.copy(corrupt, folder / "corrupted.mp4")
+    index = tmp_path / "index"
+    cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=5"])
+    from pipeline.describe import make_describer
+
+    describer = make_describer(cfg.describe)
+    writer = IndexWriter(index, embedder)
+    first = run_local(cfg, [media("chaplin.mp4")], writer, describer)
+    assert first.exit_code == 0
+    before = writer.catalog.count_segments()
+    report = run_local(cfg, [str(folder), str(tmp_path / "missing.mp4")], writer, describer)
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert by_name["bikes.mp4"].status == "ingested" and by_name["bikes.mp4"].chunks == 2
+    assert "empty file" in by_name["empty.mp4"].reason
+    assert "not a readable video" in by_name["notes.mkv"].reason
+    assert "file not found" in by_name["missing.mp4"].reason
+    assert by_name["corrupted.mp4"].status == "failed" and "corrupt" in by_name["corrupted.mp4"].reason
+    assert report.exit_code == 1
+    assert writer.catalog.count_segments() >= before + 2  # chaplin kept, bikes added
+    assert writer.catalog.find_video(media("chaplin.mp4"))["status"] == "complete"
+    writer.close()
