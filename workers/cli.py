@@ -30,14 +30,19 @@ def hhmmss(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error on one unwrapped line (scripts grep it) and return the exit to raise."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
 def _load_config(config: str | None, overrides: list[str]):
     from pipeline.config import ConfigError, load_config
 
     try:
         return load_config(config, overrides)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -58,7 +63,7 @@ def ingest(
 
     describe_cfg, notice = resolve_model(cfg.describe)
     if notice:
-        err.print(f"[yellow]{notice}[/yellow]", highlight=False)
+        err.print(f"[yellow]{notice}[/yellow]", highlight=False, soft_wrap=True)
     cfg = cfg.model_copy(update={"describe": describe_cfg})
     writer = IndexWriter(index, make_embedder(cfg.embed))
     (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
@@ -90,8 +95,7 @@ def search(
     try:
         searcher = Searcher(index)
     except (FileNotFoundError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     hits = searcher.search(query, k)
     if as_json:
         for hit in hits:
@@ -118,8 +122,7 @@ def status(index: Path = IndexOpt) -> None:
     from pipeline.index.catalog import Catalog
 
     if not (index / Catalog.FILE).exists():
-        err.print(f"[red]error:[/red] {index} is not a vidseek index; run `vidseek ingest` first")
-        raise typer.Exit(2)
+        raise fail(f"{index} is not a vidseek index; run `vidseek ingest` first")
     catalog = Catalog(index)
     videos = catalog.videos()
     table = Table(title=f"{index}: {len(videos)} videos")

@@ -1,0 +1,113 @@
+"""The vidseek command as a user runs it: a new process, real files, exit codes, crash and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+TINY_LOCAL = ["--config", "tiny.yaml", "--set", "ray.enabled=false"]
+
+
+def vidseek(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workers.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, **kw)
+
+
+def test_invalid_override_fails_before_any_work(tmp_path):
+    result = vidseek("ingest", tmp_path, "--index", tmp_path / "idx", "--set", "decode.fsp=2")
+    assert result.returncode == 2
+    assert "decode.fsp" in result.stderr and "decode.fps" in result.stderr
+    assert not (tmp_path / "idx").exists()
+
+
+def test_invalid_value_names_allowed_values(tmp_path):
+    result = vidseek("ingest", tmp_path, "--index", tmp_path / "idx", "--set", "describe.device=tpu")
+    assert result.returncode == 2 and "describe.device" in result.stderr and "'cuda'" in result.stderr
+
+
+def test_search_on_missing_index_is_a_usage_error(tmp_path):
+    result = vidseek("search", "anything", "--index", tmp_path / "nope")
+    assert result.returncode == 2 and "not a vidseek index" in result.stderr
+
+
+@pytest.mark.slow
+def test_ingest_search_status_and_exit_codes(tmp_path, media):
+    index = tmp_path / "idx"
+    ok = vidseek("ingest", media("bikes.mp4"), media("chaplin.mp4"), "--index", index, *TINY_LOCAL)
+    assert ok.returncode == 0, ok.stderr
+    assert "tiny random Qwen3-VL: its text is noise" in ok.stderr
+    assert "ingested 2, skipped 0" in ok.stdout
+    again = vidseek("ingest", media("bikes.mp4"), tmp_path / "missing.mp4", "--index", index, *TINY_LOCAL)
+    assert again.returncode == 1
+    assert "skipped 1" in again.stdout and "failed 1" in again.stdout and "file not found" in again.stdout
+    found = vidseek("search", "a street", "--index", index, "-k", "3", "--json")
+    assert found.returncode == 0, found.stderr
+    rows = [json.loads(line) for line in found.stdout.splitlines()]
+    assert 1 <= len(rows) <= 3
+    for row in rows:
+        assert {"video", "start_s", "end_s", "score", "text", "kind"} <= row.keys()
+        assert row["video"] in (media("bikes.mp4"), media("chaplin.mp4")) and row["start_s"] < row["end_s"]
+    table = vidseek("search", "a street", "--index", index)
+    assert table.returncode == 0 and "00:00:0" in table.stdout
+    status = vidseek("status", "--index", index)
+    assert status.returncode == 0
+    assert "bikes.mp4" in status.stdout and "complete" in status.stdout and "all-MiniLM-L6-v2" in status.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingest_then_resume_gives_same_chunks(tmp_path, media):
+    """Killed with SIGKILL mid-way, a re-run finishes the job: every chunk once, none lost."""
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import plan_spans, probe
+    from pipeline.index import Catalog
+    from pipeline.media import content_id
+
+    path = media("concat_real_clips_640x360.mp4")
+    index = tmp_path / "idx"
+    args = ["ingest", path, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=5"]
+    proc = subprocess.Popen([sys.executable, "-m", "workers.cli", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    parts = index / "records"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 5:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written_before = len(list(parts.glob("*/*.parquet")))
+    assert 5 <= written_before < 58, "the ingest should have been killed mid-way"
+
+    result = vidseek("ingest", path, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=5")
+    assert result.returncode == 0, result.stderr
+    expected = {s.chunk_id for s in plan_spans(probe(path), content_id(path), DecodeConfig(chunk_s=5))}
+    catalog = Catalog(index)
+    captions = catalog.db.execute("SELECT chunk_id, COUNT(*) FROM segments WHERE kind='caption' GROUP BY chunk_id")
+    counts = dict(captions.fetchall())
+    assert set(counts) == expected and set(counts.values()) == {1}
+    from pipeline.index import VectorIndex
+
+    assert VectorIndex(index, 384).size == catalog.count_segments()
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ingest_on_local_ray(tmp_path, media):
+    """The default path: local Ray started by the command, decode and model actors, one writer."""
+    index = tmp_path / "idx"
+    result = vidseek("ingest", media("bikes.mp4"), media("fire2.mp4"), media("corrupted.mp4"), "--index", index,
+                     "--config", "tiny.yaml", "--set", "decode.chunk_s=4")
+    assert result.returncode == 1, result.stderr  # corrupted.mp4 fails; the others are ingested
+    assert "ingested 2" in result.stdout and "corrupt" in result.stdout
+    from pipeline.index import Catalog
+
+    videos = {Path(v["path"]).name: v for v in Catalog(index).videos()}
+    assert videos["bikes.mp4"]["status"] == "complete" and videos["bikes.mp4"]["chunks"] == 3
+    assert videos["fire2.mp4"]["status"] == "complete" and videos["fire2.mp4"]["chunks"] == 1
