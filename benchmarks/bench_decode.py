@@ -29,9 +29,24 @@ def long_video(hours: float) -> Path:
 
 def ffmpeg_baseline(path: Path, width: int, height: int) -> tuple[int, float]:
     t0 = time.perf_counter()
-    proc = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), "-vf",
-                             f"fps=1,scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                            stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-vf",
+            f"fps=1,scale={width}:{height}",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+    )
     nbytes = 0
     while block := proc.stdout.read(1 << 22):
         nbytes += len(block)
@@ -79,14 +94,18 @@ def main() -> None:
     width, height = target_size(info.width, info.height, 448)
     base_frames, base_s = ffmpeg_baseline(path, width, height)
     base_fps = base_frames / base_s
-    print(f"file: {path.name}  {info.duration_s / 3600:.2f} h  {info.width}x{info.height} {info.codec}  "
-          f"-> {width}x{height} at 1 fps")
+    print(
+        f"file: {path.name}  {info.duration_s / 3600:.2f} h  {info.width}x{info.height} {info.codec}  "
+        f"-> {width}x{height} at 1 fps"
+    )
     print(f"{'method':<28}{'frames':>8}{'seconds':>10}{'frames/s':>10}{'vs ffmpeg':>11}")
     print(f"{'ffmpeg CLI (baseline)':<28}{base_frames:>8}{base_s:>10.1f}{base_fps:>10.1f}{1.0:>10.2f}x")
     for workers in args.workers:
         frames, secs = vidseek_decode(path, workers)
-        print(f"{f'vidseek decord, {workers} worker(s)':<28}{frames:>8}{secs:>10.1f}{frames / secs:>10.1f}"
-              f"{frames / secs / base_fps:>10.2f}x")
+        print(
+            f"{f'vidseek decord, {workers} worker(s)':<28}{frames:>8}{secs:>10.1f}{frames / secs:>10.1f}"
+            f"{frames / secs / base_fps:>10.2f}x"
+        )
 
 
 if __name__ == "__main__":

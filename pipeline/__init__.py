@@ -3,5 +3,14 @@
 from pipeline.config import VidseekConfig, load_config
 from pipeline.types import ChunkDescription, ChunkSpan, Event, FrameChunk, Hit, Segment, VideoInfo
 
-__all__ = ["ChunkDescription", "ChunkSpan", "Event", "FrameChunk", "Hit", "Segment", "VideoInfo", "VidseekConfig",
-           "load_config"]
+__all__ = [
+    "ChunkDescription",
+    "ChunkSpan",
+    "Event",
+    "FrameChunk",
+    "Hit",
+    "Segment",
+    "VideoInfo",
+    "VidseekConfig",
+    "load_config",
+]

@@ -36,7 +36,9 @@ class DecodeConfig(_Section):
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> DecodeConfig:
         if self.overlap_s >= self.chunk_s:
-            raise ValueError(f"decode.overlap_s ({self.overlap_s}) must be smaller than decode.chunk_s ({self.chunk_s})")
+            raise ValueError(
+                f"decode.overlap_s ({self.overlap_s}) must be smaller than decode.chunk_s ({self.chunk_s})"
+            )
         return self
 
 
@@ -100,7 +102,8 @@ def _apply_override(data: dict, assignment: str) -> None:
         annotation = fields[part].annotation
         if depth == len(parts) - 1:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                raise ConfigError(f"config key {key!r} is a section; set one of its fields, e.g. {key}.{next(iter(annotation.model_fields))}=...")
+                example = next(iter(annotation.model_fields))
+                raise ConfigError(f"config key {key!r} is a section; set one of its fields, e.g. {key}.{example}=...")
             target[part] = _parse_scalar(value)
         else:
             if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
@@ -113,7 +116,8 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"invalid configuration ({source}):"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
-        lines.append(f"  {key}: {e['msg']}" + (f" (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else ""))
+        got = e.get("input")
+        lines.append(f"  {key}: {e['msg']}" + ("" if got is None or isinstance(got, dict) else f" (got {got!r})"))
     return "\n".join(lines)
 
 
@@ -123,8 +127,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     if not path.exists() and not path.is_absolute() and (CONFIG_DIR / path.name).exists():
         path = CONFIG_DIR / path.name  # "--config tiny.yaml" names a file in configs/
     if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} not found; configs shipped: "
-                          + ", ".join(sorted(p.name for p in CONFIG_DIR.glob("*.yaml"))))
+        raise ConfigError(
+            f"config file {str(path)!r} not found; configs shipped: "
+            + ", ".join(sorted(p.name for p in CONFIG_DIR.glob("*.yaml")))
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -68,8 +68,9 @@ class NoProgress:
     def video_done(self, result: VideoResult) -> None: ...
 
 
-def prepare(paths: list[str], cfg: VidseekConfig, writer: IndexWriter, report: IngestReport,
-            model_name: str) -> list[VideoTask]:
+def prepare(
+    paths: list[str], cfg: VidseekConfig, writer: IndexWriter, report: IngestReport, model_name: str
+) -> list[VideoTask]:
     """Probe and plan every video; finished ones are reported as skipped, unreadable ones as failed."""
     tasks = []
     for path in discover(paths):
@@ -108,8 +109,9 @@ def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress:
     return result
 
 
-def run_local(cfg: VidseekConfig, paths: list[str], writer: IndexWriter, describer: Describer,
-              progress: Progress | None = None) -> IngestReport:
+def run_local(
+    cfg: VidseekConfig, paths: list[str], writer: IndexWriter, describer: Describer, progress: Progress | None = None
+) -> IngestReport:
     """Every stage in this process, one chunk batch at a time: same functions as the Ray job, no Ray."""
     progress = progress or NoProgress()
     report = IngestReport()

@@ -15,7 +15,9 @@ class Searcher:
     def __init__(self, index_dir: str | Path, embedder: Embedder | None = None) -> None:
         self.dir = Path(index_dir)
         if not (self.dir / Catalog.FILE).exists():
-            raise FileNotFoundError(f"{self.dir} is not a vidseek index (no {Catalog.FILE}); run `vidseek ingest` first")
+            raise FileNotFoundError(
+                f"{self.dir} is not a vidseek index (no {Catalog.FILE}); run `vidseek ingest` first"
+            )
         self.catalog = Catalog(self.dir)
         if embedder is None:
             from pipeline.embed import make_embedder
@@ -33,6 +35,15 @@ class Searcher:
         for score, sid in zip(scores, ids, strict=True):
             row = rows.get(int(sid))
             if row is not None:
-                hits.append(Hit(row["video_path"], row["start_s"], row["end_s"], float(score), row["text"],
-                                row["kind"], row["label"]))
+                hits.append(
+                    Hit(
+                        row["video_path"],
+                        row["start_s"],
+                        row["end_s"],
+                        float(score),
+                        row["text"],
+                        row["kind"],
+                        row["label"],
+                    )
+                )
         return hits

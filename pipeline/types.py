@@ -155,11 +155,30 @@ def segments_from(description: ChunkDescription) -> list[Segment]:
     span = description.span
     cid = span.chunk_id
     out = [
-        Segment(segment_id_for(cid, "caption", 0), cid, span.video_id, span.video_path, span.start_s, span.end_s,
-                "caption", description.caption)
+        Segment(
+            segment_id_for(cid, "caption", 0),
+            cid,
+            span.video_id,
+            span.video_path,
+            span.start_s,
+            span.end_s,
+            "caption",
+            description.caption,
+        )
     ]
     for i, ev in enumerate(description.events):
         text = f"{ev.label}: {ev.description}" if ev.description else ev.label
-        out.append(Segment(segment_id_for(cid, "event", i), cid, span.video_id, span.video_path, ev.start_s,
-                           ev.end_s, "event", text, ev.label))
+        out.append(
+            Segment(
+                segment_id_for(cid, "event", i),
+                cid,
+                span.video_id,
+                span.video_path,
+                ev.start_s,
+                ev.end_s,
+                "event",
+                text,
+                ev.label,
+            )
+        )
     return out

@@ -34,8 +34,16 @@ class SegmentsDescriber:
             s, e = chunk.span.start_s, chunk.span.end_s
             touching = [g for g in self.segments if g["start"] < e and g["end"] > s]
             main = max(touching, key=lambda g: min(g["end"], e) - max(g["start"], s))
-            events = [Event(max(g["start"], s), min(g["end"], e), clip_name(g["source"]),
-                            f"the clip {clip_name(g['source'])} plays") for g in touching]
-            out.append(ChunkDescription(chunk.span, f"footage from {clip_name(main['source'])}", events,
-                                        model=self.name))
+            events = [
+                Event(
+                    max(g["start"], s),
+                    min(g["end"], e),
+                    clip_name(g["source"]),
+                    f"the clip {clip_name(g['source'])} plays",
+                )
+                for g in touching
+            ]
+            out.append(
+                ChunkDescription(chunk.span, f"footage from {clip_name(main['source'])}", events, model=self.name)
+            )
         return out

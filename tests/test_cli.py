@@ -18,8 +18,14 @@ TINY_LOCAL = ["--config", "tiny.yaml", "--set", "ray.enabled=false"]
 
 
 def vidseek(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "workers.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        **kw,
+    )
 
 
 def test_invalid_override_fails_before_any_work(tmp_path):
@@ -74,8 +80,13 @@ def test_kill_9_mid_ingest_then_resume_gives_same_chunks(tmp_path, media):
     path = media("concat_real_clips_640x360.mp4")
     index = tmp_path / "idx"
     args = ["ingest", path, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=5"]
-    proc = subprocess.Popen([sys.executable, "-m", "workers.cli", *map(str, args)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *map(str, args)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     parts = index / "records"
     deadline = time.time() + 300
     while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 5:
@@ -102,8 +113,18 @@ def test_kill_9_mid_ingest_then_resume_gives_same_chunks(tmp_path, media):
 def test_ingest_on_local_ray(tmp_path, media):
     """The default path: local Ray started by the command, decode and model actors, one writer."""
     index = tmp_path / "idx"
-    result = vidseek("ingest", media("bikes.mp4"), media("fire2.mp4"), media("corrupted.mp4"), "--index", index,
-                     "--config", "tiny.yaml", "--set", "decode.chunk_s=4")
+    result = vidseek(
+        "ingest",
+        media("bikes.mp4"),
+        media("fire2.mp4"),
+        media("corrupted.mp4"),
+        "--index",
+        index,
+        "--config",
+        "tiny.yaml",
+        "--set",
+        "decode.chunk_s=4",
+    )
     assert result.returncode == 1, result.stderr  # corrupted.mp4 fails; the others are ingested
     assert "ingested 2" in result.stdout and "corrupt" in result.stdout
     from pipeline.index import Catalog

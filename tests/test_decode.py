@@ -88,11 +88,17 @@ def test_corrupt_file_gives_partial_result_and_reason(media):
     assert "corrupt or truncated" in reader.warning
 
 
-@pytest.mark.parametrize("make,reason", [
-    (lambda d: d / "missing.mp4", "file not found"),
-    (lambda d: (d / "empty.mp4").write_bytes(b"") or d / "empty.mp4", "empty file"),
-    (lambda d: d / "notes.mp4" if (d / "notes.mp4").write_text("not a video\n" * 50) else None, "not a readable video"),
-])
+@pytest.mark.parametrize(
+    "make,reason",
+    [
+        (lambda d: d / "missing.mp4", "file not found"),
+        (lambda d: (d / "empty.mp4").write_bytes(b"") or d / "empty.mp4", "empty file"),
+        (
+            lambda d: d / "notes.mp4" if (d / "notes.mp4").write_text("not a video\n" * 50) else None,
+            "not a readable video",
+        ),
+    ],
+)
 def test_bad_input_names_file_and_reason(tmp_path, make, reason):
     path = make(tmp_path)
     with pytest.raises(DecodeError) as exc:

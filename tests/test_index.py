@@ -16,8 +16,10 @@ TEXTS = {
 
 
 def describe_all(video_id="vid1", path="/videos/a.mp4"):
-    return [ChunkDescription(ChunkSpan(video_id, path, s, e), caption, events, model="test")
-            for (s, e), (caption, events) in TEXTS.items()]
+    return [
+        ChunkDescription(ChunkSpan(video_id, path, s, e), caption, events, model="test")
+        for (s, e), (caption, events) in TEXTS.items()
+    ]
 
 
 def fill(tmp_path, embedder):

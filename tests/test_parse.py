@@ -6,8 +6,10 @@ from pipeline.describe.parse import parse_answer, split_reasoning
 from pipeline.types import ChunkSpan
 
 SPAN = ChunkSpan("v", "x.mp4", 60.0, 120.0)
-GOOD = ('{"caption": "A red truck arrives at the gate.", "events": [{"start_s": 72.5, "end_s": 80, '
-        '"label": "truck arrives", "description": "A red truck drives in."}]}')
+GOOD = (
+    '{"caption": "A red truck arrives at the gate.", "events": [{"start_s": 72.5, "end_s": 80, '
+    '"label": "truck arrives", "description": "A red truck drives in."}]}'
+)
 
 
 def test_split_on_last_think_end():
@@ -56,17 +58,20 @@ def test_garbage_json_is_kept_as_caption_with_problem():
     assert caption and events == [] and "not valid JSON" in problem
 
 
-@pytest.mark.parametrize("start,end,kept", [
-    (50, 70, (60.0, 70.0)),      # starts before the chunk: clamped
-    (110, 130, (110.0, 120.0)),  # ends after: clamped
-    (10, 20, None),              # wholly before: dropped
-    (130, 140, None),            # wholly after: dropped
-    (90, 80, None),              # ends before it starts: rejected
-    ("00:01:05", "1:10", (65.0, 70.0)),  # clock strings are understood
-])
+@pytest.mark.parametrize(
+    "start,end,kept",
+    [
+        (50, 70, (60.0, 70.0)),  # starts before the chunk: clamped
+        (110, 130, (110.0, 120.0)),  # ends after: clamped
+        (10, 20, None),  # wholly before: dropped
+        (130, 140, None),  # wholly after: dropped
+        (90, 80, None),  # ends before it starts: rejected
+        ("00:01:05", "1:10", (65.0, 70.0)),  # clock strings are understood
+    ],
+)
 def test_event_times_are_clamped_or_rejected(start, end, kept):
-    answer = ('{"caption": "c", "events": [{"start_s": %s, "end_s": %s, "label": "x"}]}'
-              % tuple(f'"{v}"' if isinstance(v, str) else v for v in (start, end)))
+    start_json, end_json = (f'"{v}"' if isinstance(v, str) else v for v in (start, end))
+    answer = f'{{"caption": "c", "events": [{{"start_s": {start_json}, "end_s": {end_json}, "label": "x"}}]}}'
     _, events, problem = parse_answer(answer, SPAN)
     assert [(e.start_s, e.end_s) for e in events] == ([kept] if kept else [])
     assert bool(problem) == (kept is None)

@@ -1,9 +1,9 @@
 """The ``vidseek`` command line. Each command imports what it needs when it runs, so ``--help`` stays instant.
 
-    vidseek ingest PATH... --index DIR [--config FILE] [--set key=value ...]
-    vidseek search "QUERY" --index DIR [-k 10] [--json]
-    vidseek status --index DIR
-    vidseek index rebuild --index DIR
+vidseek ingest PATH... --index DIR [--config FILE] [--set key=value ...]
+vidseek search "QUERY" --index DIR [-k 10] [--json]
+vidseek status --index DIR
+vidseek index rebuild --index DIR
 """
 
 from __future__ import annotations
@@ -99,9 +99,20 @@ def search(
     hits = searcher.search(query, k)
     if as_json:
         for hit in hits:
-            sys.stdout.write(json.dumps({"video": hit.video, "start_s": round(hit.start_s, 3),
-                                         "end_s": round(hit.end_s, 3), "score": round(hit.score, 4),
-                                         "text": hit.text, "kind": hit.kind, "label": hit.label}) + "\n")
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "video": hit.video,
+                        "start_s": round(hit.start_s, 3),
+                        "end_s": round(hit.end_s, 3),
+                        "score": round(hit.score, 4),
+                        "text": hit.text,
+                        "kind": hit.kind,
+                        "label": hit.label,
+                    }
+                )
+                + "\n"
+            )
         return
     from rich.table import Table
 
@@ -109,8 +120,14 @@ def search(
     for col in ("#", "file", "start-end", "score", "kind", "text"):
         table.add_column(col, overflow="fold")
     for rank, hit in enumerate(hits, 1):
-        table.add_row(str(rank), Path(hit.video).name, f"{hhmmss(hit.start_s)}-{hhmmss(hit.end_s)}",
-                      f"{hit.score:.3f}", hit.kind, hit.text)
+        table.add_row(
+            str(rank),
+            Path(hit.video).name,
+            f"{hhmmss(hit.start_s)}-{hhmmss(hit.end_s)}",
+            f"{hit.score:.3f}",
+            hit.kind,
+            hit.text,
+        )
     out.print(table)
 
 
@@ -129,18 +146,29 @@ def status(index: Path = IndexOpt) -> None:
     for col in ("video", "status", "duration", "chunks", "events", "model", "note"):
         table.add_column(col, overflow="fold")
     for v in videos:
-        table.add_row(v["path"], v["status"], hhmmss(v["duration_s"] or 0), str(v["chunks"]), str(v["events"]),
-                      v["model"], v["reason"] or "")
+        table.add_row(
+            v["path"],
+            v["status"],
+            hhmmss(v["duration_s"] or 0),
+            str(v["chunks"]),
+            str(v["events"]),
+            v["model"],
+            v["reason"] or "",
+        )
     out.print(table)
     size_bytes = sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
-    out.print(f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
-              f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB")
+    out.print(
+        f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
+        f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB"
+    )
 
 
 @index_app.command("rebuild")
-def index_rebuild(index: Path = IndexOpt,
-                  config: str = typer.Option(None, "--config", "-c"),
-                  set_: list[str] = typer.Option([], "--set")) -> None:
+def index_rebuild(
+    index: Path = IndexOpt,
+    config: str = typer.Option(None, "--config", "-c"),
+    set_: list[str] = typer.Option([], "--set"),
+) -> None:
     """Rebuild the SQLite catalog and FAISS vectors from the Parquet records."""
     cfg = _load_config(config, set_)
     from pipeline.embed import make_embedder

@@ -12,9 +12,17 @@ from pipeline.types import ChunkSpan
 
 class RichProgress:
     def __init__(self, console: Console) -> None:
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[footage]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                             TimeRemainingColumn(), console=console, transient=False)
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[footage]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
         self._footage_total = self._footage_done = 0.0
 
     def __enter__(self) -> RichProgress:
@@ -41,8 +49,10 @@ class RichProgress:
 
 
 def print_summary(console: Console, report: IngestReport) -> None:
-    table = Table(title=f"ingested {report.count('ingested')}, skipped {report.count('skipped')} "
-                        f"(already indexed), failed {report.count('failed')}")
+    table = Table(
+        title=f"ingested {report.count('ingested')}, skipped {report.count('skipped')} "
+        f"(already indexed), failed {report.count('failed')}"
+    )
     for col in ("video", "status", "chunks", "reason"):
         table.add_column(col, overflow="fold")
     style = {"ingested": "green", "skipped": "dim", "failed": "red"}

@@ -68,8 +68,12 @@ def init_ray(cfg: VidseekConfig):
         ray.init(address=cfg.ray.address, log_to_driver=False)
     else:
         needed = cfg.ray.num_decode_workers + max(1, cfg.ray.num_model_workers)
-        ray.init(num_cpus=max(os.cpu_count() or 1, needed + 1), include_dashboard=False, log_to_driver=False,
-                 object_store_memory=cfg.ray.object_store_memory_mb * 1024 * 1024)
+        ray.init(
+            num_cpus=max(os.cpu_count() or 1, needed + 1),
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=cfg.ray.object_store_memory_mb * 1024 * 1024,
+        )
     return ray
 
 
@@ -94,7 +98,7 @@ class RayIngest:
     def add(self, task: VideoTask) -> None:
         self.remaining[task.video_id] = len(task.spans)
         for i in range(0, len(task.spans), LANE_CHUNKS):
-            self.lanes.append(Lane(task, deque(task.spans[i:i + LANE_CHUNKS])))
+            self.lanes.append(Lane(task, deque(task.spans[i : i + LANE_CHUNKS])))
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
     def _resolve(self, task: VideoTask, report: IngestReport, problem: str = "") -> None:
@@ -122,7 +126,8 @@ class RayIngest:
 
     def _submit_decode(self, slot: Slot, item: Pending) -> None:
         chunk_ref, status_ref = slot.actor.read.options(num_returns=2).remote(
-            item.task.info, item.span, slot.lane.backend if slot.lane else "auto")
+            item.task.info, item.span, slot.lane.backend if slot.lane else "auto"
+        )
         item.chunk_ref = chunk_ref
         slot.call, slot.items, slot.started = status_ref, [item], time.monotonic()
 
@@ -149,8 +154,11 @@ class RayIngest:
         if slot.lane is not None:
             slot.lane.backend = "opencv"  # decord stalled or crashed on this file: read the rest with OpenCV
         if item.attempts > self.cfg.ray.max_retries:
-            self._resolve(item.task, report, f"{why} in [{item.span.start_s:.0f}, {item.span.end_s:.0f}) s "
-                                             f"after {item.attempts} attempts")
+            self._resolve(
+                item.task,
+                report,
+                f"{why} in [{item.span.start_s:.0f}, {item.span.end_s:.0f}) s after {item.attempts} attempts",
+            )
         else:
             log.warning("%s: %s; retrying span %.0f-%.0f s", item.task.path, why, item.span.start_s, item.span.end_s)
             self._submit_decode(slot, item)
@@ -223,8 +231,9 @@ class RayIngest:
             self.ray.kill(slot.actor)
 
 
-def run_ray(cfg: VidseekConfig, paths: list[str], writer: IndexWriter, model_name: str,
-            progress: Progress | None = None) -> IngestReport:
+def run_ray(
+    cfg: VidseekConfig, paths: list[str], writer: IndexWriter, model_name: str, progress: Progress | None = None
+) -> IngestReport:
     progress = progress or NoProgress()
     report = IngestReport()
     tasks = prepare(paths, cfg, writer, report, model_name)

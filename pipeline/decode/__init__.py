@@ -1,9 +1,9 @@
 """Decode: probe a container, plan chunk spans, read each span's frames with their PTS.
 
-    probe(path) -> VideoInfo          (PyAV: header, or a packet scan when the header has no duration)
-    plan_spans(info, video_id, cfg)   -> [ChunkSpan, ...]  (a time grid; no frame is touched)
-    open_reader(info, cfg)            -> ChunkReader.read(span) -> FrameChunk
-                                         (decord; OpenCV when decord cannot open the file)
+probe(path) -> VideoInfo          (PyAV: header, or a packet scan when the header has no duration)
+plan_spans(info, video_id, cfg)   -> [ChunkSpan, ...]  (a time grid; no frame is touched)
+open_reader(info, cfg)            -> ChunkReader.read(span) -> FrameChunk
+                                     (decord; OpenCV when decord cannot open the file)
 """
 
 from pipeline.decode.errors import DecodeError

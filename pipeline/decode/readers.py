@@ -60,8 +60,9 @@ class DecordReader:
         self.info, self.cfg, self.warning = info, cfg, ""
         width, height = target_size(info.width, info.height, cfg.max_side)
         try:
-            self._vr = decord.VideoReader(info.path, ctx=decord.cpu(0), width=width, height=height,
-                                          num_threads=cfg.threads)
+            self._vr = decord.VideoReader(
+                info.path, ctx=decord.cpu(0), width=width, height=height, num_threads=cfg.threads
+            )
             n = len(self._vr)
             # (N, 2) float32 [start, end) seconds from PTS; an int array, not a slice (decord API)
             self._starts_s = self._vr.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
@@ -77,8 +78,9 @@ class DecordReader:
         try:
             frames = self._vr.get_batch(idx).asnumpy()
         except decord.DECORDError as exc:
-            raise DecodeError(self.info.path, f"decord failed in [{span.start_s:.1f}, {span.end_s:.1f}) s: "
-                                              f"{_first_line(exc)}") from None
+            raise DecodeError(
+                self.info.path, f"decord failed in [{span.start_s:.1f}, {span.end_s:.1f}) s: {_first_line(exc)}"
+            ) from None
         return FrameChunk(span, frames, self._starts_s[idx], decoder=self.name)
 
     def close(self) -> None:
@@ -140,8 +142,10 @@ class OpenCVReader:
                 while targets and targets[0] <= t + _EPS_S:
                     targets.pop(0)
         if self._ended and span.end_s < self.info.duration_s + _EPS_S and self._last_pts_s < span.end_s - 1.0:
-            self.warning = (f"stream ends at {max(self._last_pts_s, 0):.1f} s but the container says "
-                            f"{self.info.duration_s:.1f} s (corrupt or truncated data)")
+            self.warning = (
+                f"stream ends at {max(self._last_pts_s, 0):.1f} s but the container says "
+                f"{self.info.duration_s:.1f} s (corrupt or truncated data)"
+            )
         if not frames:
             raise DecodeError(self.info.path, self.warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
         return FrameChunk(span, np.stack(frames), np.asarray(pts, dtype=np.float64), decoder=self.name)

@@ -1,7 +1,7 @@
 """Describe: a chunk's frames -> caption and events, by a vision-language model.
 
-    make_describer(cfg) -> Describer     (Qwen3VLDescriber on transformers; "tiny-random" for tests)
-    split_reasoning / parse_answer       (raw model text -> caption, [Event], problem)
+make_describer(cfg) -> Describer     (Qwen3VLDescriber on transformers; "tiny-random" for tests)
+split_reasoning / parse_answer       (raw model text -> caption, [Event], problem)
 """
 
 from pipeline.describe.base import Describer

@@ -34,8 +34,10 @@ def resolve_model(cfg: DescribeConfig) -> tuple[DescribeConfig, str]:
     from pipeline.describe.tiny import TINY_NOTICE
 
     tiny = cfg.model_copy(update={"model": TINY_MODEL, "max_new_tokens": min(cfg.max_new_tokens, 48)})
-    return tiny, (f"NOTICE: {cfg.model} cannot be loaded here ({reason}); falling back to configs/tiny.yaml's "
-                  f"model. {TINY_NOTICE}.")
+    return tiny, (
+        f"NOTICE: {cfg.model} cannot be loaded here ({reason}); falling back to configs/tiny.yaml's "
+        f"model. {TINY_NOTICE}."
+    )
 
 
 def _why_unusable(cfg: DescribeConfig) -> str:

@@ -137,8 +137,9 @@ def parse_events(items, span: ChunkSpan) -> tuple[list[Event], list[str]]:
         elif not (label or description):
             notes.append(f"event {n} has no label or description")
         else:
-            events.append(Event(max(start_s, span.start_s), min(end_s, span.end_s), label or description[:40],
-                                description))
+            events.append(
+                Event(max(start_s, span.start_s), min(end_s, span.end_s), label or description[:40], description)
+            )
     return events, notes
 
 

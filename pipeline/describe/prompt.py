@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-ANSWER_SCHEMA = ('{"caption": "<one or two plain sentences about what is seen>", "events": [{"start_s": <number>, '
-                 '"end_s": <number>, "label": "<2-5 words>", "description": "<one sentence>"}]}')
+ANSWER_SCHEMA = (
+    '{"caption": "<one or two plain sentences about what is seen>", "events": [{"start_s": <number>, '
+    '"end_s": <number>, "label": "<2-5 words>", "description": "<one sentence>"}]}'
+)
 
 
 def build_prompt_text(start_s: float, end_s: float) -> str:

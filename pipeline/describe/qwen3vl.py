@@ -27,9 +27,14 @@ def video_metadata_for(chunk: FrameChunk):
     from transformers.video_utils import VideoMetadata
 
     t, h, w, _ = chunk.frames.shape
-    return VideoMetadata(total_num_frames=t, fps=_TIMESTAMP_FPS, width=w, height=h,
-                         duration=chunk.span.duration_s,
-                         frames_indices=[int(round(p * _TIMESTAMP_FPS)) for p in chunk.pts_s])
+    return VideoMetadata(
+        total_num_frames=t,
+        fps=_TIMESTAMP_FPS,
+        width=w,
+        height=h,
+        duration=chunk.span.duration_s,
+        frames_indices=[int(round(p * _TIMESTAMP_FPS)) for p in chunk.pts_s],
+    )
 
 
 class Qwen3VLDescriber:
@@ -56,14 +61,22 @@ class Qwen3VLDescriber:
         path = self._model_path()
         cuda = torch.cuda.is_available() and self.cfg.device != "cpu"
         self.device = torch.device("cuda" if cuda else "cpu")
-        dtype = {"auto": torch.bfloat16 if cuda else torch.float32, "bfloat16": torch.bfloat16,
-                 "float16": torch.float16, "float32": torch.float32}[self.cfg.dtype]
+        dtype = {
+            "auto": torch.bfloat16 if cuda else torch.float32,
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+            "float32": torch.float32,
+        }[self.cfg.dtype]
         local_only = Path(path).is_dir()
         self.processor = AutoProcessor.from_pretrained(path, local_files_only=local_only)
         self.processor.tokenizer.padding_side = "left"  # batched generation appends on the right
-        self.model = Qwen3VLForConditionalGeneration.from_pretrained(
-            path, dtype=dtype, attn_implementation="sdpa", local_files_only=local_only
-        ).to(self.device).eval()
+        self.model = (
+            Qwen3VLForConditionalGeneration.from_pretrained(
+                path, dtype=dtype, attn_implementation="sdpa", local_files_only=local_only
+            )
+            .to(self.device)
+            .eval()
+        )
         log.info("loaded %s on %s (%s)", self.cfg.model, self.device, dtype)
 
     # -- inference -------------------------------------------------------------------------------------------
@@ -71,10 +84,15 @@ class Qwen3VLDescriber:
         """Tokenised batch (left padded) with each chunk's frames and absolute timestamps."""
         texts = []
         for chunk in chunks:
-            messages = [{"role": "user", "content": [
-                {"type": "video"},
-                {"type": "text", "text": build_prompt_text(chunk.span.start_s, chunk.span.end_s)},
-            ]}]
+            messages = [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "video"},
+                        {"type": "text", "text": build_prompt_text(chunk.span.start_s, chunk.span.end_s)},
+                    ],
+                }
+            ]
             texts.append(self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         # Frames were resized at decode; give the processor a pixel budget that keeps them (rounded to 32 px).
         budget = max(len(c.frames) * (c.frames.shape[1] + _PATCH) * (c.frames.shape[2] + _PATCH) for c in chunks)
@@ -93,12 +111,20 @@ class Qwen3VLDescriber:
         import torch
 
         inputs = inputs.to(self.device)
-        sampling = {"do_sample": False} if self.cfg.greedy else {
-            "do_sample": True, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p, "top_k": self.cfg.top_k}
+        sampling = (
+            {"do_sample": False}
+            if self.cfg.greedy
+            else {
+                "do_sample": True,
+                "temperature": self.cfg.temperature,
+                "top_p": self.cfg.top_p,
+                "top_k": self.cfg.top_k,
+            }
+        )
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=self.cfg.max_new_tokens, **sampling)
-        new_tokens = out[:, inputs["input_ids"].shape[1]:]
+        new_tokens = out[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
 
     def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
@@ -111,8 +137,14 @@ class Qwen3VLDescriber:
         reasoning, answer, problem = split_reasoning(text, thinking=self.thinking)
         caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], chunk.span)
         problems = "; ".join(p for p in (problem, parse_problem) if p)
-        return ChunkDescription(chunk.span, caption or "(no caption)", events, model=self.name,
-                                reasoning=reasoning if self.cfg.keep_reasoning else "", problem=problems)
+        return ChunkDescription(
+            chunk.span,
+            caption or "(no caption)",
+            events,
+            model=self.name,
+            reasoning=reasoning if self.cfg.keep_reasoning else "",
+            problem=problems,
+        )
 
 
 def rendered_timestamps(prompt_text: str) -> np.ndarray:

@@ -13,8 +13,15 @@ from pathlib import Path
 TINY_NOTICE = "tiny random Qwen3-VL: its text is noise, only the mechanics are real"
 _VERSION = "1"  # bump when the recipe below changes, so stale caches are rebuilt
 
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                  "<|image_pad|>", "<|video_pad|>"]
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
 THINK_TOKENS = ["<think>", "</think>"]  # added, not special: decoding keeps them, as Qwen's tokenizer does
 
 # Same structure as Qwen3-VL-Thinking's template: video placeholder, and an opened <think> for the answer.
@@ -39,11 +46,17 @@ def default_cache_dir() -> Path:
 def _corpus() -> list[str]:
     from pipeline.describe.prompt import build_prompt_text
 
-    words = ("a person walks runs car truck red blue green street dog ball man woman child opens door drops bag "
-             "enters leaves room kitchen pancake flips bike rides parking lot night day camera scene shows the "
-             "of in on at and with caption events label description start_s end_s seconds json").split()
-    return [build_prompt_text(12.0, 72.0), " ".join(words), '{"caption": "", "events": [{"start_s": 1.5}]}',
-            "0123456789.,:;!?()[]{}\"'-_/ "] * 4
+    words = (
+        "a person walks runs car truck red blue green street dog ball man woman child opens door drops bag "
+        "enters leaves room kitchen pancake flips bike rides parking lot night day camera scene shows the "
+        "of in on at and with caption events label description start_s end_s seconds json"
+    )
+    return [
+        build_prompt_text(12.0, 72.0),
+        words,
+        '{"caption": "", "events": [{"start_s": 1.5}]}',
+        "0123456789.,:;!?()[]{}\"'-_/ ",
+    ] * 4
 
 
 def _build_tokenizer():
@@ -53,11 +66,13 @@ def _build_tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=600, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(_corpus(), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   padding_side="left")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left"
+    )
     fast.add_tokens(THINK_TOKENS)
     fast.chat_template = CHAT_TEMPLATE
     return fast
@@ -68,16 +83,40 @@ def _build_config(tokenizer):
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     return Qwen3VLConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=32768,
-                         rope_parameters={"rope_type": "default", "rope_theta": 5e6, "mrope_section": [2, 3, 3],
-                                          "mrope_interleaved": True},
-                         pad_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"]),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
-                           patch_size=16, temporal_patch_size=2, spatial_merge_size=2,
-                           num_position_embeddings=64, deepstack_visual_indexes=[1]),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            max_position_embeddings=32768,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 5e6,
+                "mrope_section": [2, 3, 3],
+                "mrope_interleaved": True,
+            },
+            pad_token_id=ids["<|endoftext|>"],
+            eos_token_id=ids["<|im_end|>"],
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=64,
+            patch_size=16,
+            temporal_patch_size=2,
+            spatial_merge_size=2,
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[1],
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False,
     )
 
@@ -88,8 +127,12 @@ def build_tiny_qwen3vl(cache_dir: Path | None = None) -> Path:
     if (out / "vidseek_tiny.json").exists():
         return out
     import torch
-    from transformers import (Qwen2VLImageProcessor, Qwen3VLForConditionalGeneration, Qwen3VLProcessor,
-                              Qwen3VLVideoProcessor)
+    from transformers import (
+        Qwen2VLImageProcessor,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
 
     tokenizer = _build_tokenizer()
     config = _build_config(tokenizer)
@@ -99,7 +142,9 @@ def build_tiny_qwen3vl(cache_dir: Path | None = None) -> Path:
     model.generation_config.pad_token_id = config.text_config.pad_token_id
     processor = Qwen3VLProcessor(
         image_processor=Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2),
-        tokenizer=tokenizer, video_processor=Qwen3VLVideoProcessor(), chat_template=CHAT_TEMPLATE,
+        tokenizer=tokenizer,
+        video_processor=Qwen3VLVideoProcessor(),
+        chat_template=CHAT_TEMPLATE,
     )
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     model.save_pretrained(tmp)

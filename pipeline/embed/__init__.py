@@ -1,6 +1,6 @@
 """Embed: texts -> unit-length float32 vectors (cosine similarity = inner product).
 
-    make_embedder(cfg) -> Embedder.embed(texts) -> (N, dim) float32
+make_embedder(cfg) -> Embedder.embed(texts) -> (N, dim) float32
 """
 
 from pipeline.embed.base import Embedder

@@ -39,14 +39,22 @@ class SentenceEmbedder:
         self.name = cfg.model
         self.batch_size = cfg.batch_size
         self._model = SentenceTransformer(path, device=device)
-        self.dim = int(getattr(self._model, "get_embedding_dimension",
-                               getattr(self._model, "get_sentence_embedding_dimension", None))())
+        self.dim = int(
+            getattr(
+                self._model, "get_embedding_dimension", getattr(self._model, "get_sentence_embedding_dimension", None)
+            )()
+        )
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

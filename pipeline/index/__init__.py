@@ -1,7 +1,7 @@
 """Index: durable Parquet records -> SQLite catalog + FAISS vectors, written by one IndexWriter.
 
-    IndexWriter(dir, embedder).write(ChunkDescription)   Parquet, then catalog, then FAISS
-    rebuild_index(dir, embedder)                          catalog + FAISS from the Parquet records
+IndexWriter(dir, embedder).write(ChunkDescription)   Parquet, then catalog, then FAISS
+rebuild_index(dir, embedder)                          catalog + FAISS from the Parquet records
 """
 
 from pipeline.index.catalog import Catalog

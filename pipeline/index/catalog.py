@@ -25,8 +25,18 @@ CREATE TABLE IF NOT EXISTS file_ids (
     path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
-SEGMENT_COLUMNS = ["segment_id", "chunk_id", "video_id", "video_path", "start_s", "end_s", "kind", "text", "label",
-                   "model"]
+SEGMENT_COLUMNS = [
+    "segment_id",
+    "chunk_id",
+    "video_id",
+    "video_path",
+    "start_s",
+    "end_s",
+    "kind",
+    "text",
+    "label",
+    "model",
+]
 
 
 class Catalog:
@@ -45,8 +55,9 @@ class Catalog:
 
     # -- file ids (content hash cache, keyed by path + size + mtime) ----------------------------------------
     def cached_video_id(self, path: str, size: int, mtime_ns: int) -> str | None:
-        row = self.db.execute("SELECT video_id FROM file_ids WHERE path=? AND size_bytes=? AND mtime_ns=?",
-                              (path, size, mtime_ns)).fetchone()
+        row = self.db.execute(
+            "SELECT video_id FROM file_ids WHERE path=? AND size_bytes=? AND mtime_ns=?", (path, size, mtime_ns)
+        ).fetchone()
         return row["video_id"] if row else None
 
     def remember_video_id(self, path: str, size: int, mtime_ns: int, video_id: str) -> None:
@@ -60,8 +71,10 @@ class Catalog:
             if self.video(video_id) is None:
                 fields.setdefault("status", "ingesting")
                 cols = ["video_id", *fields]
-                self.db.execute(f"INSERT INTO videos ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-                                [video_id, *fields.values()])
+                self.db.execute(
+                    f"INSERT INTO videos ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                    [video_id, *fields.values()],
+                )
             else:
                 sets = ",".join(f"{k}=?" for k in fields)
                 self.db.execute(f"UPDATE videos SET {sets} WHERE video_id=?", [*fields.values(), video_id])
@@ -72,18 +85,21 @@ class Catalog:
 
     def find_video(self, key: str) -> dict | None:
         """A video by id, by path as ingested, or by file name."""
-        row = self.db.execute("SELECT * FROM videos WHERE video_id=? OR path=? ORDER BY updated DESC",
-                              (key, key)).fetchone()
+        row = self.db.execute(
+            "SELECT * FROM videos WHERE video_id=? OR path=? ORDER BY updated DESC", (key, key)
+        ).fetchone()
         if row is None:
-            row = self.db.execute("SELECT * FROM videos WHERE path LIKE ? ORDER BY updated DESC",
-                                  (f"%/{Path(key).name}",)).fetchone()
+            row = self.db.execute(
+                "SELECT * FROM videos WHERE path LIKE ? ORDER BY updated DESC", (f"%/{Path(key).name}",)
+            ).fetchone()
         return dict(row) if row else None
 
     def videos(self) -> list[dict]:
         rows = self.db.execute(
             "SELECT v.*, (SELECT COUNT(DISTINCT chunk_id) FROM segments s WHERE s.video_id=v.video_id) AS chunks, "
             "(SELECT COUNT(*) FROM segments s WHERE s.video_id=v.video_id AND kind='event') AS events "
-            "FROM videos v ORDER BY path").fetchall()
+            "FROM videos v ORDER BY path"
+        ).fetchall()
         return [dict(r) for r in rows]
 
     def remove_video(self, video_id: str) -> list[int]:
@@ -98,21 +114,27 @@ class Catalog:
     def upsert_segments(self, rows: Iterable[dict]) -> None:
         values = [[r.get(c, "") for c in SEGMENT_COLUMNS] for r in rows]
         with self.db:
-            self.db.executemany(f"INSERT OR REPLACE INTO segments ({','.join(SEGMENT_COLUMNS)}) "
-                                f"VALUES ({','.join('?' * len(SEGMENT_COLUMNS))})", values)
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO segments ({','.join(SEGMENT_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(SEGMENT_COLUMNS))})",
+                values,
+            )
 
     def segments(self, ids: Iterable[int]) -> dict[int, dict]:
         ids = [int(i) for i in ids]
         out: dict[int, dict] = {}
         for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-            part = ids[start:start + 900]
+            part = ids[start : start + 900]
             q = f"SELECT * FROM segments WHERE segment_id IN ({','.join('?' * len(part))})"
             out.update({r["segment_id"]: dict(r) for r in self.db.execute(q, part)})
         return out
 
     def segment_ids(self, video_id: str | None = None) -> set[int]:
-        q, args = ("SELECT segment_id FROM segments WHERE video_id=?", (video_id,)) if video_id else (
-            "SELECT segment_id FROM segments", ())
+        q, args = (
+            ("SELECT segment_id FROM segments WHERE video_id=?", (video_id,))
+            if video_id
+            else ("SELECT segment_id FROM segments", ())
+        )
         return {r[0] for r in self.db.execute(q, args)}
 
     def count_segments(self) -> int:

@@ -15,8 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_FIELDS = ["segment_id", "chunk_id", "video_id", "video_path", "start_s", "end_s", "kind", "text", "label",
-                 "chunk_start_s", "chunk_end_s", "model", "problem", "reasoning", "decoder", "vector"]
+SCHEMA_FIELDS = [
+    "segment_id",
+    "chunk_id",
+    "video_id",
+    "video_path",
+    "start_s",
+    "end_s",
+    "kind",
+    "text",
+    "label",
+    "chunk_start_s",
+    "chunk_end_s",
+    "model",
+    "problem",
+    "reasoning",
+    "decoder",
+    "vector",
+]
 
 
 def _write_atomic(table, path: Path) -> None:

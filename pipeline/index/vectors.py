@@ -29,8 +29,10 @@ class VectorIndex:
         if self.path.exists():
             self.index = faiss.read_index(str(self.path))
             if self.index.d != dim:
-                raise ValueError(f"{self.path} holds {self.index.d}-d vectors but the embedder makes {dim}-d ones; "
-                                 "run `vidseek index rebuild` after changing embed.model")
+                raise ValueError(
+                    f"{self.path} holds {self.index.d}-d vectors but the embedder makes {dim}-d ones; "
+                    "run `vidseek index rebuild` after changing embed.model"
+                )
         else:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 

@@ -42,8 +42,10 @@ class IndexWriter:
             self.catalog.set_meta("embedder", self.embedder.name)
             self.catalog.set_meta("dim", str(self.embedder.dim))
         elif known != self.embedder.name:
-            raise ValueError(f"{self.dir} was built with embedder {known!r}, not {self.embedder.name!r}; "
-                             "use the same embed.model or run `vidseek index rebuild`")
+            raise ValueError(
+                f"{self.dir} was built with embedder {known!r}, not {self.embedder.name!r}; "
+                "use the same embed.model or run `vidseek index rebuild`"
+            )
 
     # -- crash repair ---------------------------------------------------------------------------------------
     def reconcile(self) -> int:
@@ -70,15 +72,24 @@ class IndexWriter:
             repaired += len(absent)
         if stale or absent:
             self.vectors.save()
-            log.info("reconciled %s: %d segments restored, %d stale vectors dropped", self.dir, len(absent),
-                     len(stale))
+            log.info("reconciled %s: %d segments restored, %d stale vectors dropped", self.dir, len(absent), len(stale))
         return repaired
 
     # -- writing --------------------------------------------------------------------------------------------
-    def begin_video(self, video_id: str, path: str, size_bytes: int, duration_s: float, model: str,
-                    config: dict) -> None:
-        self.catalog.set_video(video_id, path=path, size_bytes=size_bytes, duration_s=duration_s, status="ingesting",
-                               reason="", model=model, embedder=self.embedder.name, config=json.dumps(config))
+    def begin_video(
+        self, video_id: str, path: str, size_bytes: int, duration_s: float, model: str, config: dict
+    ) -> None:
+        self.catalog.set_video(
+            video_id,
+            path=path,
+            size_bytes=size_bytes,
+            duration_s=duration_s,
+            status="ingesting",
+            reason="",
+            model=model,
+            embedder=self.embedder.name,
+            config=json.dumps(config),
+        )
 
     def done_chunk_ids(self, video_id: str) -> set[str]:
         return self.records.chunk_ids(video_id)
@@ -87,9 +98,19 @@ class IndexWriter:
         """Index one chunk's caption and events; returns the number of segments written."""
         segments = segments_from(description)
         vectors = self.embedder.embed([s.text for s in segments])
-        rows = [dict(s.__dict__, chunk_start_s=description.span.start_s, chunk_end_s=description.span.end_s,
-                     model=description.model, problem=description.problem, reasoning=description.reasoning,
-                     decoder=decoder, vector=v.tolist()) for s, v in zip(segments, vectors, strict=True)]
+        rows = [
+            dict(
+                s.__dict__,
+                chunk_start_s=description.span.start_s,
+                chunk_end_s=description.span.end_s,
+                model=description.model,
+                problem=description.problem,
+                reasoning=description.reasoning,
+                decoder=decoder,
+                vector=v.tolist(),
+            )
+            for s, v in zip(segments, vectors, strict=True)
+        ]
         self.records.write_chunk(description.span.video_id, description.span.chunk_id, rows)
         self.catalog.upsert_segments(rows)
         self.vectors.upsert(np.array([s.segment_id for s in segments]), vectors)
