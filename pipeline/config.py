@@ -25,7 +25,7 @@ class _Section(BaseModel):
 
 
 class DecodeConfig(_Section):
-    backend: Literal["decord", "opencv"] = "decord"  # opencv is also the automatic fallback
+    backend: Literal["pyav", "decord", "opencv"] = "pyav"  # see README: why PyAV by default; OpenCV is the fallback
     fps: float = Field(1.0, gt=0, le=30, description="frames sampled per second of footage")
     chunk_s: float = Field(60.0, ge=2, le=3600, description="seconds of footage per model call")
     overlap_s: float = Field(0.0, ge=0, description="seconds shared by consecutive chunks")

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.config import DecodeConfig
 from pipeline.decode import DecodeError, open_reader, plan_spans, probe
-from pipeline.decode.readers import DecordReader, OpenCVReader
+from pipeline.decode.readers import DecordReader, OpenCVReader, PyAVReader
 from pipeline.types import ChunkSpan, VideoInfo
 
 
@@ -28,7 +28,7 @@ def read_all(path: str, cfg: DecodeConfig, reader_cls=None):
 
 
 @pytest.mark.parametrize("name", ["smpte-2997.mp4", "fire2.mp4", "concat_real_clips_640x360.mp4"])
-@pytest.mark.parametrize("reader_cls", [DecordReader, OpenCVReader])
+@pytest.mark.parametrize("reader_cls", [DecordReader, PyAVReader, OpenCVReader])
 def test_frame_times_are_container_pts(media, name, reader_cls):
     path = media(name)
     truth = pyav_pts(path)
@@ -58,13 +58,14 @@ def test_vfr_times_are_not_index_over_fps(media):
     assert not np.allclose(truth, naive, atol=0.01)  # the file really is VFR
 
 
-def test_rotation_is_applied(media):
+@pytest.mark.parametrize("backend", ["decord", "pyav", "opencv"])
+def test_rotation_is_applied(media, backend):
     import av
 
-    info, chunks, _ = read_all(media("video_90.mov"), DecodeConfig(max_side=568, chunk_s=4))
+    info, chunks, _ = read_all(media("video_90.mov"), DecodeConfig(max_side=568, chunk_s=4, backend=backend))
     assert info.rotation_deg in (90, -90) and (info.width, info.height) == (320, 568)
     assert chunks[0].frames.shape[1:3] == (568, 320)  # displayed upright: portrait
-    info, chunks, _ = read_all(media("fire2.mp4"), DecodeConfig(max_side=1280, chunk_s=4))
+    info, chunks, _ = read_all(media("fire2.mp4"), DecodeConfig(max_side=1280, chunk_s=4, backend=backend))
     with av.open(info.path) as c:
         raw = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
     got = chunks[0].frames[0].astype(int)
@@ -126,7 +127,8 @@ def test_span_rejects_empty_interval():
         ChunkSpan("v", "x.mp4", 5.0, 5.0)
 
 
-def test_frames_are_the_frames_at_their_pts(media):
+@pytest.mark.parametrize("reader_cls", [DecordReader, PyAVReader])
+def test_frames_are_the_frames_at_their_pts(media, reader_cls):
     """Pixels, not just times: each decoded frame equals PyAV's frame at the same PTS (resized alike).
     Across 170-190 s of the concatenation, where decord2 3.4 returned wrong frames after a failed skip."""
     import av
@@ -135,7 +137,7 @@ def test_frames_are_the_frames_at_their_pts(media):
     path = media("concat_real_clips_640x360.mp4")
     info = probe(path)
     cfg = DecodeConfig(fps=1.0, chunk_s=20, max_side=448)
-    reader = DecordReader(info, cfg)
+    reader = reader_cls(info, cfg)
     chunk = reader.read(ChunkSpan("v", path, 170.0, 190.0))
     wanted = {round(float(t), 3): i for i, t in enumerate(chunk.pts_s)}
     height, width = chunk.frames.shape[1:3]
