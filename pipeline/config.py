@@ -42,20 +42,60 @@ class DecodeConfig(_Section):
         return self
 
 
+class OpenAIEndpointConfig(_Section):
+    """An OpenAI-compatible chat endpoint serving the same model (vLLM, a hosted API)."""
+
+    base_url: str = (
+        "http://127.0.0.1:8000/v1"  # e.g. `vllm serve Qwen/Qwen3-VL-8B-Thinking --reasoning-parser deepseek_r1`
+    )
+    model: str = "Qwen/Qwen3-VL-8B-Thinking"  # hosted example: qwen/qwen3-vl-8b-thinking
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this environment variable, never from a file or log
+    max_concurrency: int = Field(8, ge=1, le=256)  # requests in flight per model worker
+    timeout_s: float = Field(300.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)  # 429, 5xx and timeouts, with backoff; Retry-After is honoured
+    image_detail: Literal["auto", "low", "high"] = "auto"
+
+
+class PriceConfig(_Section):
+    """Dollars per million tokens, for `vidseek ingest --dry-run` estimates."""
+
+    input_per_million: float = Field(0.12, ge=0)
+    output_per_million: float = Field(1.36, ge=0)
+
+
 class DescribeConfig(_Section):
-    backend: Literal["transformers"] = "transformers"
-    model: str = "Qwen/Qwen3-VL-8B-Thinking"  # hub id, local path, or "tiny-random"
+    backend: Literal["transformers", "openai"] = "transformers"
+    model: str = "Qwen/Qwen3-VL-8B-Thinking"  # transformers: hub id, local path, or "tiny-random"
     fallback_to_tiny: bool = True  # no GPU and no cached weights: use the tiny model, with a printed notice
     device: Literal["auto", "cuda", "cpu"] = "auto"
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
-    max_new_tokens: int = Field(2048, ge=1, le=40960)
+    max_new_tokens: int = Field(2048, ge=16, le=40960)  # reasoning + answer
+    thinking_budget: int = Field(1536, ge=0)  # reasoning tokens before the model is made to close </think>
     greedy: bool = False
     temperature: float = Field(1.0, gt=0)  # model card settings for video
     top_p: float = Field(0.95, gt=0, le=1)
     top_k: int = Field(20, ge=0)
-    batch_size: int = Field(1, ge=1, le=64)
+    batch_size: int | Literal["auto"] = "auto"  # chunks per generate(); auto: sized from free GPU memory
     keep_reasoning: bool = False
     seed: int = 0
+    openai: OpenAIEndpointConfig = OpenAIEndpointConfig()
+    price: PriceConfig = PriceConfig()
+
+    @model_validator(mode="after")
+    def _budget_leaves_room_for_answer(self) -> DescribeConfig:
+        if self.thinking_budget > self.max_new_tokens - 48:
+            raise ValueError(
+                f"describe.thinking_budget ({self.thinking_budget}) must leave at least 48 of "
+                f"describe.max_new_tokens ({self.max_new_tokens}) for the answer"
+            )
+        if isinstance(self.batch_size, int) and not 1 <= self.batch_size <= 256:
+            raise ValueError(f"describe.batch_size must be 'auto' or 1..256, got {self.batch_size}")
+        return self
+
+    @property
+    def dispatch_batch(self) -> int:
+        """Chunks sent to a model worker per call; with "auto" the worker splits them into what fits."""
+        return self.batch_size if isinstance(self.batch_size, int) else 16
 
 
 class EmbedConfig(_Section):

@@ -15,7 +15,7 @@ from pipeline.decode import DecodeError, open_reader, plan_spans, probe
 from pipeline.describe.base import Describer
 from pipeline.index.writer import IndexWriter
 from pipeline.media import content_id, discover, file_stamp
-from pipeline.types import ChunkSpan, VideoInfo
+from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, VideoInfo
 
 log = logging.getLogger(__name__)
 VideoStatus = Literal["ingested", "skipped", "failed"]
@@ -109,6 +109,19 @@ def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress:
     return result
 
 
+def commit(
+    result: ChunkDescription | ChunkFailure, task: VideoTask, writer: IndexWriter, progress: Progress, decoder: str
+) -> str:
+    """Index one described chunk; a failed chunk is not indexed and its reason is returned (the next ingest
+    retries it, since only indexed chunks count as done)."""
+    if isinstance(result, ChunkFailure):
+        return f"chunk [{result.span.start_s:.0f}, {result.span.end_s:.0f}) s: {result.reason}"
+    writer.write(result, decoder=decoder)
+    task.chunks_done += 1
+    progress.chunk_done(result.span)
+    return ""
+
+
 def run_local(
     cfg: VidseekConfig, paths: list[str], writer: IndexWriter, describer: Describer, progress: Progress | None = None
 ) -> IngestReport:
@@ -131,11 +144,11 @@ def run_local(
                 batch.append(reader.read(span))
             except DecodeError as exc:
                 task.problems.append(exc.reason)
-            if batch and (len(batch) == cfg.describe.batch_size or i == len(task.spans) - 1):
-                for chunk, description in zip(batch, describer.describe(batch), strict=True):
-                    writer.write(description, decoder=chunk.decoder)
-                    task.chunks_done += 1
-                    progress.chunk_done(chunk.span)
+            if batch and (len(batch) == cfg.describe.dispatch_batch or i == len(task.spans) - 1):
+                for chunk, result in zip(batch, describer.describe(batch), strict=True):
+                    problem = commit(result, task, writer, progress, chunk.decoder)
+                    if problem:
+                        task.problems.append(problem)
                 batch = []
         if reader.warning:
             task.problems.append(reader.warning)

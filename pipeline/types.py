@@ -120,6 +120,16 @@ class ChunkDescription:
     model: str = ""
     reasoning: str = ""
     problem: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """A chunk the model could not describe (after retries): recorded, not indexed, retried by the next ingest."""
+
+    span: ChunkSpan
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from pipeline.types import ChunkSpan
 
 @pytest.fixture(scope="module")
 def describer():
-    d = Qwen3VLDescriber(DescribeConfig(model="tiny-random", max_new_tokens=24, greedy=True, batch_size=2))
+    cfg = DescribeConfig(model="tiny-random", max_new_tokens=64, thinking_budget=8, greedy=True, batch_size=2)
+    d = Qwen3VLDescriber(cfg)
     d.load()
     return d
 
@@ -67,3 +68,73 @@ def test_tiny_model_is_cached_and_reloads_from_disk(tmp_path):
     first = build_tiny_qwen3vl(tmp_path)
     assert (first / "config.json").exists() and (first / "vidseek_tiny.json").exists()
     assert build_tiny_qwen3vl(tmp_path) == first
+
+
+def test_thinking_budget_closes_reasoning_and_still_answers(describer, chunks):
+    """The tiny model never writes </think> on its own: the budget forces it, and an answer follows."""
+    texts, input_tokens, output_tokens = describer.generate(describer.build_inputs(chunks))
+    for text in texts:
+        assert "</think>" in text and text.split("</think>", 1)[1].strip()
+    assert all(n == 64 for n in output_tokens) and input_tokens[0] > input_tokens[1] > 100
+    for d in describer.describe(chunks):
+        assert "thinking budget of 8 tokens exhausted" in d.problem and d.caption
+        assert d.input_tokens > 100 and d.output_tokens == 64
+
+
+def test_budget_processor_forces_only_open_rows():
+    import torch
+
+    from pipeline.describe.budget import ThinkingBudget
+
+    proc = ThinkingBudget(prompt_len=2, budget=3, close_ids=[7, 8, 9], think_end_id=9)
+    scores = torch.zeros(2, 10)
+    ids = torch.tensor([[0, 0, 1, 2, 3], [0, 0, 9, 4, 5]])  # row 1 already closed its reasoning
+    out = proc(ids, scores.clone())
+    assert out[0].argmax() == 7 and torch.isinf(out[0]).sum() == 9
+    assert torch.equal(out[1], torch.zeros(10))
+    out = proc(torch.tensor([[0, 0, 1, 2, 3, 7, 8]]), torch.zeros(1, 10))
+    assert out[0].argmax() == 9  # the last forced token is </think>
+    assert torch.equal(proc(torch.tensor([[0, 0, 1]]), torch.zeros(1, 10)), torch.zeros(1, 10))  # under budget
+
+
+def test_cuda_oom_halves_the_batch_and_retries(describer, chunks, monkeypatch):
+    """A simulated CUDA out-of-memory at batch 2 makes the worker retry at 1, not fail the job."""
+    import torch
+
+    real = describer.generate
+    seen = []
+
+    def generate(inputs):
+        seen.append(inputs["input_ids"].shape[0])
+        if inputs["input_ids"].shape[0] > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(inputs)
+
+    monkeypatch.setattr(describer, "generate", generate)
+    describer.batch_size = 2
+    results = describer.describe(chunks)
+    assert seen == [2, 1, 1] and describer.batch_size == 1
+    assert [r.span for r in results] == [c.span for c in chunks]
+
+
+def test_oom_at_batch_one_is_raised(describer, chunks, monkeypatch):
+    import torch
+
+    def generate(inputs):
+        raise torch.cuda.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(describer, "generate", generate)
+    describer.batch_size = 1
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        describer.describe(chunks[:1])
+
+
+@pytest.mark.gpu
+def test_real_architecture_on_gpu_batches_in_bf16():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU on this machine")
+    from benchmarks.bench_gpu_qwen3vl import build_model_8b
+
+    model = build_model_8b(num_layers=2)
+    assert next(model.parameters()).dtype == torch.bfloat16 and model.config._attn_implementation == "sdpa"

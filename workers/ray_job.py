@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from pipeline.config import VidseekConfig
 from pipeline.index.writer import IndexWriter
-from pipeline.job import IngestReport, NoProgress, Progress, VideoTask, finish, prepare
+from pipeline.job import IngestReport, NoProgress, Progress, VideoTask, commit, finish, prepare
 from pipeline.types import ChunkSpan
 from workers.actors import DecodeWorker, ModelWorker
 
@@ -172,7 +172,7 @@ class RayIngest:
 
     # -- Stage 3: describe ----------------------------------------------------------------------------------
     def _feed_models(self) -> None:
-        batch_size = self.cfg.describe.batch_size
+        batch_size = self.cfg.describe.dispatch_batch
         decoding = self.lanes or any(s.call is not None for s in self.decoders)
         for slot in self.models:
             if slot.call is not None or not self.decoded:
@@ -203,11 +203,8 @@ class RayIngest:
             for item in items:
                 self._resolve(item.task, report, f"model failed: {exc.cause!r}"[:300])
             return
-        for item, description in zip(items, descriptions, strict=True):
-            self.writer.write(description, decoder=item.decoder)
-            item.task.chunks_done += 1
-            self.progress.chunk_done(item.span)
-            self._resolve(item.task, report)
+        for item, result in zip(items, descriptions, strict=True):
+            self._resolve(item.task, report, commit(result, item.task, self.writer, self.progress, item.decoder))
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self, report: IngestReport) -> None:

@@ -11,6 +11,10 @@ log = logging.getLogger(__name__)
 
 
 def make_describer(cfg: DescribeConfig) -> Describer:
+    if cfg.backend == "openai":
+        from pipeline.describe.openai_backend import OpenAIDescriber
+
+        return OpenAIDescriber(cfg)
     from pipeline.describe.qwen3vl import Qwen3VLDescriber
 
     return Qwen3VLDescriber(cfg)
@@ -22,6 +26,8 @@ def resolve_model(cfg: DescribeConfig) -> tuple[DescribeConfig, str]:
     The real model is usable with a GPU, or with its weights in a local folder or the hub cache. Otherwise, and
     when ``fallback_to_tiny`` is set, the tiny random model runs instead so the job still completes end to end.
     """
+    if cfg.backend == "openai":
+        return cfg, ""
     if cfg.model == TINY_MODEL:
         from pipeline.describe.tiny import TINY_NOTICE
 
@@ -33,7 +39,7 @@ def resolve_model(cfg: DescribeConfig) -> tuple[DescribeConfig, str]:
         raise RuntimeError(f"describe.model {cfg.model!r} cannot be loaded: {reason}")
     from pipeline.describe.tiny import TINY_NOTICE
 
-    tiny = cfg.model_copy(update={"model": TINY_MODEL, "max_new_tokens": min(cfg.max_new_tokens, 48)})
+    tiny = cfg.model_copy(update={"model": TINY_MODEL, "max_new_tokens": 64, "thinking_budget": 8})
     return tiny, (
         f"NOTICE: {cfg.model} cannot be loaded here ({reason}); falling back to configs/tiny.yaml's "
         f"model. {TINY_NOTICE}."

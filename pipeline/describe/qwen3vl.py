@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import TINY_MODEL, DescribeConfig
-from pipeline.describe.parse import parse_answer, split_reasoning
+from pipeline.describe.budget import CLOSE_THINKING, ThinkingBudget
+from pipeline.describe.parse import THINK_END, parse_answer, split_reasoning
 from pipeline.describe.prompt import build_prompt_text
 from pipeline.types import ChunkDescription, FrameChunk
 
@@ -45,6 +46,8 @@ class Qwen3VLDescriber:
         self.name = cfg.model
         self.thinking = "thinking" in cfg.model.lower() or cfg.model == TINY_MODEL
         self.model = self.processor = None
+        self.batch_size = cfg.batch_size if isinstance(cfg.batch_size, int) else 1  # "auto" calibrates on GPU
+        self._calibrated = isinstance(cfg.batch_size, int)
 
     # -- loading ------------------------------------------------------------------------------------------
     def _model_path(self) -> str:
@@ -107,34 +110,96 @@ class Qwen3VLDescriber:
             return_tensors="pt",
         )
 
-    def generate(self, inputs) -> list[str]:
+    def _logits_processors(self, prompt_len: int) -> list:
+        if not self.thinking:
+            return []
+        tok = self.processor.tokenizer
+        close_ids = tok.encode(CLOSE_THINKING, add_special_tokens=False)
+        budget = min(self.cfg.thinking_budget, self.cfg.max_new_tokens - len(close_ids) - 16)
+        return [ThinkingBudget(prompt_len, max(0, budget), close_ids, tok.convert_tokens_to_ids(THINK_END))]
+
+    def generate(self, inputs) -> tuple[list[str], list[int], list[int]]:
+        """(decoded new text, input tokens, output tokens) per row: one generate() for the whole batch."""
         import torch
+        from transformers import LogitsProcessorList
 
         inputs = inputs.to(self.device)
-        sampling = (
-            {"do_sample": False}
-            if self.cfg.greedy
-            else {
+        if self.cfg.greedy:
+            sampling = {"do_sample": False}
+        else:
+            sampling = {
                 "do_sample": True,
                 "temperature": self.cfg.temperature,
                 "top_p": self.cfg.top_p,
                 "top_k": self.cfg.top_k,
             }
-        )
+        prompt_len = inputs["input_ids"].shape[1]
+        processors = LogitsProcessorList(self._logits_processors(prompt_len))
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=self.cfg.max_new_tokens, **sampling)
-        new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+            out = self.model.generate(
+                **inputs, max_new_tokens=self.cfg.max_new_tokens, logits_processor=processors, **sampling
+            )
+        new_tokens = out[:, prompt_len:]
+        output_tokens = (new_tokens != self.processor.tokenizer.pad_token_id).sum(dim=1).tolist()
+        input_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        return self.processor.batch_decode(new_tokens, skip_special_tokens=True), input_tokens, output_tokens
 
     def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
+        """Describe in sub-batches that fit: the first GPU batch calibrates the size, OOM halves it."""
+        import torch
+
         if self.model is None:
             self.load()
-        raw = self.generate(self.build_inputs(chunks))
-        return [self.to_description(chunk, text) for chunk, text in zip(chunks, raw, strict=True)]
+        out: list[ChunkDescription] = []
+        start = 0
+        while start < len(chunks):
+            part = chunks[start : start + self.batch_size]
+            try:
+                out.extend(self._describe_batch(part))
+            except torch.cuda.OutOfMemoryError:
+                if len(part) == 1:
+                    raise
+                self.batch_size = max(1, len(part) // 2)
+                log.warning("CUDA out of memory at %d chunks per batch; retrying at %d", len(part), self.batch_size)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            start += len(part)
+        return out
 
-    def to_description(self, chunk: FrameChunk, text: str) -> ChunkDescription:
+    def _describe_batch(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
+        import torch
+
+        calibrating = self.device.type == "cuda" and not self._calibrated
+        if calibrating:
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+        texts, input_tokens, output_tokens = self.generate(self.build_inputs(chunks))
+        if calibrating:
+            self._calibrate(len(chunks), torch.cuda.max_memory_allocated() - before)
+        rows = zip(chunks, texts, input_tokens, output_tokens, strict=True)
+        return [self.to_description(c, t, i, o) for c, t, i, o in rows]
+
+    def _calibrate(self, batch: int, peak_bytes: int) -> None:
+        """Batch size from free GPU memory and the peak one batch just needed (20% headroom)."""
+        import torch
+
+        free_bytes, _ = torch.cuda.mem_get_info()
+        per_chunk = max(peak_bytes / batch, 1)
+        self.batch_size = int(max(1, min(64, 0.8 * (free_bytes + peak_bytes) // per_chunk)))
+        self._calibrated = True
+        log.info(
+            "batch size %d: %.1f GiB free, %.2f GiB per chunk", self.batch_size, free_bytes / 2**30, per_chunk / 2**30
+        )
+
+    def to_description(
+        self, chunk: FrameChunk, text: str, input_tokens: int = 0, output_tokens: int = 0
+    ) -> ChunkDescription:
         reasoning, answer, problem = split_reasoning(text, thinking=self.thinking)
+        if self.thinking and ThinkingBudget.exhausted(reasoning):
+            problem = f"thinking budget of {self.cfg.thinking_budget} tokens exhausted: answered without finishing"
+            reasoning = ThinkingBudget.strip_close(reasoning)
         caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], chunk.span)
         problems = "; ".join(p for p in (problem, parse_problem) if p)
         return ChunkDescription(
@@ -144,6 +209,8 @@ class Qwen3VLDescriber:
             model=self.name,
             reasoning=reasoning if self.cfg.keep_reasoning else "",
             problem=problems,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
 
 

@@ -104,6 +104,8 @@ class IndexWriter:
                 chunk_start_s=description.span.start_s,
                 chunk_end_s=description.span.end_s,
                 model=description.model,
+                input_tokens=description.input_tokens,
+                output_tokens=description.output_tokens,
                 problem=description.problem,
                 reasoning=description.reasoning,
                 decoder=decoder,

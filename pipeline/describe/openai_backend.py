@@ -1,0 +1,122 @@
+"""The same model behind an OpenAI-compatible chat endpoint (vLLM serving Qwen3-VL, or a hosted API).
+
+Each chunk goes as one user message: the instruction, then every frame as a JPEG image preceded by its absolute
+time in the same ``<t seconds>`` form the transformers processor writes. Requests run ``max_concurrency`` at a
+time; the ``openai`` client retries 408/409/429/5xx and timeouts with exponential backoff and honours
+``Retry-After``. A chunk that still fails comes back as a ``ChunkFailure``: recorded, not indexed, and retried by
+the next ingest. The API key is read from the environment variable the config names and is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from pipeline.config import DescribeConfig
+from pipeline.describe.parse import parse_answer, split_reasoning
+from pipeline.describe.prompt import build_prompt_text
+from pipeline.types import ChunkDescription, ChunkFailure, FrameChunk
+
+log = logging.getLogger(__name__)
+
+
+def jpeg_data_url(frame) -> str:
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
+
+
+def build_messages(chunk: FrameChunk, detail: str = "auto") -> list[dict]:
+    content: list[dict] = []
+    for frame, t in zip(chunk.frames, chunk.pts_s, strict=True):
+        content.append({"type": "text", "text": f"<{t:.1f} seconds>"})
+        content.append({"type": "image_url", "image_url": {"url": jpeg_data_url(frame), "detail": detail}})
+    content.append({"type": "text", "text": build_prompt_text(chunk.span.start_s, chunk.span.end_s)})
+    return [{"role": "user", "content": content}]
+
+
+class OpenAIDescriber:
+    def __init__(self, cfg: DescribeConfig) -> None:
+        self.cfg = cfg
+        self.endpoint = cfg.openai
+        self.name = f"openai:{self.endpoint.model}"
+        self.client = None
+
+    def load(self) -> None:
+        from openai import OpenAI
+
+        api_key = os.environ.get(self.endpoint.api_key_env) or "EMPTY"  # local vLLM accepts any key
+        self.client = OpenAI(
+            base_url=self.endpoint.base_url,
+            api_key=api_key,
+            timeout=self.endpoint.timeout_s,
+            max_retries=self.endpoint.max_retries,
+        )
+
+    def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription | ChunkFailure]:
+        if self.client is None:
+            self.load()
+        with ThreadPoolExecutor(max_workers=min(self.endpoint.max_concurrency, max(1, len(chunks)))) as pool:
+            return list(pool.map(self._describe_one, chunks))
+
+    def _request(self, chunk: FrameChunk):
+        sampling = (
+            {"temperature": 0.0}
+            if self.cfg.greedy
+            else {"temperature": self.cfg.temperature, "top_p": self.cfg.top_p, "extra_body": {"top_k": self.cfg.top_k}}
+        )
+        return self.client.chat.completions.create(
+            model=self.endpoint.model,
+            messages=build_messages(chunk, self.endpoint.image_detail),
+            max_tokens=self.cfg.max_new_tokens,
+            seed=self.cfg.seed,
+            **sampling,
+        )
+
+    def _describe_one(self, chunk: FrameChunk) -> ChunkDescription | ChunkFailure:
+        import openai
+
+        span = chunk.span
+        try:
+            response = self._request(chunk)
+        except openai.APIStatusError as exc:
+            reason = f"endpoint answered HTTP {exc.status_code} after {self.endpoint.max_retries} retries"
+            return ChunkFailure(span, f"{reason}: {_short(exc.message)}")
+        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+            return ChunkFailure(
+                span, f"endpoint unreachable after {self.endpoint.max_retries} retries: {exc.__class__.__name__}"
+            )
+        if not response.choices:
+            return ChunkFailure(span, "endpoint returned no choices")
+        message = response.choices[0].message
+        content = message.content or ""
+        extra = message.model_extra or {}
+        reasoning = extra.get("reasoning_content") or extra.get("reasoning") or ""
+        problem = ""
+        if reasoning or "</think>" not in content:
+            answer = content.strip()  # the server's reasoning parser already split it off, or there was none
+        else:
+            reasoning, answer, problem = split_reasoning(content)
+        if not answer and response.choices[0].finish_reason == "length":
+            problem = "output budget exhausted before the answer (max_new_tokens)"
+        caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], span)
+        usage = response.usage
+        return ChunkDescription(
+            span,
+            caption or "(no caption)",
+            events,
+            model=self.name,
+            reasoning=reasoning if self.cfg.keep_reasoning else "",
+            problem="; ".join(p for p in (problem, parse_problem) if p),
+            input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        )
+
+
+def _short(text: str) -> str:
+    return " ".join(str(text).split())[:200]
