@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
 from pipeline.config import VidseekConfig
@@ -107,6 +108,49 @@ def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress:
     report.results.append(result)
     progress.video_done(result)
     return result
+
+
+@dataclass
+class DryRunLine:
+    path: str
+    footage_s: float = 0.0
+    chunks: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    note: str = ""
+
+
+def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path) -> list[DryRunLine]:
+    """What an ingest would send to the model, without writing anything or calling it."""
+    from pipeline.describe.estimate import estimate_chunk
+    from pipeline.index.catalog import Catalog
+    from pipeline.index.records import RecordStore
+
+    catalog = Catalog(index_dir) if (index_dir / Catalog.FILE).exists() else None
+    records = RecordStore(index_dir) if catalog else None
+    lines = []
+    for path in discover(paths):
+        try:
+            info = probe(path)
+        except DecodeError as exc:
+            lines.append(DryRunLine(path, note=f"would fail: {exc.reason}"))
+            continue
+        video_id = (catalog and catalog.cached_video_id(path, *file_stamp(path))) or content_id(path)
+        known = catalog.video(video_id) if catalog else None
+        if known and known["status"] == "complete":
+            lines.append(DryRunLine(path, note="skipped: already indexed"))
+            continue
+        done = records.chunk_ids(video_id) if records else set()
+        spans = [s for s in plan_spans(info, video_id, cfg.decode) if s.chunk_id not in done]
+        line = DryRunLine(path, sum(s.duration_s for s in spans), len(spans))
+        for span in spans:
+            tokens_in, tokens_out = estimate_chunk(span, info, cfg.decode, cfg.describe)
+            line.input_tokens += tokens_in
+            line.output_tokens += tokens_out
+        lines.append(line)
+    if catalog:
+        catalog.close()
+    return lines
 
 
 def commit(

@@ -132,3 +132,28 @@ def test_ingest_on_local_ray(tmp_path, media):
     videos = {Path(v["path"]).name: v for v in Catalog(index).videos()}
     assert videos["bikes.mp4"]["status"] == "complete" and videos["bikes.mp4"]["chunks"] == 3
     assert videos["fire2.mp4"]["status"] == "complete" and videos["fire2.mp4"]["chunks"] == 1
+
+
+def test_dry_run_estimates_without_touching_anything(tmp_path, media):
+    index = tmp_path / "idx"
+    result = vidseek(
+        "ingest",
+        media("bikes.mp4"),
+        tmp_path / "missing.mp4",
+        "--index",
+        index,
+        "--dry-run",
+        "--set",
+        "describe.backend=openai",
+        "--set",
+        "describe.price.input_per_million=1000",
+        "--set",
+        "describe.price.output_per_million=0",
+        env={**os.environ, "COLUMNS": "250"},  # one table row per line
+    )
+    assert result.returncode == 0, result.stderr
+    assert not index.exists()
+    assert "would fail: file not found" in result.stdout
+    total = next(line for line in result.stdout.splitlines() if "total" in line).split("│")
+    chunks, tokens_in, cost = int(total[3]), int(total[4].replace(",", "")), float(total[6])
+    assert chunks == 1 and tokens_in > 1000 and cost == pytest.approx(tokens_in * 1000 / 1e6, rel=1e-3)

@@ -138,3 +138,16 @@ def test_real_architecture_on_gpu_batches_in_bf16():
 
     model = build_model_8b(num_layers=2)
     assert next(model.parameters()).dtype == torch.bfloat16 and model.config._attn_implementation == "sdpa"
+
+
+def test_token_estimate_matches_the_processor(describer, chunks):
+    """The dry-run's visual token count equals what the real processor produces for the same frames."""
+    from pipeline.config import DecodeConfig
+    from pipeline.describe.estimate import PROMPT_TEXT_TOKENS, TOKENS_PER_TIMESTAMP, estimate_chunk
+
+    inputs = describer.build_inputs(chunks[:1])
+    processor_visual = int(inputs["video_grid_thw"][0].prod()) // 4  # merge 2x2
+    info = probe(chunks[0].span.video_path)
+    tokens_in, _ = estimate_chunk(chunks[0].span, info, DecodeConfig(fps=1.0, max_side=224), describer.cfg)
+    pairs = (len(chunks[0].frames) + 1) // 2
+    assert tokens_in - PROMPT_TEXT_TOKENS - pairs * TOKENS_PER_TIMESTAMP == processor_visual

@@ -51,10 +51,17 @@ def ingest(
     index: Path = IndexOpt,
     config: str = typer.Option(None, "--config", "-c", help="YAML config (default configs/local.yaml)"),
     set_: list[str] = typer.Option([], "--set", help="override one config field, e.g. --set decode.fps=2"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print chunks, tokens and cost; call no model"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Decode, describe, embed and index videos. Finished videos are skipped; interrupted ones resume."""
     cfg = _load_config(config, set_)
+    if dry_run:
+        from pipeline.job import dry_run as plan
+        from workers.progress import print_dry_run
+
+        print_dry_run(out, plan(paths, cfg, index), cfg.describe)
+        raise typer.Exit(0)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from pipeline.describe.factory import resolve_model
     from pipeline.embed import make_embedder

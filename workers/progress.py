@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pipeline.job import IngestReport, VideoResult
+from pipeline.config import DescribeConfig
+from pipeline.job import DryRunLine, IngestReport, VideoResult
 from pipeline.types import ChunkSpan
 
 
@@ -59,3 +60,43 @@ def print_summary(console: Console, report: IngestReport) -> None:
     for r in report.results:
         table.add_row(r.path, f"[{style[r.status]}]{r.status}[/]", str(r.chunks), r.reason)
     console.print(table)
+
+
+def print_dry_run(console: Console, lines: list[DryRunLine], describe: DescribeConfig) -> None:
+    """Chunks, estimated tokens and cost per video, before any model call."""
+    from pipeline.describe.estimate import Estimate
+
+    total = Estimate()
+    table = Table(title="dry run: nothing is decoded, described or written")
+    for col in ("video", "footage", "chunks", "input tokens", "output tokens", "est. cost $", "note"):
+        table.add_column(col, overflow="fold")
+    for line in lines:
+        est = Estimate(line.chunks, line.input_tokens, line.output_tokens)
+        total.chunks += est.chunks
+        total.input_tokens += est.input_tokens
+        total.output_tokens += est.output_tokens
+        table.add_row(
+            line.path,
+            f"{line.footage_s:,.0f} s",
+            str(line.chunks),
+            f"{line.input_tokens:,}",
+            f"{line.output_tokens:,}",
+            f"{est.cost_usd(describe):.4f}",
+            line.note,
+        )
+    table.add_row(
+        "total",
+        "",
+        str(total.chunks),
+        f"{total.input_tokens:,}",
+        f"{total.output_tokens:,}",
+        f"{total.cost_usd(describe):.4f}",
+        "",
+        style="bold",
+    )
+    console.print(table)
+    console.print(
+        f"prices: ${describe.price.input_per_million}/1M input, ${describe.price.output_per_million}/1M "
+        f"output tokens (describe.price); tokens are estimates from Qwen3-VL's 32x32-pixel visual tokens",
+        soft_wrap=True,
+    )
