@@ -47,3 +47,25 @@ class SegmentsDescriber:
                 ChunkDescription(chunk.span, f"footage from {clip_name(main['source'])}", events, model=self.name)
             )
         return out
+
+
+class HangingDecodeWorker:
+    """A decode worker that hangs (like decord stuck in get_batch) on its first call for a file, once.
+
+    The marker file makes only the first actor hang: its replacement finds the marker and decodes normally.
+    """
+
+    def __init__(self, cfg, marker: str = "") -> None:
+        from workers.actors import DecodeWorker
+
+        self.inner = DecodeWorker(cfg)
+
+    def read(self, info, span, backend="auto"):
+        import os
+        import time
+
+        marker = info.path + ".hung-once"
+        if span.start_s == 0 and not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(3600)
+        return self.inner.read(info, span, backend)

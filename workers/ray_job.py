@@ -78,13 +78,20 @@ def init_ray(cfg: VidseekConfig):
 
 
 class RayIngest:
-    def __init__(self, cfg: VidseekConfig, writer: IndexWriter, progress: Progress) -> None:
+    def __init__(
+        self,
+        cfg: VidseekConfig,
+        writer: IndexWriter,
+        progress: Progress,
+        decode_worker: type = DecodeWorker,
+        model_worker: type = ModelWorker,
+    ) -> None:
         self.ray = init_ray(cfg)
         self.cfg, self.writer, self.progress = cfg, writer, progress
         gpus = int(self.ray.cluster_resources().get("GPU", 0))
         num_models = cfg.ray.num_model_workers or max(1, gpus)
-        self._decode_cls = self.ray.remote(num_cpus=1)(DecodeWorker)
-        self._model_cls = self.ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(ModelWorker)
+        self._decode_cls = self.ray.remote(num_cpus=1)(decode_worker)
+        self._model_cls = self.ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(model_worker)
         self.decoders = [Slot(self._new_decoder()) for _ in range(cfg.ray.num_decode_workers)]
         self.models = [Slot(self._model_cls.remote(cfg.describe)) for _ in range(num_models)]
         self.lanes: deque[Lane] = deque()
@@ -229,8 +236,14 @@ class RayIngest:
 
 
 def run_ray(
-    cfg: VidseekConfig, paths: list[str], writer: IndexWriter, model_name: str, progress: Progress | None = None
+    cfg: VidseekConfig,
+    paths: list[str],
+    writer: IndexWriter,
+    model_name: str,
+    progress: Progress | None = None,
+    **workers: type,
 ) -> IngestReport:
+    """The ingest on Ray. ``workers`` may swap the actor bodies (``decode_worker``, ``model_worker``)."""
     progress = progress or NoProgress()
     report = IngestReport()
     tasks = prepare(paths, cfg, writer, report, model_name)
@@ -238,7 +251,7 @@ def run_ray(
     for task in tasks:
         if not task.spans:  # every chunk was already written by an interrupted run
             finish(task, writer, report, progress)
-    job = RayIngest(cfg, writer, progress)
+    job = RayIngest(cfg, writer, progress, **workers)
     try:
         for task in tasks:
             if task.spans:

@@ -1,0 +1,41 @@
+"""The Ray job on a real local Ray: stuck decode calls are timed out, their worker killed and replaced."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.index import IndexWriter
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, object_store_memory=256 * 1024 * 1024)
+    import tests.doubles
+
+    ray.cloudpickle.register_pickle_by_value(tests.doubles)
+    yield ray
+    ray.shutdown()
+
+
+def test_stuck_decode_is_killed_replaced_and_retried_with_opencv(ray_session, tmp_path, media, embedder):
+    from tests.doubles import HangingDecodeWorker
+    from workers.ray_job import run_ray
+
+    video = tmp_path / "bikes.mp4"
+    shutil.copy(media("bikes.mp4"), video)
+    cfg = load_config("tiny.yaml", ["decode.chunk_s=5", "decode.timeout_s=3", "ray.num_decode_workers=1"])
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    report = run_ray(cfg, [str(video)], writer, "tiny-random", decode_worker=HangingDecodeWorker)
+    rows = writer.records.rows(writer.catalog.videos()[0]["video_id"])
+    writer.close()
+    (result,) = report.results
+    assert result.status == "ingested" and result.chunks == 2
+    assert (tmp_path / "bikes.mp4.hung-once").exists()  # the first worker really hung
+    decoders = {r["chunk_start_s"]: r["decoder"] for r in rows}
+    assert decoders == {0.0: "opencv", 5.0: "opencv"}  # the rest of the file was read with OpenCV
