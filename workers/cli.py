@@ -72,17 +72,24 @@ def ingest(
     if notice:
         err.print(f"[yellow]{notice}[/yellow]", highlight=False, soft_wrap=True)
     cfg = cfg.model_copy(update={"describe": describe_cfg})
-    writer = IndexWriter(index, make_embedder(cfg.embed))
-    (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
+
+    def open_writer() -> IndexWriter:
+        writer = IndexWriter(index, make_embedder(cfg.embed))
+        (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
+        return writer
+
     with RichProgress(err) as progress:
         if cfg.ray.enabled:
-            from workers.ray_job import run_ray
+            from workers.ray_job import RayIngest
 
-            report = run_ray(cfg, paths, writer, describe_cfg.model, progress)
+            job = RayIngest(cfg, progress)  # actors start loading models while the index opens
+            writer = open_writer()
+            report = job.ingest(paths, writer, describe_cfg.model)
         else:
             from pipeline.describe import make_describer
             from pipeline.job import run_local
 
+            writer = open_writer()
             report = run_local(cfg, paths, writer, make_describer(cfg.describe), progress)
     writer.close()
     print_summary(out, report)

@@ -78,16 +78,18 @@ def init_ray(cfg: VidseekConfig):
 
 
 class RayIngest:
+    """Starts Ray and the actors at once (they load models while the driver opens the index), then ingests."""
+
     def __init__(
         self,
         cfg: VidseekConfig,
-        writer: IndexWriter,
-        progress: Progress,
+        progress: Progress | None = None,
         decode_worker: type = DecodeWorker,
         model_worker: type = ModelWorker,
     ) -> None:
         self.ray = init_ray(cfg)
-        self.cfg, self.writer, self.progress = cfg, writer, progress
+        self.cfg, self.progress = cfg, progress or NoProgress()
+        self.writer: IndexWriter | None = None
         gpus = int(self.ray.cluster_resources().get("GPU", 0))
         num_models = cfg.ray.num_model_workers or max(1, gpus)
         self._decode_cls = self.ray.remote(num_cpus=1)(decode_worker)
@@ -230,6 +232,24 @@ class RayIngest:
                     self._describe_done(slot, report)
             self._check_timeouts(report)
 
+    def ingest(self, paths: list[str], writer: IndexWriter, model_name: str) -> IngestReport:
+        """Plan, run and commit; the actors are stopped at the end, whatever happens."""
+        self.writer = writer
+        report = IngestReport()
+        try:
+            tasks = prepare(paths, self.cfg, writer, report, model_name)
+            self.progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
+            for task in tasks:
+                if task.spans:
+                    self.add(task)
+                else:  # every chunk was already written by an interrupted run
+                    finish(task, writer, report, self.progress)
+            self.run(report)
+        finally:
+            self.shutdown()
+            writer.save()
+        return report
+
     def shutdown(self) -> None:
         for slot in self.decoders + self.models:
             self.ray.kill(slot.actor)
@@ -244,20 +264,4 @@ def run_ray(
     **workers: type,
 ) -> IngestReport:
     """The ingest on Ray. ``workers`` may swap the actor bodies (``decode_worker``, ``model_worker``)."""
-    progress = progress or NoProgress()
-    report = IngestReport()
-    tasks = prepare(paths, cfg, writer, report, model_name)
-    progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
-    for task in tasks:
-        if not task.spans:  # every chunk was already written by an interrupted run
-            finish(task, writer, report, progress)
-    job = RayIngest(cfg, writer, progress, **workers)
-    try:
-        for task in tasks:
-            if task.spans:
-                job.add(task)
-        job.run(report)
-    finally:
-        job.shutdown()
-        writer.save()
-    return report
+    return RayIngest(cfg, progress, **workers).ingest(paths, writer, model_name)
