@@ -1,14 +1,41 @@
-"""Search: a question in words -> the moments (video, start_s, end_s) whose captions or events match it."""
+"""Search: a question in words -> the moments (video, start_s, end_s) whose captions or events match it.
+
+embed query -> FAISS top-N (exact; restricted by an ID selector when filtered)
+  - filtered to one video:  localize the moment inside it (pipeline.moments.localize)
+  - otherwise:              merge overlapping hits of the same video into one moment
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.config import EmbedConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.vectors import VectorIndex
+from pipeline.moments import Neighbour, localize, merge_overlapping
 from pipeline.types import Hit
+
+PRIOR_NEIGHBOURS = 40  # similar segments in other videos that vote for where the moment sits
+PRIOR_MIN_SCORE = 0.4  # ... if they are this similar to the query (cosine)
+PRIOR_MIN_COUNT = 5  # ... and there are at least this many: otherwise the video's own segments decide alone
+MAX_VIDEO_SEGMENTS = 5000
+
+
+@dataclass(frozen=True)
+class Filters:
+    video: str | None = None  # a video id, its path as ingested, or its file name
+    after_s: float | None = None
+    before_s: float | None = None
+    kind: str | None = None  # caption | event
+    label: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in self.__dict__.values())
 
 
 class Searcher:
@@ -26,24 +53,92 @@ class Searcher:
         self.embedder = embedder
         self.vectors = VectorIndex(self.dir, embedder.dim)
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 10, filters: Filters | None = None, localize_moments: bool = True, merge: bool = True
+    ) -> list[Hit]:
+        return self.search_vector(self.embedder.embed([query])[0], k, filters, localize_moments, merge)
+
+    def search_vector(
+        self,
+        query_vector: np.ndarray,
+        k: int = 10,
+        filters: Filters | None = None,
+        localize_moments: bool = True,
+        merge: bool = True,
+    ) -> list[Hit]:
+        filters = filters or Filters()
         if self.vectors.size == 0:
             return []
-        scores, ids = self.vectors.search(self.embedder.embed([query])[0], k)
-        rows = self.catalog.segments(int(i) for i in ids if i >= 0)
+        video_id = None
+        if filters.video is not None:
+            row = self.catalog.find_video(filters.video)
+            if row is None:
+                raise ValueError(f"no indexed video matches {filters.video!r}; see `vidseek status`")
+            video_id = row["video_id"]
+        only = None
+        if filters.active:
+            only = self.catalog.select_ids(video_id, filters.after_s, filters.before_s, filters.kind, filters.label)
+            if not only:
+                return []
+        if video_id is not None and localize_moments and only is not None and len(only) <= MAX_VIDEO_SEGMENTS:
+            return self._localize(query_vector, video_id, only, k)
+        scores, ids = self.vectors.search(query_vector, k * 4 if merge else k, only)
+        hits = self._hits(scores, ids)
+        return (merge_overlapping(hits) if merge else hits)[:k]
+
+    def dense(self, query_vector: np.ndarray, k: int, only=None) -> list[Hit]:
+        """The plain baseline: exact inner product, one hit per segment, nothing merged."""
+        return self._hits(*self.vectors.search(query_vector, k, only))
+
+    def _hits(self, scores, ids) -> list[Hit]:
+        rows = self.catalog.segments(int(i) for i in ids)
+        return [
+            Hit(r["video_path"], r["start_s"], r["end_s"], float(s), r["text"], r["kind"], r["label"])
+            for s, i in zip(scores, ids, strict=True)
+            if (r := rows.get(int(i))) is not None
+        ]
+
+    def _localize(self, query_vector: np.ndarray, video_id: str, only: list[int], k: int) -> list[Hit]:
+        scores, ids = self.vectors.search(query_vector, len(only), only)
+        rows = self.catalog.segments(int(i) for i in ids)
+        segs = [(rows[int(i)], float(s)) for s, i in zip(scores, ids, strict=True) if int(i) in rows]
+        starts = np.array([r["start_s"] for r, _ in segs])
+        ends = np.array([r["end_s"] for r, _ in segs])
+        sims = np.array([s for _, s in segs])
+        duration = self.catalog.durations([video_id]).get(video_id) or float(ends.max())
+        spans = localize(starts, ends, sims, duration, self._prior(query_vector, video_id), k)
         hits = []
-        for score, sid in zip(scores, ids, strict=True):
-            row = rows.get(int(sid))
-            if row is not None:
-                hits.append(
-                    Hit(
-                        row["video_path"],
-                        row["start_s"],
-                        row["end_s"],
-                        float(score),
-                        row["text"],
-                        row["kind"],
-                        row["label"],
-                    )
+        for start_s, end_s, value in spans:
+            overlap = np.maximum(0, np.minimum(end_s, ends) - np.maximum(start_s, starts)) > 0
+            best = int(np.argmax(np.where(overlap, sims, -np.inf))) if overlap.any() else int(np.argmax(sims))
+            row = segs[best][0]
+            hits.append(
+                Hit(
+                    row["video_path"],
+                    float(start_s),
+                    float(end_s),
+                    float(value),
+                    row["text"],
+                    row["kind"],
+                    row["label"],
                 )
+            )
         return hits
+
+    def _prior(self, query_vector: np.ndarray, video_id: str) -> list[Neighbour]:
+        """Where the most similar segments of *other* videos sit, as fractions of their durations."""
+        scores, ids = self.vectors.search(query_vector, PRIOR_NEIGHBOURS * 2)
+        rows = self.catalog.segments(int(i) for i in ids)
+        others = [
+            (rows[int(i)], float(s))
+            for s, i in zip(scores, ids, strict=True)
+            if int(i) in rows and rows[int(i)]["video_id"] != video_id
+        ][:PRIOR_NEIGHBOURS]
+        others = [(r, s) for r, s in others if s >= PRIOR_MIN_SCORE]
+        durations = self.catalog.durations(r["video_id"] for r, _ in others)
+        prior = [
+            Neighbour(r["start_s"] / d, min(r["end_s"] / d, 1.0), s)
+            for r, s in others
+            if (d := durations.get(r["video_id"])) and d > 0
+        ]
+        return prior if len(prior) >= PRIOR_MIN_COUNT else []

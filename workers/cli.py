@@ -19,10 +19,25 @@ from rich.console import Console
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Make hours of video searchable to the second.")
 index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
 app.add_typer(index_app, name="index")
+eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
+app.add_typer(eval_app, name="eval")
 out = Console()
 err = Console(stderr=True)
 
 IndexOpt = typer.Option(..., "--index", "-i", help="index folder (created by ingest)")
+
+
+def parse_time(text: str | None) -> float | None:
+    """Seconds from '95', '95.5', '1:35' or '00:01:35'."""
+    if text is None:
+        return None
+    try:
+        total = 0.0
+        for part in text.strip().split(":"):
+            total = total * 60 + float(part)
+        return total
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not seconds or HH:MM:SS") from None
 
 
 def hhmmss(seconds: float) -> str:
@@ -102,15 +117,23 @@ def search(
     index: Path = IndexOpt,
     k: int = typer.Option(10, "-k", min=1, max=1000, help="number of results"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    video: str = typer.Option(None, "--video", help="only this video (path as ingested, file name or id)"),
+    after: str = typer.Option(None, "--after", help="only moments ending after this time (s or HH:MM:SS)"),
+    before: str = typer.Option(None, "--before", help="only moments starting before this time"),
+    kind: str = typer.Option(None, "--kind", help="caption or event"),
+    label: str = typer.Option(None, "--label", help="only events with this label"),
 ) -> None:
     """Find the moments that match a query: video, start-end, score, text."""
-    from pipeline.search import Searcher
+    from pipeline.search import Filters, Searcher
 
+    if kind not in (None, "caption", "event"):
+        raise fail(f"--kind must be caption or event, got {kind!r}")
+    filters = Filters(video, parse_time(after), parse_time(before), kind, label)
     try:
         searcher = Searcher(index)
+        hits = searcher.search(query, k, filters)
     except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
-    hits = searcher.search(query, k)
     if as_json:
         for hit in hits:
             sys.stdout.write(
@@ -175,6 +198,74 @@ def status(index: Path = IndexOpt) -> None:
         f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
         f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB"
     )
+
+
+@app.command()
+def remove(video: str = typer.Argument(..., help="path as ingested, file name or id"), index: Path = IndexOpt) -> None:
+    """Remove a video's vectors, catalog rows and records from the index."""
+    from pipeline.config import EmbedConfig
+    from pipeline.embed import make_embedder
+    from pipeline.index import Catalog, IndexWriter
+
+    if not (index / Catalog.FILE).exists():
+        raise fail(f"{index} is not a vidseek index")
+    catalog = Catalog(index)
+    row = catalog.find_video(video)
+    embedder_name = catalog.get_meta("embedder") or EmbedConfig().model
+    catalog.close()
+    if row is None:
+        raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
+    writer = IndexWriter(index, make_embedder(EmbedConfig(model=embedder_name)))
+    removed = writer.remove_video(row["video_id"])
+    writer.close()
+    out.print(f"removed {row['path']}: {removed} segments")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    captions: Path = typer.Option(None, help="ActivityNet-format JSON indexed as captions (default: val_1)"),
+    queries: Path = typer.Option(None, help="ActivityNet-format JSON whose sentences are queries (default: val_2)"),
+    index: Path = typer.Option(None, "--index", help="where to build the evaluation index (default: a temp dir)"),
+    limit: int = typer.Option(None, help="only the first N queries"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Recall@1/@5 at temporal IoU >= 0.5, over the whole index and within each query's video, for vidseek's
+    search and for the plain dense baseline, measured in the same run."""
+    import tempfile
+
+    from pipeline.config import EmbedConfig
+    from pipeline.embed import make_embedder
+    from pipeline.evaluate import build_index, default_files, evaluate
+
+    default_captions, default_queries = default_files()
+    captions, queries = captions or default_captions, queries or default_queries
+    for f in (captions, queries):
+        if not f.exists():
+            raise fail(f"{f} not found (ActivityNet Captions JSON: {{video: {{duration, timestamps, sentences}}}})")
+    embedder = make_embedder(EmbedConfig(batch_size=128))
+    with tempfile.TemporaryDirectory() as tmp:
+        where = index or Path(tmp) / "eval-index"
+        if not (where / "catalog.sqlite").exists():
+            build_index(captions, where, embedder)
+        result = evaluate(where, queries, embedder, limit)
+    if as_json:
+        sys.stdout.write(json.dumps({k: result[k] for k in ("method", "baseline")}) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{result['queries']} queries from {queries.name} against {captions.name} (IoU >= 0.5)")
+    for col in ("", "global R@1", "global R@5", "within-video R@1", "within-video R@5"):
+        table.add_column(col)
+    for name in ("method", "baseline"):
+        r = result[name]
+        table.add_row(
+            "vidseek" if name == "method" else "baseline (dense, exact IP)",
+            str(r["global"]["r1"]),
+            str(r["global"]["r5"]),
+            str(r["within_video"]["r1"]),
+            str(r["within_video"]["r5"]),
+        )
+    out.print(table)
 
 
 @index_app.command("rebuild")

@@ -137,6 +137,34 @@ class Catalog:
         )
         return {r[0] for r in self.db.execute(q, args)}
 
+    def select_ids(
+        self,
+        video_id: str | None = None,
+        after_s: float | None = None,
+        before_s: float | None = None,
+        kind: str | None = None,
+        label: str | None = None,
+    ) -> list[int]:
+        """Segment ids passing the filters; a time filter keeps segments overlapping [after_s, before_s]."""
+        where, args = [], []
+        for clause, value in (
+            ("video_id = ?", video_id),
+            ("end_s > ?", after_s),
+            ("start_s < ?", before_s),
+            ("kind = ?", kind),
+            ("label = ? COLLATE NOCASE", label),
+        ):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT segment_id FROM segments" + (" WHERE " + " AND ".join(where) if where else "")
+        return [r[0] for r in self.db.execute(sql, args)]
+
+    def durations(self, video_ids) -> dict[str, float]:
+        ids = list(set(video_ids))
+        q = f"SELECT video_id, duration_s FROM videos WHERE video_id IN ({','.join('?' * len(ids))})"
+        return {r[0]: r[1] for r in self.db.execute(q, ids)} if ids else {}
+
     def count_segments(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
 

@@ -55,11 +55,19 @@ class VectorIndex:
         if len(ids):
             self.index.remove_ids(ids)
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) for one (dim,) query; ids are -1 where fewer than k vectors exist."""
-        k = max(1, min(k, self.size))
-        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        return scores[0], ids[0]
+    def search(self, query: np.ndarray, k: int, only_ids=None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) for one (dim,) query, best first; ``only_ids`` restricts the search to those ids (a
+        FAISS ID selector, so filtered searches stay exact). ids are -1 where fewer than k vectors match."""
+        faiss = _faiss()
+        k = max(1, min(k, self.size if only_ids is None else len(only_ids)))
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if only_ids is None:
+            scores, ids = self.index.search(q, k)
+        else:
+            selector = faiss.IDSelectorBatch(np.asarray(only_ids, dtype=np.int64))
+            scores, ids = self.index.search(q, k, params=faiss.SearchParameters(sel=selector))
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
 
     def save(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

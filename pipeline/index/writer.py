@@ -96,33 +96,46 @@ class IndexWriter:
 
     def write(self, description: ChunkDescription, decoder: str = "") -> int:
         """Index one chunk's caption and events; returns the number of segments written."""
-        segments = segments_from(description)
-        vectors = self.embedder.embed([s.text for s in segments])
+        return self.write_batch([description], decoder)
+
+    def write_batch(self, descriptions: list[ChunkDescription], decoder: str = "") -> int:
+        """Index several chunks with one embedding call and one Parquet file per video."""
+        segments = [(d, s) for d in descriptions for s in segments_from(d)]
+        vectors = self.embedder.embed([s.text for _, s in segments])
         rows = [
             dict(
                 s.__dict__,
-                chunk_start_s=description.span.start_s,
-                chunk_end_s=description.span.end_s,
-                model=description.model,
-                input_tokens=description.input_tokens,
-                output_tokens=description.output_tokens,
-                problem=description.problem,
-                reasoning=description.reasoning,
+                chunk_start_s=d.span.start_s,
+                chunk_end_s=d.span.end_s,
+                model=d.model,
+                input_tokens=d.input_tokens,
+                output_tokens=d.output_tokens,
+                problem=d.problem,
+                reasoning=d.reasoning,
                 decoder=decoder,
                 vector=v.tolist(),
             )
-            for s, v in zip(segments, vectors, strict=True)
+            for (d, s), v in zip(segments, vectors, strict=True)
         ]
-        self.records.write_chunk(description.span.video_id, description.span.chunk_id, rows)
+        by_video: dict[str, list[dict]] = {}
+        for row in rows:
+            by_video.setdefault(row["video_id"], []).append(row)
+        for video_id, video_rows in by_video.items():
+            self.records.write_chunk(video_id, video_rows[0]["chunk_id"], video_rows)
         self.catalog.upsert_segments(rows)
-        self.vectors.upsert(np.array([s.segment_id for s in segments]), vectors)
+        self.vectors.upsert(np.array([s.segment_id for _, s in segments]), vectors)
         if time.monotonic() - self._last_save > self.save_every_s:
             self.save()
         return len(segments)
 
-    def finish_video(self, video_id: str, status: str, reason: str = "", num_chunks: int = 0) -> None:
+    def finish_video(
+        self, video_id: str, status: str, reason: str = "", num_chunks: int = 0, save: bool = True
+    ) -> None:
+        """Compact the video's records and mark it; ``save=False`` leaves the FAISS save to the caller (bulk
+        loads), which is safe: a crash before the save is repaired from the records on the next open."""
         self.records.compact(video_id)
-        self.save()
+        if save:
+            self.save()
         self.catalog.set_video(video_id, status=status, reason=reason, num_chunks=num_chunks)
 
     def remove_video(self, video_id: str) -> int:

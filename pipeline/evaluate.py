@@ -1,0 +1,122 @@
+"""Retrieval quality on ActivityNet Captions: Recall@1/@5 at temporal IoU >= 0.5, the project's search vs the
+plain dense baseline (MiniLM + exact inner product, one vector per segment), measured in the same run.
+
+One file's sentences are indexed as if they were the model's captions of those segments, through the same
+``IndexWriter`` an ingest uses; the other file's sentences are the queries, run through the same ``Searcher``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.embed.base import Embedder
+from pipeline.index.writer import IndexWriter
+from pipeline.moments import iou
+from pipeline.search import Filters, Searcher
+from pipeline.types import ChunkDescription, ChunkSpan
+
+EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "activitynet_captions"
+IOU_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Moment:
+    video: str
+    start_s: float
+    end_s: float
+    text: str
+
+
+def load_activitynet(path: str | Path) -> tuple[dict[str, float], list[Moment]]:
+    """(duration per video, every annotated sentence as a moment)."""
+    data = json.loads(Path(path).read_text())
+    durations = {video: float(item["duration"]) for video, item in data.items()}
+    moments = [
+        Moment(video, float(s), float(e), text.strip())
+        for video, item in data.items()
+        for (s, e), text in zip(item["timestamps"], item["sentences"], strict=True)
+    ]
+    return durations, moments
+
+
+def build_index(captions: str | Path, index_dir: Path, embedder: Embedder) -> int:
+    """Index the captions file's sentences as caption segments; returns how many were indexed."""
+    durations, moments = load_activitynet(captions)
+    writer = IndexWriter(index_dir, embedder)
+    by_video: dict[str, list[Moment]] = {}
+    for m in moments:
+        if 0 <= m.start_s < m.end_s:  # a few annotations are empty or reversed spans
+            by_video.setdefault(m.video, []).append(m)
+    for video in by_video:
+        writer.begin_video(video, video, 0, durations[video], "activitynet-captions", {})
+    batch: list[ChunkDescription] = []
+    for video, items in by_video.items():
+        batch.extend(
+            ChunkDescription(ChunkSpan(video, video, m.start_s, m.end_s), m.text, model="annotation") for m in items
+        )
+        if len(batch) >= 2048:
+            writer.write_batch(batch)
+            batch = []
+    if batch:
+        writer.write_batch(batch)
+    for video, items in by_video.items():
+        writer.finish_video(video, "complete", num_chunks=len(items), save=False)
+    writer.close()
+    return sum(len(v) for v in by_video.values())
+
+
+def _recall(hits_per_query: list[list], queries: list[Moment]) -> dict[str, float]:
+    r1 = r5 = 0
+    for hits, q in zip(hits_per_query, queries, strict=True):
+        ok = [h.video == q.video and iou(h.start_s, h.end_s, q.start_s, q.end_s) >= IOU_THRESHOLD for h in hits[:5]]
+        r1 += bool(ok and ok[0])
+        r5 += any(ok)
+    n = max(len(queries), 1)
+    return {"r1": round(r1 / n, 4), "r5": round(r5 / n, 4)}
+
+
+def evaluate(index_dir: Path, queries_file: str | Path, embedder: Embedder, limit: int | None = None) -> dict:
+    _, queries = load_activitynet(queries_file)
+    queries = queries[:limit] if limit else queries
+    searcher = Searcher(index_dir, embedder)
+    vectors = embedder.embed([q.text for q in queries])
+    video_ids = {q.video: searcher.catalog.select_ids(q.video) for q in queries}
+    results: dict[str, dict[str, list]] = {
+        "method": {"global": [], "within_video": []},
+        "baseline": {"global": [], "within_video": []},
+    }
+    for q, v in zip(queries, vectors, strict=True):
+        results["method"]["global"].append(searcher.search_vector(v, 5))
+        results["baseline"]["global"].append(searcher.dense(v, 5))
+        if video_ids[q.video]:
+            results["method"]["within_video"].append(searcher.search_vector(v, 5, Filters(video=q.video)))
+            results["baseline"]["within_video"].append(searcher.dense(v, 5, video_ids[q.video]))
+        else:  # the query's video has no indexed segment: a miss for both
+            results["method"]["within_video"].append([])
+            results["baseline"]["within_video"].append([])
+    return {
+        method: {scope: _recall(hits, queries) for scope, hits in scopes.items()} for method, scopes in results.items()
+    } | {"queries": len(queries)}
+
+
+def default_files() -> tuple[Path, Path]:
+    return EVAL_DIR / "val_1.json", EVAL_DIR / "val_2.json"
+
+
+def oracle_within_video(captions: str | Path, queries_file: str | Path) -> float:
+    """Share of queries for which some indexed segment of their video has IoU >= 0.5: the ceiling for any method
+    that only returns indexed spans."""
+    _, caps = load_activitynet(captions)
+    _, queries = load_activitynet(queries_file)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for c in caps:
+        spans.setdefault(c.video, []).append((c.start_s, c.end_s))
+    hits = 0
+    for q in queries:
+        s = np.array(spans.get(q.video, [(0.0, 0.0)]))
+        hits += bool((iou(q.start_s, q.end_s, s[:, 0], s[:, 1]) >= IOU_THRESHOLD).any())
+    return hits / max(len(queries), 1)

@@ -1,0 +1,129 @@
+"""Search on small hand-built indexes with known answers: filters, merged moments, localisation, removal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.index import IndexWriter
+from pipeline.moments import iou, merge_overlapping
+from pipeline.search import Filters, Searcher
+from pipeline.types import ChunkDescription, ChunkSpan, Event, Hit
+
+VIDEOS = {
+    "a.mp4": [
+        ((0, 60), "A red truck arrives at the warehouse gate.", [Event(12, 20, "truck", "a red truck stops")]),
+        ((60, 120), "Workers unload boxes from the red truck.", []),
+        ((120, 180), "A woman flips a pancake in a kitchen.", []),
+    ],
+    "b.mp4": [
+        ((0, 60), "Cyclists ride down a busy street.", [Event(30, 40, "bikes", "two cyclists pass")]),
+        ((60, 120), "A dog chases a ball in the park.", []),
+    ],
+}
+
+
+@pytest.fixture
+def index(tmp_path, embedder):
+    writer = IndexWriter(tmp_path, embedder)
+    for path, chunks in VIDEOS.items():
+        writer.begin_video(path, path, 1, float(chunks[-1][0][1]), "test", {})
+        writer.write_batch(
+            [
+                ChunkDescription(ChunkSpan(path, path, s, e), caption, events, model="test")
+                for (s, e), caption, events in chunks
+            ]
+        )
+        writer.finish_video(path, "complete", num_chunks=len(chunks))
+    writer.close()
+    return tmp_path
+
+
+def test_overlapping_hits_of_a_video_merge_into_one_moment(index, embedder):
+    hits = Searcher(index, embedder).search("red truck", k=3)
+    # the event 12-20 and the caption 0-60 overlap: one moment; 60-120 only touches it (spans are half-open)
+    assert (hits[0].video, hits[0].start_s, hits[0].end_s, hits[0].kind) == ("a.mp4", 0.0, 60.0, "event")
+    assert (hits[1].video, hits[1].start_s, hits[1].end_s) == ("a.mp4", 60.0, 120.0)
+    spans = [(h.video, h.start_s, h.end_s) for h in hits]
+    assert len(spans) == len(set(spans))
+    for x in hits:
+        for y in hits:
+            assert x is y or x.video != y.video or x.end_s <= y.start_s or y.end_s <= x.start_s
+
+
+def test_unmerged_search_returns_each_segment(index, embedder):
+    hits = Searcher(index, embedder).search("red truck", k=3, merge=False)
+    assert {(h.start_s, h.end_s) for h in hits} >= {(0.0, 60.0), (12.0, 20.0)}
+
+
+def test_filters(index, embedder):
+    s = Searcher(index, embedder)
+    assert {h.video for h in s.search("something moving", 10, Filters(video="b.mp4"), localize_moments=False)} == {
+        "b.mp4"
+    }
+    late = s.search("truck", 10, Filters(after_s=100), merge=False)
+    assert late and all(h.end_s > 100 for h in late)
+    early = s.search("truck", 10, Filters(before_s=50), merge=False)
+    assert early and all(h.start_s < 50 for h in early)
+    events = s.search("truck", 10, Filters(kind="event"), merge=False)
+    assert events and all(h.kind == "event" for h in events)
+    assert [h.label for h in s.search("anything", 10, Filters(label="BIKES"), merge=False)] == ["bikes"]
+    assert s.search("truck", 10, Filters(video="a.mp4", after_s=500)) == []
+
+
+def test_unknown_video_filter_is_a_clear_error(index, embedder):
+    with pytest.raises(ValueError, match="no indexed video matches 'nope.mp4'"):
+        Searcher(index, embedder).search("truck", 5, Filters(video="nope.mp4"))
+
+
+def test_localize_within_a_video_prefers_the_matching_span(index, embedder):
+    hits = Searcher(index, embedder).search("a pancake is flipped", 3, Filters(video="a.mp4"))
+    assert hits[0].video == "a.mp4" and iou(hits[0].start_s, hits[0].end_s, 120.0, 180.0) >= 0.5
+
+
+def test_remove_drops_a_video(index, embedder):
+    writer = IndexWriter(index, embedder)
+    assert writer.remove_video("b.mp4") == 3
+    writer.close()
+    hits = Searcher(index, embedder).search("cyclists on a street", 5, merge=False)
+    assert hits and all(h.video == "a.mp4" for h in hits)
+
+
+def test_merge_chains_through_a_grown_span():
+    hits = [
+        Hit("v", 0, 10, 0.9, "a", "caption"),
+        Hit("v", 20, 30, 0.8, "b", "caption"),
+        Hit("v", 8, 22, 0.7, "c", "caption"),
+        Hit("w", 0, 10, 0.6, "d", "caption"),
+    ]
+    merged = merge_overlapping(hits)
+    assert [(h.video, h.start_s, h.end_s, h.text) for h in merged] == [("v", 0, 30, "a"), ("w", 0, 10, "d")]
+
+
+def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
+    from pipeline.evaluate import build_index, evaluate
+
+    captions = {
+        "v_1": {
+            "duration": 100.0,
+            "timestamps": [[0, 50], [50, 100]],
+            "sentences": ["A man paints a fence.", "He cleans the brushes in a sink."],
+        },
+        "v_2": {
+            "duration": 60.0,
+            "timestamps": [[0, 30], [30, 60]],
+            "sentences": ["A girl jumps on a trampoline.", "She falls and laughs."],
+        },
+    }
+    queries = {
+        "v_1": {"duration": 100.0, "timestamps": [[55, 95]], "sentences": ["Brushes are washed."]},
+        "v_2": {"duration": 60.0, "timestamps": [[0, 25]], "sentences": ["A child bounces on a trampoline."]},
+    }
+    (tmp_path / "c.json").write_text(json.dumps(captions))
+    (tmp_path / "q.json").write_text(json.dumps(queries))
+    assert build_index(tmp_path / "c.json", tmp_path / "idx", embedder) == 4
+    result = evaluate(tmp_path / "idx", tmp_path / "q.json", embedder)
+    assert result["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}
+    assert result["baseline"]["global"]["r1"] == 1.0
+    assert set(result["method"]) == {"global", "within_video"}
