@@ -104,6 +104,13 @@ class EmbedConfig(_Section):
     batch_size: int = Field(64, ge=1)
 
 
+class IndexConfig(_Section):
+    type: Literal["auto", "flat"] = "auto"  # auto: exact Flat up to flat_max vectors, then IVF
+    flat_max: int = Field(200_000, ge=1000)
+    nlist: int = Field(0, ge=0)  # IVF lists; 0: 2 * sqrt(vectors) when switching
+    nprobe: int = Field(32, ge=1)  # lists scanned per query (recall vs latency: benchmarks/RESULTS.md)
+
+
 class RayConfig(_Section):
     enabled: bool = True  # false: run every stage in this process (tests, debugging)
     address: str | None = None  # None: start a local Ray; "auto" or "ray://host:10001": join a cluster
@@ -118,6 +125,7 @@ class VidseekConfig(_Section):
     decode: DecodeConfig = DecodeConfig()
     describe: DescribeConfig = DescribeConfig()
     embed: EmbedConfig = EmbedConfig()
+    index: IndexConfig = IndexConfig()
     ray: RayConfig = RayConfig()
 
 

@@ -95,3 +95,61 @@ def test_segment_ids_are_deterministic_positive_int64(tmp_path, embedder):
     b = [s.segment_id for d in describe_all() for s in segments_from(d)]
     assert a == b and len(set(a)) == len(a) and all(0 < i < 2**63 for i in a)
     assert np.array(a, dtype=np.int64).tolist() == a
+
+
+def clustered(n: int, dim: int = 64, clusters: int = 50, seed: int = 0) -> np.ndarray:
+    """Unit vectors around cluster centres: like sentence embeddings, not uniform noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    x = centres[rng.integers(0, clusters, n)] + 0.35 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_index_switches_to_ivf_past_flat_max_and_keeps_ids(tmp_path):
+    from pipeline.config import IndexConfig
+
+    x = clustered(3000)
+    ids = np.arange(1, 3001, dtype=np.int64) * 7919
+    vectors = VectorIndex(tmp_path, 64, IndexConfig(flat_max=1000, nprobe=16))
+    vectors.upsert(ids[:1000], x[:1000])
+    assert vectors.kind == "Flat (exact)"
+    vectors.upsert(ids[1000:2000], x[1000:2000])  # crossing flat_max: trained once, then appended to
+    assert vectors.kind.startswith("IVF") and vectors.size == 2000
+    vectors.upsert(ids[2000:], x[2000:])
+    vectors.remove(ids[:100])
+    vectors.upsert(ids[100:200], x[100:200])  # re-writing the same ids does not duplicate
+    assert vectors.size == 2900 and set(vectors.ids().tolist()) == set(ids[100:].tolist())
+    vectors.save()
+    assert VectorIndex(tmp_path, 64).kind.startswith("IVF")
+
+
+def test_approximate_recall_at_10_against_exact(tmp_path):
+    import faiss
+
+    from pipeline.config import IndexConfig
+
+    x = clustered(5000, seed=1)
+    queries = clustered(200, seed=2)
+    ids = np.arange(5000, dtype=np.int64) + 1
+    exact = faiss.IndexFlatIP(64)
+    exact.add(x)
+    _, truth = exact.search(queries, 10)
+    vectors = VectorIndex(tmp_path, 64, IndexConfig(flat_max=1000, nprobe=16))
+    vectors.upsert(ids, x)
+    assert vectors.kind.startswith("IVF")
+    _, found = vectors.search_many(queries, 10)
+    recall = np.mean([len(set(t + 1) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+    assert recall >= 0.9, recall
+
+
+def test_filtered_search_is_exact_on_ivf(tmp_path):
+    from pipeline.config import IndexConfig
+
+    x = clustered(3000, seed=3)
+    ids = np.arange(3000, dtype=np.int64) + 1
+    vectors = VectorIndex(tmp_path, 64, IndexConfig(flat_max=1000, nprobe=1))
+    vectors.upsert(ids, x)
+    subset = ids[1234:1300]
+    scores, found = vectors.search(x[1250], 5, subset)
+    assert found[0] == ids[1250] and set(found) <= set(subset)
+    assert np.all(np.diff(scores) <= 1e-6)

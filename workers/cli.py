@@ -89,7 +89,7 @@ def ingest(
     cfg = cfg.model_copy(update={"describe": describe_cfg})
 
     def open_writer() -> IndexWriter:
-        writer = IndexWriter(index, make_embedder(cfg.embed))
+        writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index)
         (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
         return writer
 

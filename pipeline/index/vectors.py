@@ -1,14 +1,26 @@
-"""FAISS vectors keyed by 64-bit segment ids (``IndexIDMap2`` over exact inner product).
+"""FAISS vectors keyed by 64-bit segment ids, exact while small and approximate (IVF) once large.
 
-Saved by writing a temporary file and renaming it over the old one, so readers never see half an index.
+    size <= index.flat_max:  IndexIDMap2(IndexFlatIP)          exact; add and remove by id
+    size >  index.flat_max:  IndexIVFFlat (inner product)       trained once on a sample when crossing the
+                             with a hash-table direct map       threshold, then appended to without rebuilding;
+                                                                remove_ids works; `nprobe` lists are scanned
+HNSW is not used: it cannot remove ids, and removal is a user command. Saved by writing a temporary file and
+renaming it over the old one, so readers never see half an index.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from pathlib import Path
 
 import numpy as np
+
+from pipeline.config import IndexConfig
+
+log = logging.getLogger(__name__)
+EXACT_SUBSET_MAX = 20_000  # filtered searches over at most this many ids score them exactly
 
 
 def _faiss():
@@ -22,10 +34,11 @@ def _faiss():
 class VectorIndex:
     FILE = "vectors.faiss"
 
-    def __init__(self, index_dir: Path, dim: int) -> None:
+    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None) -> None:
         faiss = _faiss()
         self.path = Path(index_dir) / self.FILE
         self.dim = dim
+        self.cfg = cfg or IndexConfig()
         if self.path.exists():
             self.index = faiss.read_index(str(self.path))
             if self.index.d != dim:
@@ -35,13 +48,33 @@ class VectorIndex:
                 )
         else:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._ivf = faiss.try_extract_index_ivf(self.index) if self.is_ivf else None
+        if self._ivf is not None:
+            self._ivf.nprobe = self.cfg.nprobe
+
+    @property
+    def is_ivf(self) -> bool:
+        return "IVF" in type(self.index).__name__
+
+    @property
+    def kind(self) -> str:
+        return f"IVF{self._ivf.nlist},Flat (nprobe {self._ivf.nprobe})" if self._ivf is not None else "Flat (exact)"
 
     @property
     def size(self) -> int:
         return int(self.index.ntotal)
 
     def ids(self) -> np.ndarray:
-        return _faiss().vector_to_array(self.index.id_map).astype(np.int64)
+        faiss = _faiss()
+        if self._ivf is None:
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        lists = self._ivf.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(lists.nlist)
+            if lists.list_size(i)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -49,25 +82,57 @@ class VectorIndex:
             return
         self.remove(ids)
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        if self._ivf is None and self.cfg.type == "auto" and self.size > self.cfg.flat_max:
+            self.to_ivf()
 
     def remove(self, ids) -> None:
-        ids = np.asarray(list(ids), dtype=np.int64)
-        if len(ids):
-            self.index.remove_ids(ids)
+        faiss = _faiss()
+        ids = np.ascontiguousarray(list(ids), dtype=np.int64)
+        if len(ids):  # an array selector: IVF's hash-table direct map accepts no other
+            self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+
+    def to_ivf(self) -> None:
+        """Switch to IVF: train the coarse quantizer on a sample of the current vectors, then move them all."""
+        faiss = _faiss()
+        ids = self.ids()
+        vectors = self.index.index.reconstruct_n(0, self.size) if self._ivf is None else None
+        if vectors is None:
+            return
+        nlist = self.cfg.nlist or max(16, int(2 * math.sqrt(len(ids))))
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        sample = vectors[rng.choice(len(vectors), size=min(len(vectors), 64 * nlist), replace=False)]
+        ivf.train(sample)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        ivf.add_with_ids(vectors, ids)
+        ivf.nprobe = self.cfg.nprobe
+        self.index, self._ivf = ivf, ivf
+        log.info("switched %s to %s at %d vectors", self.path, self.kind, len(ids))
 
     def search(self, query: np.ndarray, k: int, only_ids=None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) for one (dim,) query, best first; ``only_ids`` restricts the search to those ids (a
-        FAISS ID selector, so filtered searches stay exact). ids are -1 where fewer than k vectors match."""
+        """(scores, ids) for one (dim,) query, best first. ``only_ids`` restricts the search to those ids:
+        exactly, by scoring their stored vectors when there are few (a video's segments), else through a FAISS
+        ID selector."""
+        if only_ids is not None and len(only_ids) <= EXACT_SUBSET_MAX:
+            ids = np.asarray(only_ids, dtype=np.int64)
+            scores = self.index.reconstruct_batch(ids) @ np.asarray(query, dtype=np.float32).ravel()
+            order = np.argsort(-scores)[:k]
+            return scores[order], ids[order]
+        scores, ids = self.search_many(query.reshape(1, -1), k, only_ids)
+        return scores[0][ids[0] >= 0], ids[0][ids[0] >= 0]
+
+    def search_many(self, queries: np.ndarray, k: int, only_ids=None) -> tuple[np.ndarray, np.ndarray]:
         faiss = _faiss()
         k = max(1, min(k, self.size if only_ids is None else len(only_ids)))
-        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        if only_ids is None:
-            scores, ids = self.index.search(q, k)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        selector = None if only_ids is None else faiss.IDSelectorBatch(np.asarray(only_ids, dtype=np.int64))
+        if self._ivf is not None:
+            # a filtered search scans every list: the selector may keep few vectors, all in unprobed lists
+            nprobe = self._ivf.nlist if selector is not None else self._ivf.nprobe
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
         else:
-            selector = faiss.IDSelectorBatch(np.asarray(only_ids, dtype=np.int64))
-            scores, ids = self.index.search(q, k, params=faiss.SearchParameters(sel=selector))
-        keep = ids[0] >= 0
-        return scores[0][keep], ids[0][keep]
+            params = None if selector is None else faiss.SearchParameters(sel=selector)
+        return self.index.search(q, k, params=params) if params else self.index.search(q, k)
 
     def save(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.records import RecordStore, vectors_of
@@ -24,14 +25,20 @@ log = logging.getLogger(__name__)
 
 
 class IndexWriter:
-    def __init__(self, index_dir: str | Path, embedder: Embedder, save_every_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        index_dir: str | Path,
+        embedder: Embedder,
+        save_every_s: float = 30.0,
+        index_cfg: IndexConfig | None = None,
+    ) -> None:
         self.dir = Path(index_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.records = RecordStore(self.dir)
         self.catalog = Catalog(self.dir)
         self._check_embedder()
-        self.vectors = VectorIndex(self.dir, embedder.dim)
+        self.vectors = VectorIndex(self.dir, embedder.dim, index_cfg)
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
         self.reconcile()
