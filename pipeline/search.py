@@ -20,7 +20,7 @@ from pipeline.moments import Neighbour, localize, merge_overlapping
 from pipeline.types import Hit
 
 PRIOR_NEIGHBOURS = 40  # similar segments in other videos that vote for where the moment sits
-PRIOR_MIN_SCORE = 0.4  # ... if they are this similar to the query (cosine)
+PRIOR_MIN_SCORE = 0.3  # ... if they are this similar to the query (cosine)
 PRIOR_MIN_COUNT = 5  # ... and there are at least this many: otherwise the video's own segments decide alone
 MAX_VIDEO_SEGMENTS = 5000
 
