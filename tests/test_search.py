@@ -127,3 +127,23 @@ def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
     assert result["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}
     assert result["baseline"]["global"]["r1"] == 1.0
     assert set(result["method"]) == {"global", "within_video"}
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt", "json", "csv"])
+def test_export_formats(index, fmt):
+    from pipeline.export import render, video_segments
+    from pipeline.index import Catalog
+
+    text = render(video_segments(Catalog(index), "a.mp4"), fmt)
+    if fmt == "srt":
+        assert text.startswith("1\n00:00:00,000 --> 00:01:00,000\nA red truck arrives")
+        assert "2\n00:00:12,000 --> 00:00:20,000\n[truck] truck: a red truck stops" in text
+    elif fmt == "vtt":
+        assert text.startswith("WEBVTT\n\n00:00:00.000 --> 00:01:00.000\n")
+        assert "00:02:00.000 --> 00:03:00.000\nA woman flips a pancake" in text
+    elif fmt == "json":
+        rows = json.loads(text)
+        assert [r["start_s"] for r in rows] == [0.0, 12.0, 60.0, 120.0] and rows[1]["kind"] == "event"
+    else:
+        lines = text.strip().splitlines()
+        assert lines[0] == "start_s,end_s,kind,label,text" and len(lines) == 5

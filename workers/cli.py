@@ -221,6 +221,32 @@ def remove(video: str = typer.Argument(..., help="path as ingested, file name or
     out.print(f"removed {row['path']}: {removed} segments")
 
 
+@app.command()
+def export(
+    index: Path = IndexOpt,
+    video: str = typer.Option(..., "--video", help="path as ingested, file name or id"),
+    fmt: str = typer.Option("vtt", "--format", help="srt, vtt, json or csv"),
+    output: Path = typer.Option(None, "--out", "-o", help="file to write (default: standard output)"),
+) -> None:
+    """Write a video's captions and events as subtitles or data, in time order."""
+    from pipeline.export import FORMATS, render, video_segments
+    from pipeline.index import Catalog
+
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not (index / Catalog.FILE).exists():
+        raise fail(f"{index} is not a vidseek index")
+    catalog = Catalog(index)
+    row = catalog.find_video(video)
+    if row is None:
+        raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
+    text = render(video_segments(catalog, row["video_id"]), fmt)
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
 @eval_app.command("retrieval")
 def eval_retrieval(
     captions: Path = typer.Option(None, help="ActivityNet-format JSON indexed as captions (default: val_1)"),
@@ -235,7 +261,7 @@ def eval_retrieval(
 
     from pipeline.config import EmbedConfig
     from pipeline.embed import make_embedder
-    from pipeline.evaluate import build_index, default_files, evaluate
+    from pipeline.evaluate import build_index, default_files, evaluate, oracle_within_video
 
     default_captions, default_queries = default_files()
     captions, queries = captions or default_captions, queries or default_queries
@@ -266,6 +292,12 @@ def eval_retrieval(
             str(r["within_video"]["r5"]),
         )
     out.print(table)
+    ceiling = oracle_within_video(captions, queries)
+    out.print(
+        f"ceiling for returning indexed spans only: {ceiling:.3f} of queries have an indexed segment of their "
+        "video at IoU >= 0.5",
+        soft_wrap=True,
+    )
 
 
 @index_app.command("rebuild")

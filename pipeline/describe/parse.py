@@ -35,8 +35,9 @@ def _strip_fences(text: str) -> str:
     return match.group(1) if match else text
 
 
-def _close_truncated(text: str) -> str | None:
-    """Repair JSON cut off mid-way: drop the unfinished tail, close open strings, arrays and objects."""
+def _scan(text: str) -> tuple[list[str], bool, int] | None:
+    """Walk JSON text: (closers for the brackets still open, inside a string?, end of the last complete value);
+    None when a bracket closes that never opened."""
     stack, in_string, escaped, last_safe = [], False, False, -1
     for i, ch in enumerate(text):
         if in_string:
@@ -55,25 +56,20 @@ def _close_truncated(text: str) -> str | None:
             last_safe = i
         elif ch == ",":
             last_safe = i - 1
+    return stack, in_string, last_safe
+
+
+def _close_truncated(text: str) -> str | None:
+    """Repair JSON cut off mid-way: cut back to the last complete value, then close what is still open there."""
+    scan = _scan(text)
+    if scan is None:
+        return None
+    stack, in_string, last_safe = scan
     if not stack and not in_string:
         return text
-    # Cut back to the last complete value, then close what is still open at that point.
     head = text[: last_safe + 1].rstrip().rstrip(",")
-    depth = []
-    in_string = escaped = False
-    for ch in head:
-        if in_string:
-            escaped = (ch == "\\") and not escaped
-            if ch == '"' and not escaped:
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in "{[":
-            depth.append("}" if ch == "{" else "]")
-        elif ch in "}]" and depth:
-            depth.pop()
-    return head + "".join(reversed(depth)) if head else None
+    scan = _scan(head)
+    return head + "".join(reversed(scan[0])) if head and scan is not None else None
 
 
 def _loads_object(text: str) -> tuple[dict | None, str]:

@@ -10,29 +10,9 @@ replaces it (same chunk id), so retries never duplicate.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-
-SCHEMA_FIELDS = [
-    "segment_id",
-    "chunk_id",
-    "video_id",
-    "video_path",
-    "start_s",
-    "end_s",
-    "kind",
-    "text",
-    "label",
-    "chunk_start_s",
-    "chunk_end_s",
-    "model",
-    "problem",
-    "reasoning",
-    "decoder",
-    "vector",
-]
 
 
 def _write_atomic(table, path: Path) -> None:
@@ -94,10 +74,6 @@ class RecordStore:
 
         (self.root / f"{video_id}.parquet").unlink(missing_ok=True)
         shutil.rmtree(self.root / video_id, ignore_errors=True)
-
-    def iter_all(self) -> Iterator[dict]:
-        for vid in self.video_ids():
-            yield from self.rows(vid)
 
 
 def vectors_of(rows: list[dict]) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""A video's captions and events as subtitles (SRT, WebVTT) or data (JSON, CSV), in time order."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from pipeline.index.catalog import Catalog
+
+FORMATS = ("srt", "vtt", "json", "csv")
+
+
+def video_segments(catalog: Catalog, video_id: str) -> list[dict]:
+    rows = catalog.db.execute(
+        "SELECT start_s, end_s, kind, label, text FROM segments WHERE video_id=? ORDER BY start_s, kind, end_s",
+        (video_id,),
+    )
+    return [dict(r) for r in rows]
+
+
+def _clock(seconds: float, separator: str) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{separator}{ms % 1000:03d}"
+
+
+def _cue_text(seg: dict) -> str:
+    return f"[{seg['label'] or 'event'}] {seg['text']}" if seg["kind"] == "event" else seg["text"]
+
+
+def render(segments: list[dict], fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "json":
+        return json.dumps(segments, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["start_s", "end_s", "kind", "label", "text"])
+        writer.writeheader()
+        writer.writerows(segments)
+        return buf.getvalue()
+    sep = "," if fmt == "srt" else "."
+    cues = [f"{_clock(s['start_s'], sep)} --> {_clock(s['end_s'], sep)}\n{_cue_text(s)}\n" for s in segments]
+    if fmt == "srt":
+        return "\n".join(f"{i}\n{cue}" for i, cue in enumerate(cues, 1))
+    return "WEBVTT\n\n" + "\n".join(cues)
