@@ -201,6 +201,36 @@ def status(index: Path = IndexOpt) -> None:
 
 
 @app.command()
+def serve(
+    index: Path = IndexOpt,
+    host: str = typer.Option("127.0.0.1", help="address to bind; anything but loopback requires an API key"),
+    port: int = typer.Option(8000, min=1, max=65535),
+    media_root: list[Path] = typer.Option(
+        None,
+        "--media-root",
+        help="folders whose files may be streamed or ingested (repeatable; default: the current folder)",
+    ),
+    config: str = typer.Option(None, "--config", "-c"),
+    set_: list[str] = typer.Option([], "--set"),
+    api_key_env: str = typer.Option("VIDSEEK_API_KEY", help="environment variable holding the API key"),
+) -> None:
+    """The HTTP API and web page: search, stream from the second, thumbnails, captions, ingest jobs, metrics."""
+    import os
+
+    cfg = _load_config(config, set_)
+    api_key = os.environ.get(api_key_env) or None
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and api_key is None:
+        raise fail(f"binding to {host} needs an API key: set {api_key_env}")
+    import uvicorn
+
+    from workers.api import Service, create_app
+
+    service = Service(index, cfg, media_root or [Path.cwd()], api_key)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def remove(video: str = typer.Argument(..., help="path as ingested, file name or id"), index: Path = IndexOpt) -> None:
     """Remove a video's vectors, catalog rows and records from the index."""
     from pipeline.config import EmbedConfig

@@ -1,0 +1,183 @@
+"""The HTTP API over real HTTP on loopback: search, videos, range requests, thumbnails, captions, auth, path
+traversal, bounds, ingest jobs while searching, metrics."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.config import load_config
+from pipeline.index import IndexWriter
+from pipeline.types import ChunkDescription, ChunkSpan, Event
+
+
+class LiveServer:
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.05)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, embedder):
+    from tests.conftest import media_path
+
+    root = tmp_path_factory.mktemp("media")
+    video = root / "bikes.mp4"
+    shutil.copy(media_path("bikes.mp4"), video)
+    shutil.copy(media_path("chaplin.mp4"), root / "chaplin.mp4")
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.txt").write_text("top secret")
+    os.symlink(outside / "secret.txt", root / "link.mp4")
+    index = tmp_path_factory.mktemp("index")
+    writer = IndexWriter(index, embedder)
+    writer.begin_video("bikes", str(video), video.stat().st_size, 10.0, "test", {})
+    writer.write_batch(
+        [
+            ChunkDescription(
+                ChunkSpan("bikes", str(video), 0, 5),
+                "Cyclists ride down a street.",
+                [Event(1.0, 3.0, "cyclist", "a cyclist passes the camera")],
+                model="test",
+            ),
+            ChunkDescription(ChunkSpan("bikes", str(video), 5, 10), "A red car waits at the crossing.", model="test"),
+        ]
+    )
+    writer.finish_video("bikes", "complete", num_chunks=2)
+    writer.begin_video("ghost", str(outside / "secret.txt"), 10, 10.0, "test", {})  # a row pointing outside
+    writer.finish_video("ghost", "complete")
+    writer.close()
+    return index, root, outside
+
+
+def service_for(index, root, embedder, api_key=None):
+    from workers.api import Service, create_app
+
+    cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=5"])
+    service = Service(index, cfg, [root], api_key)
+    service.embedder = embedder
+    return create_app(service)
+
+
+def test_search_videos_captions_and_health(setup, embedder):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder)) as url:
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        body = httpx.get(f"{url}/search", params={"q": "a car waiting", "k": 2}).json()
+        top = body["results"][0]
+        assert (top["video_id"], top["start_s"], top["end_s"]) == ("bikes", 5.0, 10.0)
+        video = httpx.get(f"{url}/videos/bikes").json()
+        assert [e["label"] for e in video["events"]] == ["cyclist"] and len(video["captions"]) == 2
+        vtt = httpx.get(f"{url}/videos/bikes/captions.vtt")
+        assert vtt.headers["content-type"].startswith("text/vtt") and vtt.text.startswith("WEBVTT")
+        assert "bikes" in {v["video_id"] for v in httpx.get(f"{url}/videos").json()["videos"]}
+        assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "vidseek"
+        page = httpx.get(f"{url}/")
+        assert page.status_code == 200 and "vidseek" in page.text
+        assert "vidseek_search_seconds" in httpx.get(f"{url}/metrics").text
+
+
+def test_range_requests_let_a_browser_seek(setup, embedder):
+    index, root, _ = setup
+    size = (root / "bikes.mp4").stat().st_size
+    with LiveServer(service_for(index, root, embedder)) as url:
+        part = httpx.get(f"{url}/videos/bikes/stream", headers={"Range": "bytes=1000-1999"})
+        assert part.status_code == 206 and len(part.content) == 1000
+        assert part.headers["content-range"] == f"bytes 1000-1999/{size}"
+        assert part.content == (root / "bikes.mp4").read_bytes()[1000:2000]
+
+
+def test_thumbnail_is_a_cached_jpeg(setup, embedder):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder)) as url:
+        jpeg = httpx.get(f"{url}/videos/bikes/thumbnail", params={"t": 2.5})
+        assert jpeg.status_code == 200 and jpeg.content[:2] == b"\xff\xd8"
+    assert list((index / "thumbnails").glob("bikes-2500.jpg"))
+
+
+def test_api_key_is_required_when_configured(setup, embedder):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder, api_key="s3cret")) as url:
+        denied = httpx.get(f"{url}/search", params={"q": "car"})
+        assert denied.status_code == 401 and "X-API-Key" in denied.json()["error"]
+        assert httpx.get(f"{url}/search", params={"q": "car"}, headers={"X-API-Key": "wrong"}).status_code == 401
+        assert httpx.get(f"{url}/search", params={"q": "car"}, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 200  # liveness stays open
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../outside/secret.txt",
+        "/etc/passwd",
+        "{root}/link.mp4",
+        "{root}/../../../etc/passwd",
+        "{root}/../outside/secret.txt",
+    ],
+)
+def test_ingest_refuses_paths_outside_the_media_roots(setup, embedder, path):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder)) as url:
+        response = httpx.post(f"{url}/ingest", json={"paths": [path.format(root=root)]})
+    assert response.status_code == 403 and "outside the configured media roots" in response.json()["error"]
+
+
+def test_streaming_a_file_outside_the_roots_is_refused(setup, embedder):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder)) as url:
+        assert httpx.get(f"{url}/videos/ghost/stream").status_code == 403
+        for trick in ("..%2F..%2Fetc%2Fpasswd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "....//....//etc/passwd"):
+            response = httpx.get(f"{url}/videos/{trick}/stream")
+            assert response.status_code == 404 and "root:" not in response.text
+
+
+def test_bounds_and_json_errors(setup, embedder):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder)) as url:
+        assert httpx.get(f"{url}/search", params={"q": "car", "k": 5000}).status_code == 422
+        assert httpx.get(f"{url}/search", params={"q": "x" * 600}).status_code == 422
+        assert httpx.get(f"{url}/search", params={"q": "car", "kind": "nonsense"}).status_code == 422
+        big = httpx.post(
+            f"{url}/ingest", content=b"{" + b" " * 70_000 + b"}", headers={"content-type": "application/json"}
+        )
+        assert big.status_code == 413 and "error" in big.json()
+        missing = httpx.get(f"{url}/videos/nope")
+        assert missing.status_code == 404 and missing.json() == {"error": "no video with id 'nope'"}
+
+
+@pytest.mark.slow
+def test_search_answers_during_an_ingest_and_sees_the_new_video(setup, embedder):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder)) as url:
+        job = httpx.post(f"{url}/ingest", json={"paths": [str(root / "chaplin.mp4")]}).json()
+        answered = 0
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            assert httpx.get(f"{url}/search", params={"q": "street"}).status_code == 200
+            answered += 1
+            state = httpx.get(f"{url}/jobs/{job['job_id']}").json()
+            if state["state"] in ("done", "failed"):
+                break
+        assert state["state"] == "done", state
+        assert state["chunks_done"] == state["chunks_total"] == 2 and answered >= 1
+        videos = {Path(v["path"]).name for v in httpx.get(f"{url}/videos").json()["videos"]}
+        assert "chaplin.mp4" in videos
