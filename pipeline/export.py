@@ -40,7 +40,11 @@ def render(segments: list[dict], fmt: str) -> str:
         writer.writerows(segments)
         return buf.getvalue()
     sep = "," if fmt == "srt" else "."
-    cues = [f"{_clock(s['start_s'], sep)} --> {_clock(s['end_s'], sep)}\n{_cue_text(s)}\n" for s in segments]
+    # a cue ends 1 ms early: spans are half-open, and a player shows a cue ending at 20.000 alongside the next
+    cues = [
+        f"{_clock(s['start_s'], sep)} --> {_clock(max(s['start_s'], s['end_s'] - 0.001), sep)}\n{_cue_text(s)}\n"
+        for s in segments
+    ]
     if fmt == "srt":
         return "\n".join(f"{i}\n{cue}" for i, cue in enumerate(cues, 1))
     return "WEBVTT\n\n" + "\n".join(cues)

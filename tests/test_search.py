@@ -136,11 +136,11 @@ def test_export_formats(index, fmt):
 
     text = render(video_segments(Catalog(index), "a.mp4"), fmt)
     if fmt == "srt":
-        assert text.startswith("1\n00:00:00,000 --> 00:01:00,000\nA red truck arrives")
-        assert "2\n00:00:12,000 --> 00:00:20,000\n[truck] truck: a red truck stops" in text
+        assert text.startswith("1\n00:00:00,000 --> 00:00:59,999\nA red truck arrives")
+        assert "2\n00:00:12,000 --> 00:00:19,999\n[truck] truck: a red truck stops" in text
     elif fmt == "vtt":
-        assert text.startswith("WEBVTT\n\n00:00:00.000 --> 00:01:00.000\n")
-        assert "00:02:00.000 --> 00:03:00.000\nA woman flips a pancake" in text
+        assert text.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:59.999\n")
+        assert "00:02:00.000 --> 00:02:59.999\nA woman flips a pancake" in text
     elif fmt == "json":
         rows = json.loads(text)
         assert [r["start_s"] for r in rows] == [0.0, 12.0, 60.0, 120.0] and rows[1]["kind"] == "event"

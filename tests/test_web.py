@@ -1,0 +1,95 @@
+"""The web page in a real headless Chromium (Debian's chromium + chromium-driver, driven by selenium): type a
+query, click the first result, and the player must be playing from that result's second."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.index import IndexWriter
+from pipeline.types import ChunkDescription, ChunkSpan, Event
+from tests.test_api import LiveServer, service_for
+
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (CHROMIUM.exists() and DRIVER.exists()):
+        pytest.skip("Chromium is not installed here (apt-get install -y chromium chromium-driver; .ci/run does)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        "--mute-audio",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(DRIVER)))
+    yield driver
+    driver.quit()
+
+
+def test_click_a_result_plays_the_video_from_its_second(tmp_path, media, embedder, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    root = tmp_path / "media"
+    root.mkdir()
+    video = root / "bunny.webm"
+    shutil.copy(media("big_buck_bunny_0_30.webm"), video)  # VP8: plays in any Chromium build
+    index = tmp_path / "index"
+    writer = IndexWriter(index, embedder)
+    writer.begin_video("bunny", str(video), video.stat().st_size, 30.0, "test", {})
+    writer.write_batch(
+        [
+            ChunkDescription(
+                ChunkSpan("bunny", str(video), 0, 10), "Title cards over a green landscape.", model="test"
+            ),
+            ChunkDescription(
+                ChunkSpan("bunny", str(video), 10, 20),
+                "A big rabbit wakes up in his burrow.",
+                [Event(12.0, 16.0, "rabbit", "the rabbit stretches")],
+                model="test",
+            ),
+            ChunkDescription(ChunkSpan("bunny", str(video), 20, 30), "Butterflies fly over a meadow.", model="test"),
+        ]
+    )
+    writer.finish_video("bunny", "complete", num_chunks=3)
+    writer.close()
+    with LiveServer(service_for(index, root, embedder)) as url:
+        browser.get(url + "/")
+        box = browser.find_element(By.ID, "q")
+        box.send_keys("butterflies in a meadow", Keys.ENTER)
+        first = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".card"))[0]
+        start_s = float(first.get_attribute("data-start"))
+        assert start_s == 20.0
+        first.click()
+        at = WebDriverWait(browser, 60).until(
+            lambda d: d.execute_script(
+                "const v = document.getElementById('player');"
+                "return v.readyState >= 1 && !v.seeking ? v.currentTime : null;"
+            )
+        )
+        assert abs(at - start_s) <= 1.0, at
+        tracks = browser.execute_script("return [...document.getElementById('player').textTracks].map(t => t.mode)")
+        assert tracks == ["showing"]
+        marks = browser.find_elements(By.CSS_SELECTOR, "#timeline .event")
+        assert len(marks) == 1
+        shot = tmp_path / "web-result.png"
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
