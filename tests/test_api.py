@@ -121,6 +121,8 @@ def test_api_key_is_required_when_configured(setup, embedder):
         assert denied.status_code == 401 and "X-API-Key" in denied.json()["error"]
         assert httpx.get(f"{url}/search", params={"q": "car"}, headers={"X-API-Key": "wrong"}).status_code == 401
         assert httpx.get(f"{url}/search", params={"q": "car"}, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/videos/bikes/captions.vtt", params={"key": "s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/videos/bikes/captions.vtt", params={"key": "nope"}).status_code == 401
         assert httpx.get(f"{url}/healthz").status_code == 200  # liveness stays open
 
 

@@ -121,9 +121,11 @@ def create_app(service: Service) -> FastAPI:
         return JSONResponse({"error": f"internal error ({exc.__class__.__name__})"}, status_code=500)
 
     def authorised(request: Request) -> None:
+        """The key comes in the X-API-Key header, or as ?key= for media the browser loads itself (<video>,
+        <img> and <track> cannot send headers)."""
         if service.api_key is None:
             return
-        given = request.headers.get("x-api-key", "")
+        given = request.headers.get("x-api-key") or request.query_params.get("key", "")
         if not hmac.compare_digest(given.encode(), service.api_key.encode()):
             raise HTTPException(401, "missing or wrong X-API-Key header")
 

@@ -1,12 +1,17 @@
 // The search page: results as cards; a click plays the video from the moment's start with captions on,
-// and the strip under the player marks the video's events. The API key field is sent with the page's own
-// requests; <video>, <img> and <track> cannot send headers, so with a key set the media do not load (known gap).
+// and the strip under the player marks the video's events. The API key goes in a header on the page's own
+// requests and as ?key= on media URLs, since <video>, <img> and <track> cannot send headers.
 const $ = (id) => document.getElementById(id);
 const hhmmss = (s) => new Date(Math.max(0, s) * 1000).toISOString().substring(11, 19);
 
 function headers() {
   const key = $("key").value;
   return key ? { "X-API-Key": key } : {};
+}
+
+function media(url) {
+  const key = $("key").value;
+  return key ? `${url}${url.includes("?") ? "&" : "?"}key=${encodeURIComponent(key)}` : url;
 }
 
 async function getJSON(url) {
@@ -36,7 +41,7 @@ function renderResults(results) {
     card.dataset.rank = rank;
     card.dataset.start = hit.start_s;
     const name = hit.video.split("/").pop();
-    card.innerHTML = `<img alt="" loading="lazy" src="/videos/${hit.video_id}/thumbnail?t=${hit.start_s.toFixed(2)}">
+    card.innerHTML = `<img alt="" loading="lazy" src="${media(`/videos/${hit.video_id}/thumbnail?t=${hit.start_s.toFixed(2)}`)}">
       <div><div class="meta">${name} · ${hhmmss(hit.start_s)}-${hhmmss(hit.end_s)} · ${hit.score.toFixed(3)} · ${hit.kind}</div>
       <div class="text"></div></div>`;
     card.querySelector(".text").textContent = hit.text;
@@ -50,12 +55,12 @@ async function play(hit) {
   const base = `/videos/${hit.video_id}`;
   if (player.dataset.video !== hit.video_id) {
     player.innerHTML = "";
-    player.src = `${base}/stream`;
+    player.src = media(`${base}/stream`);
     const track = document.createElement("track");
     track.kind = "captions";
     track.label = "vidseek";
     track.srclang = "en";
-    track.src = `${base}/captions.vtt`;
+    track.src = media(`${base}/captions.vtt`);
     track.default = true;
     player.appendChild(track);
     player.dataset.video = hit.video_id;
