@@ -7,6 +7,7 @@ stage functions on Ray actors. Both use ``prepare`` to plan and one ``IndexWrite
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -200,3 +201,23 @@ def run_local(
         finish(task, writer, report, progress)
     writer.save()
     return report
+
+
+def write_run_summary(index_dir: Path, report: IngestReport, started: float, paths: list[str]) -> Path:
+    """``DIR/runs/<start time>.json``: when, what was asked, and each video's outcome, for scheduled runs."""
+    import json
+    import time
+
+    runs = Path(index_dir) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+    summary = {
+        "started": started,
+        "finished": time.time(),
+        "paths": paths,
+        "counts": {s: report.count(s) for s in ("ingested", "skipped", "failed")},
+        "videos": [r.__dict__ for r in report.results],
+    }
+    out = runs / f"{stamp}-{os.getpid()}.json"
+    out.write_text(json.dumps(summary, indent=2))
+    return out

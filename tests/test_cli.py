@@ -157,3 +157,49 @@ def test_dry_run_estimates_without_touching_anything(tmp_path, media):
     total = next(line for line in result.stdout.splitlines() if "total" in line).split("│")
     chunks, tokens_in, cost = int(total[3]), int(total[4].replace(",", "")), float(total[6])
     assert chunks == 1 and tokens_in > 1000 and cost == pytest.approx(tokens_in * 1000 / 1e6, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_overlapping_runs_second_stops_or_waits_and_nothing_is_duplicated(tmp_path, media):
+    """Two runs on one index: the second stops with exit code 3 naming the holder, or with --wait finishes after
+    the first; every chunk is indexed once, and each run leaves a summary next to the index."""
+    from pipeline.index import Catalog
+    from pipeline.index.lock import IndexLock
+
+    index = tmp_path / "idx"
+    index.mkdir()
+    holder = IndexLock(index)
+    holder.acquire()  # a run in progress (this test process holds the lease)
+    busy = vidseek("ingest", media("bikes.mp4"), "--index", index, *TINY_LOCAL)
+    assert busy.returncode == 3 and "is being written by pid" in busy.stderr and str(os.getpid()) in busy.stderr
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workers.cli",
+            "ingest",
+            media("bikes.mp4"),
+            "--index",
+            str(index),
+            *TINY_LOCAL,
+            "--wait",
+            "120",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    assert proc.poll() is None  # waiting for the lease
+    holder.release()
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    again = vidseek("ingest", media("bikes.mp4"), "--index", index, *TINY_LOCAL)
+    assert again.returncode == 0 and "skipped 1" in again.stdout
+    captions = Catalog(index).db.execute("SELECT chunk_id, COUNT(*) FROM segments WHERE kind='caption' GROUP BY 1")
+    assert [n for _, n in captions] == [1]  # bikes.mp4 is 10 s: one 60 s chunk, indexed once
+    summaries = sorted((index / "runs").glob("*.json"))
+    assert len(summaries) == 2
+    last = json.loads(summaries[-1].read_text())
+    assert last["counts"] == {"ingested": 0, "skipped": 1, "failed": 0} and last["finished"] >= last["started"]

@@ -67,9 +67,14 @@ def ingest(
     config: str = typer.Option(None, "--config", "-c", help="YAML config (default configs/local.yaml)"),
     set_: list[str] = typer.Option([], "--set", help="override one config field, e.g. --set decode.fps=2"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print chunks, tokens and cost; call no model"),
+    wait: float = typer.Option(0.0, "--wait", min=0, help="seconds to wait if another run is writing the index"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Decode, describe, embed and index videos. Finished videos are skipped; interrupted ones resume."""
+    """Decode, describe, embed and index videos. Finished videos are skipped; interrupted ones resume.
+    Exit codes: 0 all succeeded, 1 some failed, 2 usage error, 3 another run holds the index."""
+    import time
+
+    started = time.time()
     cfg = _load_config(config, set_)
     if dry_run:
         from pipeline.job import dry_run as plan
@@ -81,6 +86,8 @@ def ingest(
     from pipeline.describe.factory import resolve_model
     from pipeline.embed import make_embedder
     from pipeline.index import IndexWriter
+    from pipeline.index.lock import IndexBusy, IndexLock
+    from pipeline.job import write_run_summary
     from workers.progress import RichProgress, print_summary
 
     describe_cfg, notice = resolve_model(cfg.describe)
@@ -88,8 +95,15 @@ def ingest(
         err.print(f"[yellow]{notice}[/yellow]", highlight=False, soft_wrap=True)
     cfg = cfg.model_copy(update={"describe": describe_cfg})
 
+    index.mkdir(parents=True, exist_ok=True)
+    lock = IndexLock(index)
+    try:
+        lock.acquire(wait)  # before anything starts: a second overlapping run waits or stops here
+    except IndexBusy as exc:
+        raise fail(str(exc), code=3) from None
+
     def open_writer() -> IndexWriter:
-        writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index)
+        writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index, lock=lock)
         (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
         return writer
 
@@ -107,6 +121,7 @@ def ingest(
             writer = open_writer()
             report = run_local(cfg, paths, writer, make_describer(cfg.describe), progress)
     writer.close()
+    write_run_summary(index, report, started, paths)
     print_summary(out, report)
     raise typer.Exit(report.exit_code)
 

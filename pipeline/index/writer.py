@@ -17,6 +17,7 @@ import numpy as np
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
+from pipeline.index.lock import IndexLock
 from pipeline.index.records import RecordStore, vectors_of
 from pipeline.index.vectors import VectorIndex
 from pipeline.types import ChunkDescription, segments_from
@@ -31,9 +32,15 @@ class IndexWriter:
         embedder: Embedder,
         save_every_s: float = 30.0,
         index_cfg: IndexConfig | None = None,
+        lock_wait_s: float = 0.0,
+        lock: IndexLock | None = None,
     ) -> None:
         self.dir = Path(index_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        if lock is None:  # else the caller already holds it
+            lock = IndexLock(self.dir)
+            lock.acquire(lock_wait_s)  # raises IndexBusy while another process writes this index
+        self.lock = lock
         self.embedder = embedder
         self.records = RecordStore(self.dir)
         self.catalog = Catalog(self.dir)
@@ -159,11 +166,14 @@ class IndexWriter:
     def close(self) -> None:
         self.save()
         self.catalog.close()
+        self.lock.release()
 
 
 def rebuild_index(index_dir: str | Path, embedder: Embedder) -> int:
     """Recreate catalog segments and FAISS from the Parquet records (re-embedding if the embedder changed)."""
     index_dir = Path(index_dir)
+    lock = IndexLock(index_dir)
+    lock.acquire()
     catalog = Catalog(index_dir)
     same_embedder = catalog.get_meta("embedder") in (None, embedder.name)
     with catalog.db:
@@ -184,4 +194,5 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder) -> int:
         total += len(rows)
     vectors.save()
     catalog.close()
+    lock.release()
     return total
