@@ -196,24 +196,36 @@ class RayIngest:
     def _describe_done(self, slot: Slot, report: IngestReport) -> None:
         items, call = slot.items, slot.call
         slot.call, slot.items = None, []
+        lost = self.ray.exceptions.ObjectLostError
         try:
             descriptions = self.ray.get(call)
         except self.ray.exceptions.RayActorError:
             log.warning("model worker died; replacing it and retrying %d chunks", len(items))
             slot.actor = self._model_cls.remote(self.cfg.describe)
-            for item in items:
-                item.attempts += 1
-                if item.attempts > self.cfg.ray.max_retries:
-                    self._resolve(item.task, report, "model worker died repeatedly")
-                else:
-                    self.decoded.appendleft(item)
+            self._retry(items, report, "model worker died repeatedly", redecode=False)
             return
-        except self.ray.exceptions.RayTaskError as exc:
+        except (lost, self.ray.exceptions.RayTaskError) as exc:
+            if isinstance(exc, lost) or isinstance(getattr(exc, "cause", None), lost):
+                # the frames were on a node that is gone: decode those spans again
+                log.warning("decoded frames of %d chunks were lost with their node; decoding them again", len(items))
+                self._retry(items, report, "decoded frames lost repeatedly", redecode=True)
+                return
             for item in items:
-                self._resolve(item.task, report, f"model failed: {exc.cause!r}"[:300])
+                self._resolve(item.task, report, f"model failed: {getattr(exc, 'cause', exc)!r}"[:300])
             return
         for item, result in zip(items, descriptions, strict=True):
             self._resolve(item.task, report, commit(result, item.task, self.writer, self.progress, item.decoder))
+
+    def _retry(self, items: list[Pending], report: IngestReport, why: str, redecode: bool) -> None:
+        """Send chunks round again (to a model worker, or back to decoding), up to ray.max_retries each."""
+        for item in items:
+            item.attempts += 1
+            if item.attempts > self.cfg.ray.max_retries:
+                self._resolve(item.task, report, why)
+            elif redecode:
+                self.lanes.appendleft(Lane(item.task, deque([item.span])))
+            else:
+                self.decoded.appendleft(item)
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self, report: IngestReport) -> None:

@@ -1,0 +1,137 @@
+"""A real multi-process Ray cluster on this machine: `ray start --head` plus a worker node, an ingest submitted
+with `ray job submit`, the worker node and a model worker killed mid-job; every chunk must land exactly once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    if not Path(RAY).exists():
+        pytest.skip("the ray CLI is not installed next to this Python")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    env.pop("RAY_ADDRESS", None)
+    port, dashboard = free_port(), free_port()
+    temp = Path("/tmp") / f"ray-vs-{os.getpid()}"  # short: Ray's socket paths must stay under 107 characters
+    store = "--object-store-memory=300000000"  # three nodes share this machine's /dev/shm
+    head = [RAY, "start", "--head", f"--port={port}", "--num-cpus=3", store, "--include-dashboard=true"]
+    head += ["--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--temp-dir={temp}"]
+    subprocess.run(head, check=True, env=env, capture_output=True, timeout=180)
+    logs = [tmp_path / "node.log"]
+    node = [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2", store, "--block"]
+    workers = [
+        subprocess.Popen(node, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        for log in logs
+    ]
+    try:
+        yield {
+            "address": f"127.0.0.1:{port}",
+            "dashboard": f"http://127.0.0.1:{dashboard}",
+            "env": env,
+            "workers": workers,
+            "logs": logs,
+        }
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def wait_for_nodes(cluster, n: int, timeout_s: float = 240) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        status = subprocess.run(
+            [RAY, "status", f"--address={cluster['address']}"], env=cluster["env"], capture_output=True, text=True
+        )
+        if status.stdout.count("node_") >= n:
+            return
+        time.sleep(2)
+    logs = "\n".join(p.read_text()[-2000:] for p in cluster["logs"])
+    raise AssertionError(f"the cluster never had {n} nodes:\n{status.stdout}\n{logs}")
+
+
+def model_worker_pids() -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["cmdline"]) if "ray::ModelWorker" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tmp_path, media):
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import plan_spans, probe
+    from pipeline.index import Catalog
+    from pipeline.media import content_id
+
+    wait_for_nodes(cluster, 2)
+    clips = [media("one-by-one-person-detection.mp4"), media("car-detection.mp4"), media("bikes.mp4")]
+    index = tmp_path / "idx"
+    cmd = [
+        sys.executable,
+        "-m",
+        "workers.cli",
+        "ingest",
+        *clips,
+        "--index",
+        str(index),
+        "--config",
+        "tiny.yaml",
+        "--set",
+        "ray.address=auto",
+        "--set",
+        "decode.chunk_s=4",
+        "--set",
+        "ray.max_retries=5",
+    ]
+    submit = subprocess.Popen(
+        [RAY, "job", "submit", f"--address={cluster['dashboard']}", "--", *cmd],
+        env=cluster["env"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    parts = index / "records"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 5:
+        time.sleep(0.5)
+    assert submit.poll() is None, submit.stdout.read()
+    os.killpg(cluster["workers"][0].pid, signal.SIGKILL)  # a whole worker node: its raylet and its actors
+    killed = model_worker_pids()
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    output, _ = submit.communicate(timeout=600)
+    assert submit.returncode == 0, output[-3000:]
+    assert killed, "a model worker should have been running"
+    catalog = Catalog(index)
+    for clip in clips:
+        expected = {s.chunk_id for s in plan_spans(probe(clip), content_id(clip), DecodeConfig(chunk_s=4))}
+        rows = catalog.db.execute(
+            "SELECT chunk_id, COUNT(*) FROM segments s JOIN videos v USING (video_id) "
+            "WHERE v.path=? AND kind='caption' GROUP BY chunk_id",
+            (clip,),
+        ).fetchall()
+        assert {c for c, _ in rows} == expected and {n for _, n in rows} == {1}, clip
+        assert catalog.find_video(clip)["status"] == "complete"
