@@ -95,3 +95,23 @@ def test_bad_inputs_fail_alone_and_nothing_is_lost(tmp_path, media, embedder):
     assert writer.catalog.count_segments() >= before + 2  # chaplin kept, bikes added
     assert writer.catalog.find_video(media("chaplin.mp4"))["status"] == "complete"
     writer.close()
+
+
+def test_second_run_over_a_folder_ingests_only_the_new_video(tmp_path, media, embedder):
+    from pipeline.describe import make_describer
+
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    shutil.copy(media("bikes.mp4"), folder / "bikes.mp4")
+    cfg = load_config("tiny.yaml", ["ray.enabled=false"])
+    describer = make_describer(cfg.describe)
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    first = run_local(cfg, [str(folder)], writer, describer)
+    shutil.copy(media("chaplin.mp4"), folder / "chaplin.mp4")
+    second = run_local(cfg, [str(folder)], writer, describer)
+    writer.close()
+    assert [(Path(r.path).name, r.status) for r in first.results] == [("bikes.mp4", "ingested")]
+    assert sorted((Path(r.path).name, r.status) for r in second.results) == [
+        ("bikes.mp4", "skipped"),
+        ("chaplin.mp4", "ingested"),
+    ]
