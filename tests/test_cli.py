@@ -203,3 +203,9 @@ def test_overlapping_runs_second_stops_or_waits_and_nothing_is_duplicated(tmp_pa
     assert len(summaries) == 2
     last = json.loads(summaries[-1].read_text())
     assert last["counts"] == {"ingested": 0, "skipped": 1, "failed": 0} and last["finished"] >= last["started"]
+
+
+def test_serve_refuses_a_public_address_without_an_api_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "VIDSEEK_API_KEY"}
+    result = vidseek("serve", "--index", tmp_path, "--host", "0.0.0.0", env=env)
+    assert result.returncode == 2 and "needs an API key: set VIDSEEK_API_KEY" in result.stderr
