@@ -63,7 +63,7 @@ def test_ingest_search_status_and_exit_codes(tmp_path, media):
         assert {"video", "start_s", "end_s", "score", "text", "kind"} <= row.keys()
         assert row["video"] in (media("bikes.mp4"), media("chaplin.mp4")) and row["start_s"] < row["end_s"]
     table = vidseek("search", "a street", "--index", index)
-    assert table.returncode == 0 and "00:00:0" in table.stdout
+    assert table.returncode == 0 and "00:00:0" in table.stdout and "its text is noise" in table.stderr
     status = vidseek("status", "--index", index)
     assert status.returncode == 0
     assert "bikes.mp4" in status.stdout and "complete" in status.stdout and "all-MiniLM-L6-v2" in status.stdout

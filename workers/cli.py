@@ -168,6 +168,12 @@ def search(
         return
     from rich.table import Table
 
+    from pipeline.config import TINY_MODEL
+
+    if any(v["model"] == TINY_MODEL for v in searcher.catalog.videos()):
+        from pipeline.describe.tiny import TINY_NOTICE
+
+        err.print(f"[yellow]note: some videos were described by the {TINY_NOTICE}[/yellow]", soft_wrap=True)
     table = Table(title=f"{len(hits)} results for {query!r}")
     for col in ("#", "file", "start-end", "score", "kind", "text"):
         table.add_column(col, overflow="fold")
