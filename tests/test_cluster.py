@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,14 +31,20 @@ def cluster(tmp_path):
     if not Path(RAY).exists():
         pytest.skip("the ray CLI is not installed next to this Python")
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_metrics_report_interval_ms": "1000",
+    }
     env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
     env.pop("RAY_ADDRESS", None)
-    port, dashboard = free_port(), free_port()
+    port, dashboard, metrics = free_port(), free_port(), free_port()
     temp = Path("/tmp") / f"ray-vs-{os.getpid()}"  # short: Ray's socket paths must stay under 107 characters
     store = "--object-store-memory=300000000"  # three nodes share this machine's /dev/shm
     head = [RAY, "start", "--head", f"--port={port}", "--num-cpus=3", store, "--include-dashboard=true"]
     head += ["--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--temp-dir={temp}"]
+    head += [f"--metrics-export-port={metrics}"]
     subprocess.run(head, check=True, env=env, capture_output=True, timeout=180)
     logs = [tmp_path / "node.log"]
     node = [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2", store, "--block"]
@@ -52,6 +59,7 @@ def cluster(tmp_path):
             "env": env,
             "workers": workers,
             "logs": logs,
+            "metrics": f"http://127.0.0.1:{metrics}/metrics",
         }
     finally:
         for w in workers:
@@ -118,6 +126,12 @@ def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tm
     deadline = time.time() + 300
     while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 5:
         time.sleep(0.5)
+    exported = ""
+    while time.time() < deadline and "vidseek_chunks" not in exported and submit.poll() is None:
+        with contextlib.suppress(OSError):
+            exported = urllib.request.urlopen(cluster["metrics"], timeout=5).read().decode()
+        time.sleep(1)
+    assert "vidseek_chunks" in exported and "vidseek_queue_depth" in exported  # Prometheus, from the head
     assert submit.poll() is None, submit.stdout.read()
     model_workers = model_worker_pids()
     assert model_workers, "a model worker should be running"

@@ -25,6 +25,7 @@ from pipeline.index.writer import IndexWriter
 from pipeline.job import IngestReport, NoProgress, Progress, VideoTask, commit, finish, prepare
 from pipeline.types import ChunkSpan
 from workers.actors import DecodeWorker, ModelWorker
+from workers.metrics import JobMetrics
 
 log = logging.getLogger(__name__)
 LANE_CHUNKS = 10  # spans per lane: a long video is split into lanes decoded by different workers
@@ -99,6 +100,7 @@ class RayIngest:
         self.lanes: deque[Lane] = deque()
         self.decoded: deque[Pending] = deque()
         self.remaining: dict[str, int] = {}  # video_id -> spans not yet written or failed
+        self.metrics = JobMetrics()
 
     def _new_decoder(self):
         return self._decode_cls.remote(self.cfg.decode)
@@ -114,6 +116,7 @@ class RayIngest:
         """One span is settled (written, or failed with ``problem``); finish the video after its last span."""
         if problem:
             task.problems.append(problem)
+            self.metrics.settled(ok=False)
         self.remaining[task.video_id] -= 1
         if self.remaining[task.video_id] == 0:
             finish(task, self.writer, report, self.progress)
@@ -195,7 +198,7 @@ class RayIngest:
     # -- Stage 4: index -------------------------------------------------------------------------------------
     def _describe_done(self, slot: Slot, report: IngestReport) -> None:
         items, call = slot.items, slot.call
-        slot.call, slot.items = None, []
+        slot.call, slot.items = None, []  # slot.started stays: the latency below is measured from it
         lost = self.ray.exceptions.ObjectLostError
         try:
             descriptions = self.ray.get(call)
@@ -213,8 +216,12 @@ class RayIngest:
             for item in items:
                 self._resolve(item.task, report, f"model failed: {getattr(exc, 'cause', exc)!r}"[:300])
             return
+        self.metrics.model_latency.observe(time.monotonic() - slot.started)
         for item, result in zip(items, descriptions, strict=True):
-            self._resolve(item.task, report, commit(result, item.task, self.writer, self.progress, item.decoder))
+            problem = commit(result, item.task, self.writer, self.progress, item.decoder)
+            if not problem:
+                self.metrics.settled(ok=True, footage_s=item.span.duration_s)
+            self._resolve(item.task, report, problem)
 
     def _retry(self, items: list[Pending], report: IngestReport, why: str, redecode: bool) -> None:
         """Send chunks round again (to a model worker, or back to decoding), up to ray.max_retries each."""
@@ -232,6 +239,7 @@ class RayIngest:
         while self.lanes or self.decoded or any(s.call is not None for s in self.decoders + self.models):
             self._feed_decoders()
             self._feed_models()
+            self.metrics.depth(sum(len(lane.spans) for lane in self.lanes), len(self.decoded))
             calls = {s.call: s for s in self.decoders + self.models if s.call is not None}
             if not calls:
                 continue
