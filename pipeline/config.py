@@ -119,6 +119,7 @@ class RayConfig(_Section):
     object_store_memory_mb: int = Field(1024, ge=256)  # local Ray only
     max_chunks_in_flight: int = Field(8, ge=1)  # decoded chunks not yet described: the backpressure bound
     max_retries: int = Field(2, ge=0)  # per chunk, after a worker died or timed out
+    decode_resources: dict[str, float] = {}  # custom Ray resources a decode worker needs, e.g. {cpu_node: 1}
 
 
 class VidseekConfig(_Section):

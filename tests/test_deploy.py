@@ -89,6 +89,12 @@ def test_scheduling_policy_and_gpu_limits():
     gpu = groups["gpu-model"]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert gpu["nvidia.com/gpu"] == "1" and groups["gpu-model"]["rayStartParams"]["num-gpus"] == "1"
     assert all(g["minReplicas"] <= g["replicas"] <= g["maxReplicas"] for g in groups.values())
+    # decode workers ask for cpu_node (configs/cluster.yaml): only the CPU group may advertise it
+    import json
+
+    advertised = json.loads(json.loads(groups["cpu-decode"]["rayStartParams"]["resources"]))
+    assert set(load_config("cluster.yaml").ray.decode_resources) <= set(advertised)
+    assert "resources" not in groups["gpu-model"]["rayStartParams"]
 
 
 def test_entrypoints_name_configs_that_load():

@@ -15,7 +15,13 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def ray_session():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, object_store_memory=256 * 1024 * 1024)
+    ray.init(
+        num_cpus=3,
+        resources={"cpu_node": 2},
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=256 * 1024 * 1024,
+    )
     import tests.doubles
 
     ray.cloudpickle.register_pickle_by_value(tests.doubles)
@@ -29,7 +35,10 @@ def test_stuck_decode_is_killed_replaced_and_retried_with_opencv(ray_session, tm
 
     video = tmp_path / "bikes.mp4"
     shutil.copy(media("bikes.mp4"), video)
-    cfg = load_config("tiny.yaml", ["decode.chunk_s=5", "decode.timeout_s=3", "ray.num_decode_workers=1"])
+    cfg = load_config(
+        "tiny.yaml",
+        ["decode.chunk_s=5", "decode.timeout_s=3", "ray.num_decode_workers=1", "ray.decode_resources={cpu_node: 1}"],
+    )  # placed where that resource is
     writer = IndexWriter(tmp_path / "idx", embedder)
     report = run_ray(cfg, [str(video)], writer, "tiny-random", decode_worker=HangingDecodeWorker)
     rows = writer.records.rows(writer.catalog.videos()[0]["video_id"])

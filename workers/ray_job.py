@@ -93,7 +93,8 @@ class RayIngest:
         self.writer: IndexWriter | None = None
         gpus = int(self.ray.cluster_resources().get("GPU", 0))
         num_models = cfg.ray.num_model_workers or max(1, gpus)
-        self._decode_cls = self.ray.remote(num_cpus=1)(decode_worker)
+        # custom resources (ray.decode_resources) keep decoding on the CPU nodes that advertise them
+        self._decode_cls = self.ray.remote(num_cpus=1, resources=dict(cfg.ray.decode_resources))(decode_worker)
         self._model_cls = self.ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(model_worker)
         self.decoders = [Slot(self._new_decoder()) for _ in range(cfg.ray.num_decode_workers)]
         self.models = [Slot(self._model_cls.remote(cfg.describe)) for _ in range(num_models)]
