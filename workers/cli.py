@@ -170,7 +170,7 @@ def search(
 
     from pipeline.config import TINY_MODEL
 
-    if any(v["model"] == TINY_MODEL for v in searcher.catalog.videos()):
+    if searcher.catalog.uses_model(TINY_MODEL):
         from pipeline.describe.tiny import TINY_NOTICE
 
         err.print(f"[yellow]note: some videos were described by the {TINY_NOTICE}[/yellow]", soft_wrap=True)

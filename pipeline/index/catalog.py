@@ -102,6 +102,13 @@ class Catalog:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    def ids_by_path(self) -> dict[str, str]:
+        """Path as ingested -> video id, without the per-video counts ``videos()`` computes."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT path, video_id FROM videos")}
+
+    def uses_model(self, model: str) -> bool:
+        return self.db.execute("SELECT 1 FROM videos WHERE model=? LIMIT 1", (model,)).fetchone() is not None
+
     def remove_video(self, video_id: str) -> list[int]:
         ids = [r[0] for r in self.db.execute("SELECT segment_id FROM segments WHERE video_id=?", (video_id,))]
         with self.db:
