@@ -21,8 +21,10 @@ index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
 app.add_typer(index_app, name="index")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
 app.add_typer(eval_app, name="eval")
-out = Console()
-err = Console(stderr=True)
+# Piped output (logs, scripts, CI) gets wide lines instead of Rich's 80-column default, so paths stay whole.
+PIPED_WIDTH = 240
+out = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 IndexOpt = typer.Option(..., "--index", "-i", help="index folder (created by ingest)")
 
