@@ -32,6 +32,7 @@ class DecodeConfig(_Section):
     max_side: int = Field(448, ge=32, le=4096, description="longest side of decoded frames, in pixels")
     threads: int = Field(1, ge=0, le=16, description="decoder threads per decode worker (0: FFmpeg decides)")
     timeout_s: float = Field(120.0, gt=0, description="a decode call slower than this is killed and retried")
+    scratch_dir: str | None = Field(None, description="where videos from object storage are staged (default: temp)")
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> DecodeConfig:

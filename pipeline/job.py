@@ -16,7 +16,7 @@ from pipeline.config import VidseekConfig
 from pipeline.decode import DecodeError, open_reader, plan_spans, probe
 from pipeline.describe.base import Describer
 from pipeline.index.writer import IndexWriter
-from pipeline.media import content_id, discover, file_stamp
+from pipeline.media import discover, identify
 from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -78,11 +78,7 @@ def prepare(
     for path in discover(paths):
         try:
             info = probe(path)
-            size, mtime_ns = file_stamp(path)
-            video_id = writer.catalog.cached_video_id(path, size, mtime_ns)
-            if video_id is None:
-                video_id = content_id(path)
-                writer.catalog.remember_video_id(path, size, mtime_ns, video_id)
+            video_id, size = identify(path, writer.catalog, remember=True)
         except DecodeError as exc:
             report.results.append(VideoResult(path, "failed", exc.reason))
             continue
@@ -136,7 +132,7 @@ def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path) -> list[DryRu
         except DecodeError as exc:
             lines.append(DryRunLine(path, note=f"would fail: {exc.reason}"))
             continue
-        video_id = (catalog and catalog.cached_video_id(path, *file_stamp(path))) or content_id(path)
+        video_id, _ = identify(path, catalog)
         known = catalog.video(video_id) if catalog else None
         if known and known["status"] == "complete":
             lines.append(DryRunLine(path, note="skipped: already indexed"))

@@ -1,10 +1,13 @@
-"""Find the video files a user named, and give each a content id (a hash of its bytes, cached by size+mtime)."""
+"""Find the video files a user named (local paths or object-storage URLs), and give each a content id: a hash of
+its bytes, cached by size+mtime, or the store's own checksum for objects."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+
+from pipeline.storage import discover_url, is_url, remote_content_id, remote_info
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -31,7 +34,9 @@ def discover(paths: list[str]) -> list[str]:
     found: list[str] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        if is_url(raw):
+            found.extend(discover_url(raw, VIDEO_SUFFIXES))
+        elif p.is_dir():
             found.extend(str(f) for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
         else:
             found.append(str(p))
@@ -50,3 +55,18 @@ def content_id(path: str, block_bytes: int = 1 << 20) -> str:
 def file_stamp(path: str) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
+
+
+def identify(path: str, catalog=None, remember: bool = False) -> tuple[str, int]:
+    """(content id, size in bytes). A local file is hashed once per size+mtime (cached in ``catalog``, written
+    there when ``remember``); an object on storage is identified by its checksum without downloading it."""
+    if is_url(path):
+        info = remote_info(path)
+        return remote_content_id(info), int(info["size"])
+    size, mtime_ns = file_stamp(path)
+    video_id = catalog.cached_video_id(path, size, mtime_ns) if catalog else None
+    if video_id is None:
+        video_id = content_id(path)
+        if catalog and remember:
+            catalog.remember_video_id(path, size, mtime_ns, video_id)
+    return video_id, size

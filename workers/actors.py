@@ -9,7 +9,6 @@ from collections import OrderedDict
 
 from pipeline.config import DecodeConfig, DescribeConfig
 from pipeline.decode import DecodeError, open_reader
-from pipeline.decode.readers import OpenCVReader
 from pipeline.describe import make_describer
 from pipeline.types import ChunkDescription, ChunkSpan, FrameChunk, VideoInfo
 
@@ -26,7 +25,7 @@ class DecodeWorker:
     def _reader(self, info: VideoInfo, backend: str):
         key = (info.path, backend)
         if key not in self._readers:
-            reader = OpenCVReader(info, self.cfg) if backend == "opencv" else open_reader(info, self.cfg)
+            reader = open_reader(info, self.cfg, "opencv" if backend == "opencv" else None)
             self._readers[key] = reader
             while len(self._readers) > _OPEN_READERS:
                 self._readers.popitem(last=False)[1].close()

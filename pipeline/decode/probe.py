@@ -1,7 +1,8 @@
 """Cheap container probe with PyAV: duration, display size (rotation applied), codec.
 
 decord scans every packet on open, so the probe uses PyAV's header read, and a packet scan (no decoding)
-only when the container states no duration (e.g. some WebM files).
+only when the container states no duration (e.g. some WebM files). Object-storage URLs are probed through range
+reads, without downloading the video.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 from pipeline.decode.errors import DecodeError
+from pipeline.storage import is_url, open_remote, remote_info
 from pipeline.types import VideoInfo
 
 
@@ -27,15 +29,20 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     import av  # lazy: PyAV loads FFmpeg
 
     path = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise DecodeError(path, "file not found")
-    if p.is_dir():
-        raise DecodeError(path, "is a directory")
-    if p.stat().st_size == 0:
-        raise DecodeError(path, "empty file (0 bytes)")
+    if is_url(path):
+        remote_info(path)  # missing / empty objects fail here with the URL named
+        source = open_remote(path)  # range reads: only the header (and the first frame) is fetched
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise DecodeError(path, "file not found")
+        if p.is_dir():
+            raise DecodeError(path, "is a directory")
+        if p.stat().st_size == 0:
+            raise DecodeError(path, "empty file (0 bytes)")
+        source = path
     try:
-        container = av.open(path)
+        container = av.open(source)
     except (av.FFmpegError, OSError) as exc:
         raise DecodeError(path, f"not a readable video container ({exc.__class__.__name__}: {exc})") from None
     with container:

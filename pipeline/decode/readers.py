@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -282,8 +283,46 @@ class FallbackReader:
 READERS = {"decord": DecordReader, "pyav": PyAVReader, "opencv": OpenCVReader}
 
 
-def open_reader(info: VideoInfo, cfg: DecodeConfig) -> ChunkReader:
-    return FallbackReader(info, cfg)
+class StagedReader:
+    """A video on object storage, copied to local scratch on open and deleted on close; errors name the URL."""
+
+    def __init__(self, info: VideoInfo, cfg: DecodeConfig, backend: str | None) -> None:
+        from pipeline.storage import stage_local
+
+        self.url = info.path
+        self._local = stage_local(info.path, cfg.scratch_dir)
+        try:
+            self._reader = _local_reader(replace(info, path=str(self._local)), cfg, backend)
+        except DecodeError as exc:
+            self.close()
+            raise DecodeError(self.url, exc.reason) from None
+
+    name = property(lambda self: self._reader.name)
+    warning = property(lambda self: self._reader.warning)
+
+    def read(self, span: ChunkSpan) -> FrameChunk:
+        try:
+            return self._reader.read(span)
+        except DecodeError as exc:
+            raise DecodeError(self.url, exc.reason) from None
+
+    def close(self) -> None:
+        if getattr(self, "_reader", None) is not None:
+            self._reader.close()
+        self._local.unlink(missing_ok=True)
+
+
+def _local_reader(info: VideoInfo, cfg: DecodeConfig, backend: str | None) -> ChunkReader:
+    return OpenCVReader(info, cfg) if backend == "opencv" else FallbackReader(info, cfg)
+
+
+def open_reader(info: VideoInfo, cfg: DecodeConfig, backend: str | None = None) -> ChunkReader:
+    """The configured reader with its OpenCV fallback (``backend="opencv"``: OpenCV only); remote videos staged."""
+    from pipeline.storage import is_url
+
+    if is_url(info.path):
+        return StagedReader(info, cfg, backend)
+    return _local_reader(info, cfg, backend)
 
 
 def _first_line(exc: BaseException) -> str:
