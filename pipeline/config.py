@@ -123,12 +123,23 @@ class RayConfig(_Section):
     decode_resources: dict[str, float] = {}  # custom Ray resources a decode worker needs, e.g. {cpu_node: 1}
 
 
+class LiveConfig(_Section):
+    """`vidseek watch`: sources that never end. Chunks use decode.chunk_s/fps/max_side, cut on the UTC clock."""
+
+    sources: list[str] = []  # watched together when `vidseek watch` is given no SOURCE
+    reconnect_min_s: float = Field(1.0, gt=0)  # first wait after a drop; doubles up to reconnect_max_s
+    reconnect_max_s: float = Field(30.0, gt=0)
+    read_timeout_s: float = Field(10.0, gt=0)  # no data for this long counts as a drop
+    max_queued_chunks: int = Field(8, ge=1)  # cut chunks waiting for the model; a full queue pauses the readers
+
+
 class VidseekConfig(_Section):
     decode: DecodeConfig = DecodeConfig()
     describe: DescribeConfig = DescribeConfig()
     embed: EmbedConfig = EmbedConfig()
     index: IndexConfig = IndexConfig()
     ray: RayConfig = RayConfig()
+    live: LiveConfig = LiveConfig()
 
 
 def _parse_scalar(text: str) -> Any:

@@ -69,3 +69,28 @@ class HangingDecodeWorker:
             open(marker, "w").close()
             time.sleep(3600)
         return self.inner.read(info, span, backend)
+
+
+class FrameCountDescriber:
+    """Describes a chunk by what the model would be given: its frame count and times. Keeps every chunk it saw,
+    so tests can check the clock the model sees."""
+
+    name = "frame-count"
+
+    def __init__(self) -> None:
+        self.seen: list[FrameChunk] = []
+
+    def load(self) -> None:
+        pass
+
+    def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
+        self.seen.extend(chunks)
+        return [
+            ChunkDescription(
+                c.span,
+                f"{len(c.frames)} frames of street footage with cyclists",
+                [Event(c.span.start_s, c.span.end_s, "cyclists", "cyclists ride past")],
+                model=self.name,
+            )
+            for c in chunks
+        ]

@@ -14,52 +14,15 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
+
+from pipeline.timefmt import format_span, hhmmss
+from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Make hours of video searchable to the second.")
 index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
 app.add_typer(index_app, name="index")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
 app.add_typer(eval_app, name="eval")
-# Piped output (logs, scripts, CI) gets wide lines instead of Rich's 80-column default, so paths stay whole.
-PIPED_WIDTH = 240
-out = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
-
-IndexOpt = typer.Option(..., "--index", "-i", help="index folder (created by ingest)")
-
-
-def parse_time(text: str | None) -> float | None:
-    """Seconds from '95', '95.5', '1:35' or '00:01:35'."""
-    if text is None:
-        return None
-    try:
-        total = 0.0
-        for part in text.strip().split(":"):
-            total = total * 60 + float(part)
-        return total
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not seconds or HH:MM:SS") from None
-
-
-def hhmmss(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print an error on one unwrapped line (scripts grep it) and return the exit to raise."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _load_config(config: str | None, overrides: list[str]):
-    from pipeline.config import ConfigError, load_config
-
-    try:
-        return load_config(config, overrides)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -77,7 +40,7 @@ def ingest(
     import time
 
     started = time.time()
-    cfg = _load_config(config, set_)
+    cfg = load_config_or_exit(config, set_)
     if dry_run:
         from pipeline.job import dry_run as plan
         from workers.progress import print_dry_run
@@ -183,7 +146,7 @@ def search(
         table.add_row(
             str(rank),
             Path(hit.video).name,
-            f"{hhmmss(hit.start_s)}-{hhmmss(hit.end_s)}",
+            format_span(hit.start_s, hit.end_s),
             f"{hit.score:.3f}",
             hit.kind,
             hit.text,
@@ -240,7 +203,7 @@ def serve(
     """The HTTP API and web page: search, stream from the second, thumbnails, captions, ingest jobs, metrics."""
     import os
 
-    cfg = _load_config(config, set_)
+    cfg = load_config_or_exit(config, set_)
     api_key = os.environ.get(api_key_env) or None
     loopback = host in ("127.0.0.1", "localhost", "::1")
     if not loopback and api_key is None:
@@ -360,7 +323,7 @@ def index_rebuild(
     set_: list[str] = typer.Option([], "--set"),
 ) -> None:
     """Rebuild the SQLite catalog and FAISS vectors from the Parquet records."""
-    cfg = _load_config(config, set_)
+    cfg = load_config_or_exit(config, set_)
     from pipeline.embed import make_embedder
     from pipeline.index import rebuild_index
 

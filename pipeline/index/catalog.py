@@ -1,7 +1,8 @@
 """SQLite catalog: what each FAISS id means (video, span, kind, text), and the state of each video.
 
 Video status: ``ingesting`` (started, may be partial), ``complete`` (every chunk indexed: later runs skip it),
-``failed`` (reason recorded; what was decoded is still indexed, and the next run tries again).
+``failed`` (reason recorded; what was decoded is still indexed, and the next run tries again); live sources are
+``live`` while watched and ``stopped`` after, with their uncaptured stretches in ``gaps``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s);
 CREATE TABLE IF NOT EXISTS file_ids (
     path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS gaps (video_id TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, reason TEXT);
 """
 SEGMENT_COLUMNS = [
     "segment_id",
@@ -174,6 +176,15 @@ class Catalog:
 
     def count_segments(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+
+    # -- gaps: stretches of a live source that were not captured ---------------------------------------------
+    def add_gap(self, video_id: str, start_s: float, end_s: float, reason: str) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO gaps VALUES (?,?,?,?)", (video_id, start_s, end_s, reason))
+
+    def gaps(self, video_id: str) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM gaps WHERE video_id=? ORDER BY start_s", (video_id,))
+        return [dict(r) for r in rows]
 
     # -- meta -----------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

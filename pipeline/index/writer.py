@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ class IndexWriter:
         self.vectors = VectorIndex(self.dir, embedder.dim, index_cfg)
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
+        self.listeners: list[Callable[[list[dict]], object]] = []  # called with each batch's rows once committed
         self.reconcile()
 
     def _check_embedder(self) -> None:
@@ -108,12 +110,13 @@ class IndexWriter:
     def done_chunk_ids(self, video_id: str) -> set[str]:
         return self.records.chunk_ids(video_id)
 
-    def write(self, description: ChunkDescription, decoder: str = "") -> int:
-        """Index one chunk's caption and events; returns the number of segments written."""
+    def write(self, description: ChunkDescription, decoder: str = "") -> list[dict]:
+        """Index one chunk's caption and events; returns the rows written (segments with their vectors)."""
         return self.write_batch([description], decoder)
 
-    def write_batch(self, descriptions: list[ChunkDescription], decoder: str = "") -> int:
-        """Index several chunks with one embedding call and one Parquet file per video."""
+    def write_batch(self, descriptions: list[ChunkDescription], decoder: str = "") -> list[dict]:
+        """Index several chunks with one embedding call and one Parquet file per video, then tell the listeners
+        (standing queries)."""
         segments = [(d, s) for d in descriptions for s in segments_from(d)]
         vectors = self.embedder.embed([s.text for _, s in segments])
         rows = [
@@ -140,7 +143,9 @@ class IndexWriter:
         self.vectors.upsert(np.array([s.segment_id for _, s in segments]), vectors)
         if time.monotonic() - self._last_save > self.save_every_s:
             self.save()
-        return len(segments)
+        for listener in self.listeners:
+            listener(rows)
+        return rows
 
     def finish_video(
         self, video_id: str, status: str, reason: str = "", num_chunks: int = 0, save: bool = True

@@ -1,0 +1,147 @@
+"""Frames from a source that does not end: a network stream (RTSP, RTMP, HTTP(S), UDP, HLS; FFmpeg through
+PyAV), a camera device (``/dev/video0``), or a file still being written (FFmpeg's ``follow``).
+
+Each sampled frame carries a UTC time: the stream's PTS mapped to the wall clock, anchored on the frame that
+arrived earliest relative to its PTS, so a live time is never later than the frame's arrival (a file keeps the
+mapping of its first frame across re-opens, so it resumes where it was). Times only move forward: a
+frame at or before the last one given is dropped, so a reconnect that replays data never duplicates it. A drop
+becomes a ``StreamGap`` (from the last frame before it to the first frame after) and a reconnect with
+exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import DecodeConfig, LiveConfig
+from pipeline.decode.readers import target_size
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    utc_s: float
+    rgb: np.ndarray  # (H, W, 3) uint8, upright, longest side <= decode.max_side
+
+
+@dataclass(frozen=True)
+class StreamDrop:
+    """Given as soon as the source drops, so the chunk being filled can be committed without waiting."""
+
+    at_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class StreamGap:
+    start_s: float  # UTC one sample period after the last frame before the drop (or of the failed first connect)
+    end_s: float  # UTC of the first frame after it
+    reason: str
+
+
+def source_kind(source: str) -> str:
+    """'device', 'file' (local, maybe growing) or 'network'."""
+    if source.startswith("/dev/"):
+        return "device"
+    if "://" not in source or source.startswith("file:"):
+        return "file"
+    return "network"
+
+
+class StreamReader:
+    def __init__(self, source: str, decode: DecodeConfig, live: LiveConfig, stop: threading.Event) -> None:
+        self.source, self.decode, self.live, self.stop = source, decode, live, stop
+        self.kind = source_kind(source)
+        self.connects = 0
+        self._anchor: tuple[float, float] | None = None  # (wall-clock UTC, PTS) of the clock-setting frame
+        self._last_utc: float | None = None
+        self._last_pts: float | None = None
+
+    def _open(self):
+        import av  # lazy: FFmpeg
+
+        timeout = self.live.read_timeout_s
+        if self.kind == "device":
+            return av.open(self.source, format="v4l2", timeout=timeout)
+        if self.kind == "file":
+            path = self.source.removeprefix("file:")
+            if not Path(path).exists():
+                raise FileNotFoundError(f"{path}: file not found")
+            # follow: at the end of the file, wait for more bytes; the read timeout ends the wait
+            return av.open(path, options={"follow": "1"}, timeout=timeout)
+        options = {"rtsp_transport": "tcp"} if self.source.startswith("rtsp") else {}
+        return av.open(self.source, options=options, timeout=timeout)
+
+    def frames(self) -> Iterator[StreamFrame | StreamDrop | StreamGap]:
+        """Sampled frames until ``stop`` is set; a ``StreamDrop`` when the source drops and a ``StreamGap`` once
+        it is back (or the watch stops while it is away)."""
+        backoff = self.live.reconnect_min_s
+        gap_reason = ""
+        gap_start = time.time()
+        while not self.stop.is_set():
+            container = None
+            try:
+                container = self._open()
+                self.connects += 1
+                for frame in self._decode(container):
+                    if gap_reason:
+                        yield StreamGap(gap_start, frame.utc_s, gap_reason)
+                        gap_reason = ""
+                    backoff = self.live.reconnect_min_s
+                    yield frame
+                reason = "stream ended"
+            except Exception as exc:  # noqa: BLE001 - any FFmpeg/OS error is a drop: record it and reconnect
+                reason = f"{exc.__class__.__name__}: {exc}"[:300]
+            finally:
+                if container is not None:
+                    container.close()
+            if self.stop.is_set():
+                break
+            if not gap_reason:
+                gap_reason = reason
+                # the last frame stands for one sample period; the gap starts after it
+                gap_start = self._last_utc + 1.0 / self.decode.fps if self._last_utc is not None else time.time()
+                yield StreamDrop(gap_start, reason)
+            log.warning("%s: %s; reconnecting in %.1f s", self.source, reason, backoff)
+            self.stop.wait(backoff)
+            backoff = min(backoff * 2, self.live.reconnect_max_s)
+        if gap_reason:
+            yield StreamGap(gap_start, time.time(), f"{gap_reason} (still away when the watch stopped)")
+
+    def _decode(self, container) -> Iterator[StreamFrame]:
+        stream = container.streams.video[0]
+        if self.kind == "file" and self._last_pts is not None:
+            container.seek(int(self._last_pts / stream.time_base), stream=stream, backward=True)
+        if self.kind != "file":
+            self._anchor = None  # a new connection is a new stream clock
+        step = 1.0 / self.decode.fps
+        for frame in container.decode(stream):
+            if self.stop.is_set():
+                return
+            if frame.pts is None:
+                continue
+            pts = float(frame.pts * stream.time_base)
+            now = time.time()
+            if self._anchor is None or (self.kind != "file" and now - pts < self._anchor[0] - self._anchor[1]):
+                # a live frame cannot have happened after it arrived: the earliest-arriving frame (relative to its
+                # PTS) sets the clock, so buffered bursts at connect do not push times ahead of the wall clock
+                self._anchor = (now, pts)
+            utc = self._anchor[0] + (pts - self._anchor[1])
+            if self._last_utc is not None and utc < self._last_utc + step - 1e-3:
+                continue  # already given (a replay after reconnect), or between samples
+            self._last_utc, self._last_pts = utc, pts
+            yield StreamFrame(utc, self._rgb(frame))
+
+    def _rgb(self, frame) -> np.ndarray:
+        turns = (int(getattr(frame, "rotation", 0) or 0) // 90) % 4
+        width, height = target_size(frame.width, frame.height, self.decode.max_side)
+        rgb = frame.to_ndarray(width=width, height=height, format="rgb24")
+        return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

@@ -1,0 +1,211 @@
+"""`vidseek watch`: sources that never end, cut into chunks on the UTC clock, described by one shared model,
+committed (and searchable) as each completes, and matched against the standing queries on every commit.
+
+One reader thread per source (``StreamReader``) cuts chunks aligned to ``decode.chunk_s`` of UTC time; all
+sources feed one bounded queue that the calling thread drains in batches through the describer and the single
+index writer. The model sees seconds since the watch started (small numbers, like a file's); the index stores
+UTC. A drop is a gap in the catalog; a chunk the model could not describe is a gap too, since a live moment
+cannot be re-read later. Stopping finishes the chunk each source was filling and drains the queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from pipeline.config import VidseekConfig
+from pipeline.decode.stream import StreamDrop, StreamFrame, StreamGap, StreamReader
+from pipeline.describe.base import Describer
+from pipeline.index.writer import IndexWriter
+from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
+
+log = logging.getLogger(__name__)
+
+
+def live_video_id(source: str) -> str:
+    return "live-" + hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class LiveChunk:
+    source: str
+    video_id: str
+    start_s: float  # UTC
+    end_s: float
+    frames: list[StreamFrame]
+
+
+@dataclass
+class CommittedChunk:
+    source: str
+    start_s: float
+    end_s: float
+    caption: str
+    latency_s: float  # commit time minus the chunk's end: how long after happening it became searchable
+
+
+@dataclass
+class SourceState:
+    source: str
+    video_id: str
+    chunks: int = 0
+    first_s: float | None = None
+    last_s: float | None = None
+    gaps: list[StreamGap] = field(default_factory=list)
+
+
+class _Cutter:
+    """Frames of one source -> chunks whose ends sit on multiples of ``chunk_s`` (UTC)."""
+
+    def __init__(self, state: SourceState, chunk_s: float, fps: float, emit: Callable[[LiveChunk], None]):
+        self.state, self.chunk_s, self.step, self.emit = state, chunk_s, 1.0 / fps, emit
+        self.frames: list[StreamFrame] = []
+        self.start_s = self.end_s = 0.0
+
+    def add(self, frame: StreamFrame) -> None:
+        if self.frames and frame.utc_s >= self.end_s:
+            self.flush(self.end_s)
+        if not self.frames:
+            self.start_s = frame.utc_s
+            self.end_s = (math.floor(frame.utc_s / self.chunk_s) + 1) * self.chunk_s
+        self.frames.append(frame)
+
+    def flush(self, end_s: float | None = None) -> None:
+        """Emit what has been gathered; a partial chunk (drop, stop) ends one sample after its last frame."""
+        if self.frames:
+            end = end_s if end_s is not None else min(self.end_s, self.frames[-1].utc_s + self.step)
+            self.emit(LiveChunk(self.state.source, self.state.video_id, self.start_s, end, self.frames))
+            self.frames = []
+
+
+class Watcher:
+    def __init__(
+        self,
+        sources: list[str],
+        cfg: VidseekConfig,
+        writer: IndexWriter,
+        describer: Describer,
+        on_chunk: Callable[[CommittedChunk], None] | None = None,
+        on_gap: Callable[[str, StreamGap], None] | None = None,
+    ) -> None:
+        if not sources:
+            raise ValueError("nothing to watch: give a SOURCE or set live.sources in the config")
+        self.cfg, self.writer, self.describer = cfg, writer, describer
+        self.on_chunk, self.on_gap = on_chunk, on_gap
+        self.sources = {s: SourceState(s, live_video_id(s)) for s in dict.fromkeys(sources)}
+        self.stop = threading.Event()
+        self.origin_s = math.floor(time.time())  # the model's clock: seconds since the watch started
+        self.committed: list[CommittedChunk] = []
+        self._queue: queue.Queue = queue.Queue(maxsize=cfg.live.max_queued_chunks)
+        self._threads: list[threading.Thread] = []
+
+    # -- reader threads -------------------------------------------------------------------------------------
+    def _read(self, state: SourceState) -> None:
+        reader = StreamReader(state.source, self.cfg.decode, self.cfg.live, self.stop)
+        cutter = _Cutter(state, self.cfg.decode.chunk_s, self.cfg.decode.fps, self._queue.put)
+        try:
+            for item in reader.frames():
+                if isinstance(item, StreamDrop):
+                    cutter.flush()  # what arrived before the drop is committed now, not when the source is back
+                elif isinstance(item, StreamGap):
+                    self._queue.put((state, item))
+                else:
+                    cutter.add(item)
+            cutter.flush()  # stopping: finish the chunk in flight
+        except Exception:
+            log.exception("reader for %s failed", state.source)
+
+    # -- the commit loop (calling thread) -------------------------------------------------------------------
+    def run(self, duration_s: float | None = None) -> list[CommittedChunk]:
+        """Watch until ``stop`` is set (or ``duration_s`` passes); returns the committed chunks."""
+        self.describer.load()
+        for state in self.sources.values():
+            self.writer.begin_video(state.video_id, state.source, 0, 0.0, self.describer.name, self.cfg.model_dump())
+            self.writer.catalog.set_video(state.video_id, status="live")
+            thread = threading.Thread(target=self._read, args=(state,), name=f"watch {state.source}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                self.stop.set()
+            readers_done = not any(t.is_alive() for t in self._threads)
+            batch = self._take_batch(timeout_s=0.2)
+            if batch:
+                self._commit(batch)
+            elif readers_done:
+                break
+        self._finish()
+        return self.committed
+
+    def _take_batch(self, timeout_s: float) -> list:
+        try:
+            batch = [self._queue.get(timeout=timeout_s)]
+        except queue.Empty:
+            return []
+        while len(batch) < self.cfg.describe.dispatch_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _commit(self, batch: list) -> None:
+        chunks = [item for item in batch if isinstance(item, LiveChunk)]
+        for item in batch:
+            if isinstance(item, tuple):
+                self._record_gap(*item)
+        if not chunks:
+            return
+        results = self.describer.describe([self._model_chunk(c) for c in chunks])
+        for chunk, result in zip(chunks, results, strict=True):
+            state = self.sources[chunk.source]
+            if isinstance(result, ChunkFailure):
+                self._record_gap(state, StreamGap(chunk.start_s, chunk.end_s, f"not described: {result.reason}"))
+                continue
+            self.writer.write(self._to_utc(result), decoder="stream")
+            state.chunks += 1
+            state.first_s = chunk.start_s if state.first_s is None else state.first_s
+            state.last_s = chunk.end_s
+        self.writer.save()  # searchable now, by other processes too
+        now = time.time()
+        for chunk, result in zip(chunks, results, strict=True):
+            if isinstance(result, ChunkDescription):
+                done = CommittedChunk(chunk.source, chunk.start_s, chunk.end_s, result.caption, now - chunk.end_s)
+                self.committed.append(done)
+                if self.on_chunk:
+                    self.on_chunk(done)
+
+    def _record_gap(self, state: SourceState, gap: StreamGap) -> None:
+        state.gaps.append(gap)
+        self.writer.catalog.add_gap(state.video_id, gap.start_s, gap.end_s, gap.reason)
+        if self.on_gap:
+            self.on_gap(state.source, gap)
+
+    def _model_chunk(self, chunk: LiveChunk) -> FrameChunk:
+        o = self.origin_s
+        span = ChunkSpan(chunk.video_id, chunk.source, chunk.start_s - o, chunk.end_s - o)
+        shape = chunk.frames[0].rgb.shape  # a reconnect may change the resolution: keep the first size's frames
+        frames = [f for f in chunk.frames if f.rgb.shape == shape]
+        pts = np.array([f.utc_s - o for f in frames])
+        return FrameChunk(span, np.stack([f.rgb for f in frames]), pts, decoder="stream")
+
+    def _to_utc(self, d: ChunkDescription) -> ChunkDescription:
+        o = self.origin_s
+        span = replace(d.span, start_s=d.span.start_s + o, end_s=d.span.end_s + o)
+        events = [replace(e, start_s=e.start_s + o, end_s=e.end_s + o) for e in d.events]
+        return replace(d, span=span, events=events)
+
+    def _finish(self) -> None:
+        for state in self.sources.values():
+            covered = (state.last_s - state.first_s) if state.first_s is not None else 0.0
+            self.writer.catalog.set_video(state.video_id, duration_s=covered)
+            self.writer.finish_video(state.video_id, "stopped", num_chunks=state.chunks)

@@ -1,0 +1,29 @@
+"""How a time in the index reads. Files count seconds from their start; live sources store Unix time (UTC), so
+a value past 2000-01-01 is a wall-clock time: no file is thirty years long."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+WALL_CLOCK_FROM_S = 946_684_800.0  # 2000-01-01T00:00:00Z
+
+
+def is_wall_clock(seconds: float) -> bool:
+    return seconds >= WALL_CLOCK_FROM_S
+
+
+def hhmmss(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def format_time(seconds: float) -> str:
+    """'00:01:35' for a file, '2026-11-24T23:59:01Z' for a live source."""
+    if is_wall_clock(seconds):
+        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return hhmmss(seconds)
+
+
+def format_span(start_s: float, end_s: float) -> str:
+    """'00:01:35-00:02:35', or two full UTC timestamps for a live source."""
+    return f"{format_time(start_s)}-{format_time(end_s)}"
