@@ -1,5 +1,6 @@
 """Real streams on loopback for the live tests: ffmpeg plays a clip in real time (looped) as MPEG-TS served over
-HTTP, or as an HLS playlist that grows in a folder. ``kill`` and ``start`` again simulate a source dropping."""
+HTTP, as an HLS playlist that grows in a folder, or as a growing MPEG-TS file. ``kill`` and ``start`` again
+simulate a source dropping."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ class StreamSender:
             folder.mkdir(parents=True, exist_ok=True)
             self.url = str(folder / "live.m3u8")
             self._out = ["-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_flags", "append_list", self.url]
+        elif kind == "file":  # an MPEG-TS file that grows in real time, as a recorder writes it
+            assert folder is not None
+            folder.mkdir(parents=True, exist_ok=True)
+            self.url = str(folder / "recording.ts")
+            self._out = ["-y", "-f", "mpegts", self.url]
         else:
             raise ValueError(kind)
 

@@ -2,8 +2,9 @@
 PyAV), a camera device (``/dev/video0``), or a file still being written (FFmpeg's ``follow``).
 
 Each sampled frame carries a UTC time: the stream's PTS mapped to the wall clock, anchored on the frame that
-arrived earliest relative to its PTS, so a live time is never later than the frame's arrival (a file keeps the
-mapping of its first frame across re-opens, so it resumes where it was). Times only move forward: a
+arrived earliest relative to its PTS, so a live time is never later than the frame's arrival. A growing file is
+read from its start at real-time pace, its first frame mapped to when the watch opened it; the mapping is kept
+across re-opens, which seek back to where reading stopped. Times only move forward: a
 frame at or before the last one given is dropped, so a reconnect that replays data never duplicates it. A drop
 becomes a ``StreamGap`` (from the last frame before it to the first frame after) and a reconnect with
 exponential backoff.
@@ -51,6 +52,8 @@ def source_kind(source: str) -> str:
     """'device', 'file' (local, maybe growing) or 'network'."""
     if source.startswith("/dev/"):
         return "device"
+    if source.endswith(".m3u8"):
+        return "network"  # an HLS playlist, even on disk: FFmpeg's HLS demuxer reloads it as it grows
     if "://" not in source or source.startswith("file:"):
         return "file"
     return "network"
@@ -135,6 +138,8 @@ class StreamReader:
                 # PTS) sets the clock, so buffered bursts at connect do not push times ahead of the wall clock
                 self._anchor = (now, pts)
             utc = self._anchor[0] + (pts - self._anchor[1])
+            if self.kind == "file" and utc > now:
+                self.stop.wait(utc - now)  # a file is played at real-time pace: its times never run ahead
             if self._last_utc is not None and utc < self._last_utc + step - 1e-3:
                 continue  # already given (a replay after reconnect), or between samples
             self._last_utc, self._last_pts = utc, pts
