@@ -183,3 +183,33 @@ def test_search_answers_during_an_ingest_and_sees_the_new_video(setup, embedder)
         assert state["chunks_done"] == state["chunks_total"] == 2 and answered >= 1
         videos = {Path(v["path"]).name for v in httpx.get(f"{url}/videos").json()["videos"]}
         assert "chaplin.mp4" in videos
+
+
+def test_alerts_list_and_live_feed(setup, embedder):
+    from pipeline.alerts import AlertStore
+
+    index, root, _ = setup
+    store = AlertStore(index)
+    query = store.add_query("a red car waits", threshold=0.5)
+    first = store.record(query, "bikes.mp4", 5, 10, "A red car waits at the crossing.", 0.8)
+    try:
+        with LiveServer(service_for(index, root, embedder)) as url:
+            body = httpx.get(f"{url}/alerts").json()
+            assert [a["id"] for a in body["alerts"]] == [first.id] and body["alerts"][0]["start_s"] == 5
+            assert body["queries"][0]["query"] == "a red car waits" and body["queries"][0]["webhook"] is False
+            with httpx.stream("GET", f"{url}/alerts/stream", params={"after_id": first.id}, timeout=30) as resp:
+                assert resp.headers["content-type"].startswith("text/event-stream")
+                lines = resp.iter_lines()
+                assert next(lines) == ": connected"
+                second = store.record(query, "bikes.mp4", 60, 65, "Another red car waits.", 0.7)  # raised later
+                event = {}
+                for line in lines:
+                    if line.startswith(("id:", "event:", "data:")):
+                        key, value = line.split(":", 1)
+                        event[key] = value.strip()
+                    if "data" in event:
+                        break
+            assert event["id"] == str(second.id) and event["event"] == "alert"
+            assert '"start_s": 60' in event["data"] and "Another red car" in event["data"]
+    finally:
+        store.remove_query(query.id)

@@ -4,6 +4,9 @@ chunk searchable as it completes."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,6 +17,7 @@ from pipeline.config import load_config
 from pipeline.index import Catalog, IndexWriter
 from pipeline.live import Watcher, live_video_id
 from pipeline.search import Searcher
+from tests.conftest import REPO
 from tests.doubles import FrameCountDescriber
 from tests.stream_sender import StreamSender
 
@@ -111,3 +115,41 @@ def test_growing_sources_are_followed(kind, tmp_path, media, embedder):
     assert all(started - 1 <= s < e <= time.time() + CHUNK_S for s, e in spans)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
     assert Catalog(tmp_path / "idx").video(live_video_id(sender.url))["num_chunks"] == len(spans)
+
+
+def test_watch_command_alerts_and_stops_cleanly_on_sigterm(tmp_path, media):
+    """`vidseek watch` as a user runs it, with the tiny model (its captions are noise; threshold -1 makes every
+    chunk match, to exercise the alert path): chunks print as committed, SIGTERM finishes them, exit 0."""
+    from tests.test_cli import vidseek
+
+    index = tmp_path / "idx"
+    added = vidseek("alert", "add", "anything at all", "--index", index, "--threshold", "-1", "--cooldown", "0")
+    assert added.returncode == 0 and "standing query #1" in added.stdout
+    sender = StreamSender(media("bikes.mp4")).start()
+    args = ["watch", sender.url, "--index", index, "--config", "tiny.yaml", *sum([["--set", s] for s in LIVE], [])]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    lines = []
+    try:
+        for line in proc.stdout:  # each committed chunk prints one line
+            lines.append(line)
+            if len(lines) == 2:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        sender.kill()
+    assert proc.returncode == 0, stderr
+    assert all(sender.url in line and "Z-" in line for line in lines), lines  # UTC times
+    assert "stopping: finishing the chunks in flight" in stderr and "ALERT #1" in stderr
+    assert "watched 1 sources" in rest
+    status = vidseek("status", "--index", index)
+    assert sender.url in status.stdout and "stopped" in status.stdout
+    listed = vidseek("alert", "list", "--index", index, "--alerts")
+    assert "anything at all" in listed.stdout and sender.url in listed.stdout

@@ -1,5 +1,5 @@
 """The HTTP service: search, videos (metadata, range-streamed file, thumbnails, WebVTT), ingest jobs, health,
-Prometheus metrics, and the web page at ``/``.
+Prometheus metrics, alerts (list and live feed), and the web page at ``/``.
 
 Security: loopback by default; an API key (header ``X-API-Key``) is required when one is configured and always
 when binding elsewhere; only files under the configured media roots (symlinks resolved) are streamed or
@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from pipeline.config import VidseekConfig
 from pipeline.export import render, video_segments
 from pipeline.search import Filters, Searcher
+from workers.api_alerts import add_alert_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_BODY_BYTES = 64 * 1024
@@ -137,6 +138,8 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(404, f"no video with id {video_id!r}")
         return row
 
+    add_alert_routes(app, service.index_dir, guarded)
+
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
@@ -179,6 +182,7 @@ def create_app(service: Service) -> FastAPI:
         return row | {
             "captions": [s for s in segments if s["kind"] == "caption"],
             "events": [s for s in segments if s["kind"] == "event"],
+            "gaps": service.current().catalog.gaps(video_id),  # live sources: stretches not captured
         }
 
     @app.get("/videos/{video_id}/stream", dependencies=guarded)
@@ -248,6 +252,7 @@ def _write_thumbnail(path: Path, t_s: float, out: Path) -> None:
 
 def _run_job(service: Service, job: Job, metrics) -> None:
     """One ingest at a time, in this process, with the same stages as the CLI's local run."""
+    from pipeline.alerts import Alerting
     from pipeline.describe import make_describer
     from pipeline.describe.factory import resolve_model
     from pipeline.index import IndexWriter
@@ -266,8 +271,10 @@ def _run_job(service: Service, job: Job, metrics) -> None:
             describe_cfg, _ = resolve_model(service.cfg.describe)
             cfg = service.cfg.model_copy(update={"describe": describe_cfg})
             writer = IndexWriter(service.index_dir, service.embedder, index_cfg=cfg.index)
+            alerting = Alerting(writer)  # standing queries see API ingests too
             report = run_local(cfg, job.paths, writer, make_describer(cfg.describe), Counting())
             writer.close()
+            alerting.close()
             job.results = [r.__dict__ for r in report.results]
             job.state = "done"
         except Exception as exc:  # noqa: BLE001 - a job's failure is reported through its status

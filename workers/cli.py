@@ -17,6 +17,7 @@ import typer
 
 from pipeline.timefmt import format_span, hhmmss
 from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time
+from workers.cli_live import alert_app, print_alert, watch
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Make hours of video searchable to the second.")
 index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
@@ -48,6 +49,7 @@ def ingest(
         print_dry_run(out, plan(paths, cfg, index), cfg.describe)
         raise typer.Exit(0)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from pipeline.alerts import Alerting
     from pipeline.describe.factory import resolve_model
     from pipeline.embed import make_embedder
     from pipeline.index import IndexWriter
@@ -67,8 +69,11 @@ def ingest(
     except IndexBusy as exc:
         raise fail(str(exc), code=3) from None
 
+    alerting = []
+
     def open_writer() -> IndexWriter:
         writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index, lock=lock)
+        alerting.append(Alerting(writer, on_alert=print_alert))  # standing queries see every committed chunk
         (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
         return writer
 
@@ -86,6 +91,8 @@ def ingest(
             writer = open_writer()
             report = run_local(cfg, paths, writer, make_describer(cfg.describe), progress)
     writer.close()
+    for a in alerting:
+        a.close()
     write_run_summary(index, report, started, paths)
     print_summary(out, report)
     raise typer.Exit(report.exit_code)
@@ -179,6 +186,9 @@ def status(index: Path = IndexOpt) -> None:
             v["reason"] or "",
         )
     out.print(table)
+    for v in videos:
+        for gap in catalog.gaps(v["video_id"]):
+            out.print(f"gap in {v['path']}: {format_span(gap['start_s'], gap['end_s'])} ({gap['reason']})")
     size_bytes = sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
     out.print(
         f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
@@ -329,6 +339,10 @@ def index_rebuild(
 
     total = rebuild_index(index, make_embedder(cfg.embed))
     out.print(f"rebuilt {index}: {total} segments")
+
+
+app.command()(watch)
+app.add_typer(alert_app, name="alert")
 
 
 def main() -> None:
