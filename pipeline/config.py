@@ -133,6 +133,13 @@ class LiveConfig(_Section):
     max_queued_chunks: int = Field(8, ge=1)  # cut chunks waiting for the model; a full queue pauses the readers
 
 
+class AnswerConfig(_Section):
+    """`vidseek ask` and `vidseek summarize`: the describe model in text mode over what the index holds."""
+
+    moments: int = Field(12, ge=1, le=200)  # retrieved moments an answer may cite
+    context_tokens: int = Field(8000, ge=256)  # prompt budget of one model call (instructions + moments/captions)
+
+
 class VidseekConfig(_Section):
     decode: DecodeConfig = DecodeConfig()
     describe: DescribeConfig = DescribeConfig()
@@ -140,6 +147,7 @@ class VidseekConfig(_Section):
     index: IndexConfig = IndexConfig()
     ray: RayConfig = RayConfig()
     live: LiveConfig = LiveConfig()
+    answer: AnswerConfig = AnswerConfig()
 
 
 def _parse_scalar(text: str) -> Any:

@@ -4,6 +4,9 @@ vidseek ingest PATH... --index DIR [--config FILE] [--set key=value ...]
 vidseek search "QUERY" --index DIR [-k 10] [--json]
 vidseek status --index DIR
 vidseek index rebuild --index DIR
+vidseek watch SOURCE... --index DIR             (workers.cli_live)
+vidseek alert add|list|rm ... --index DIR       (workers.cli_live)
+vidseek ask "QUESTION" / summarize VIDEO ...    (workers.cli_answers)
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import typer
 
 from pipeline.timefmt import format_span, hhmmss
+from workers.cli_answers import ask, summarize
 from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time
 from workers.cli_live import alert_app, print_alert, watch
 
@@ -343,6 +347,8 @@ def index_rebuild(
 
 app.command()(watch)
 app.add_typer(alert_app, name="alert")
+app.command()(ask)
+app.command()(summarize)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The describe plug point: frames in, caption and events out."""
+"""The describe plug point: frames in, caption and events out; and the same model answering in text."""
 
 from __future__ import annotations
 
@@ -15,3 +15,13 @@ class Describer(Protocol):
 
     def load(self) -> None: ...
     def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription | ChunkFailure]: ...
+
+
+class TextModel(Protocol):
+    """The same model in text mode, for answers and summaries over captions (``vidseek ask``/``summarize``)."""
+
+    name: str
+
+    def load(self) -> None: ...
+    def complete(self, prompt: str) -> str: ...  # the answer, reasoning removed
+    def count_tokens(self, text: str) -> int: ...

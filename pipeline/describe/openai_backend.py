@@ -64,18 +64,37 @@ class OpenAIDescriber:
         with ThreadPoolExecutor(max_workers=min(self.endpoint.max_concurrency, max(1, len(chunks)))) as pool:
             return list(pool.map(self._describe_one, chunks))
 
-    def _request(self, chunk: FrameChunk):
-        sampling = (
-            {"temperature": 0.0}
-            if self.cfg.greedy
-            else {"temperature": self.cfg.temperature, "top_p": self.cfg.top_p, "extra_body": {"top_k": self.cfg.top_k}}
+    def complete(self, prompt: str) -> str:
+        """Text in, answer out; the client's retries apply, and a failure raises (the caller reports it)."""
+        if self.client is None:
+            self.load()
+        response = self.client.chat.completions.create(
+            model=self.endpoint.model,
+            messages=[{"role": "user", "content": prompt}],
+            max_tokens=self.cfg.max_new_tokens,
+            seed=self.cfg.seed,
+            **self._sampling(),
         )
+        if not response.choices:
+            raise RuntimeError(f"{self.endpoint.base_url} returned no choices")
+        return _split(response.choices[0].message)[1]
+
+    def count_tokens(self, text: str) -> int:
+        """An upper estimate (no tokenizer here): about 3 characters per token for English and timestamps."""
+        return len(text) // 3 + 1
+
+    def _sampling(self) -> dict:
+        if self.cfg.greedy:
+            return {"temperature": 0.0}
+        return {"temperature": self.cfg.temperature, "top_p": self.cfg.top_p, "extra_body": {"top_k": self.cfg.top_k}}
+
+    def _request(self, chunk: FrameChunk):
         return self.client.chat.completions.create(
             model=self.endpoint.model,
             messages=build_messages(chunk, self.endpoint.image_detail),
             max_tokens=self.cfg.max_new_tokens,
             seed=self.cfg.seed,
-            **sampling,
+            **self._sampling(),
         )
 
     def _describe_one(self, chunk: FrameChunk) -> ChunkDescription | ChunkFailure:
@@ -93,15 +112,7 @@ class OpenAIDescriber:
             )
         if not response.choices:
             return ChunkFailure(span, "endpoint returned no choices")
-        message = response.choices[0].message
-        content = message.content or ""
-        extra = message.model_extra or {}
-        reasoning = extra.get("reasoning_content") or extra.get("reasoning") or ""
-        problem = ""
-        if reasoning or "</think>" not in content:
-            answer = content.strip()  # the server's reasoning parser already split it off, or there was none
-        else:
-            reasoning, answer, problem = split_reasoning(content)
+        reasoning, answer, problem = _split(response.choices[0].message)
         if not answer and response.choices[0].finish_reason == "length":
             problem = "output budget exhausted before the answer (max_new_tokens)"
         caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], span)
@@ -116,6 +127,16 @@ class OpenAIDescriber:
             input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             output_tokens=getattr(usage, "completion_tokens", 0) or 0,
         )
+
+
+def _split(message) -> tuple[str, str, str]:
+    """(reasoning, answer, problem) of a chat message, whether or not the server split the reasoning off."""
+    content = message.content or ""
+    extra = message.model_extra or {}
+    reasoning = extra.get("reasoning_content") or extra.get("reasoning") or ""
+    if reasoning or "</think>" not in content:
+        return reasoning, content.strip(), ""  # the server's reasoning parser already split it off, or none
+    return split_reasoning(content)
 
 
 def _short(text: str) -> str:

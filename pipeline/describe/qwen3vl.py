@@ -145,6 +145,21 @@ class Qwen3VLDescriber:
         input_tokens = inputs["attention_mask"].sum(dim=1).tolist()
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True), input_tokens, output_tokens
 
+    def complete(self, prompt: str) -> str:
+        """Text in, answer out (reasoning, bounded by the thinking budget, is dropped)."""
+        if self.model is None:
+            self.load()
+        messages = [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
+        text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        texts, _, _ = self.generate(self.processor(text=[text], padding=True, return_tensors="pt"))
+        reasoning, answer, _ = split_reasoning(texts[0], thinking=self.thinking)
+        return (answer or ThinkingBudget.strip_close(reasoning)[-2000:]).strip()
+
+    def count_tokens(self, text: str) -> int:
+        if self.processor is None:
+            self.load()
+        return len(self.processor.tokenizer.encode(text, add_special_tokens=False))
+
     def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
         """Describe in sub-batches that fit: the first GPU batch calibrates the size, OOM halves it."""
         import torch
