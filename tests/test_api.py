@@ -213,3 +213,16 @@ def test_alerts_list_and_live_feed(setup, embedder):
             assert '"start_s": 60' in event["data"] and "Another red car" in event["data"]
     finally:
         store.remove_query(query.id)
+
+
+def test_ask_and_summary_routes(setup, embedder):
+    """The tiny model answers (noise); the mechanics: moments retrieved, citations checked, summary levels."""
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder)) as url:
+        body = httpx.post(f"{url}/ask", json={"question": "a car waiting"}, timeout=120).json()
+        assert body["moments"][0]["label"].startswith("[bikes.mp4 00:00:0") and isinstance(body["answer"], str)
+        assert all(c["valid"] == (c["moment"] is not None) for c in body["citations"])
+        summary = httpx.get(f"{url}/videos/bikes/summary", timeout=120).json()
+        assert summary["levels"] == [2] and summary["model_calls"] == 1 and isinstance(summary["summary"], str)
+        assert httpx.post(f"{url}/ask", json={"question": ""}).status_code == 422
+        assert httpx.get(f"{url}/videos/nope/summary").status_code == 404

@@ -93,3 +93,48 @@ def test_click_a_result_plays_the_video_from_its_second(tmp_path, media, embedde
         shot = tmp_path / "web-result.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+
+
+def test_ask_shows_an_answer_whose_citation_plays_its_moment(tmp_path, media, embedder, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_answers import ScriptedModel
+
+    root = tmp_path / "media"
+    root.mkdir()
+    video = root / "bunny.webm"
+    shutil.copy(media("big_buck_bunny_0_30.webm"), video)
+    index = tmp_path / "index"
+    writer = IndexWriter(index, embedder)
+    writer.begin_video("bunny", str(video), video.stat().st_size, 30.0, "test", {})
+    captions = ["Title cards over a green landscape.", "A big rabbit wakes up.", "Butterflies fly over a meadow."]
+    writer.write_batch(
+        [
+            ChunkDescription(ChunkSpan("bunny", str(video), 10 * i, 10 * i + 10), c, model="t")
+            for i, c in enumerate(captions)
+        ]
+    )
+    writer.finish_video("bunny", "complete", num_chunks=3)
+    writer.close()
+    app = service_for(index, root, embedder)
+    app.state.service.text_model = ScriptedModel()  # cites the first moment, and one that was never retrieved
+    with LiveServer(app) as url:
+        browser.get(url + "/")
+        browser.find_element(By.ID, "q").send_keys("when do butterflies fly?")
+        browser.find_element(By.ID, "ask").click()
+        cite = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#answer .cite"))[0]
+        assert cite.text == "[bunny.webm 00:00:20-00:00:30]"
+        assert "not among the retrieved moments" in browser.find_element(By.ID, "answer").text
+        assert browser.find_elements(By.CSS_SELECTOR, "#answer .unverified")
+        cite.click()
+        at = WebDriverWait(browser, 60).until(
+            lambda d: d.execute_script(
+                "const v = document.getElementById('player');"
+                "return v.readyState >= 1 && !v.seeking ? v.currentTime : null;"
+            )
+        )
+        assert abs(at - 20.0) <= 1.0, at
+        browser.find_element(By.ID, "summarize").click()
+        WebDriverWait(browser, 30).until(lambda d: "stretches" in d.find_element(By.ID, "answer").text)
+        assert "model calls" in browser.find_element(By.ID, "status").text

@@ -1,5 +1,5 @@
 """The HTTP service: search, videos (metadata, range-streamed file, thumbnails, WebVTT), ingest jobs, health,
-Prometheus metrics, alerts (list and live feed), and the web page at ``/``.
+Prometheus metrics, alerts (list and live feed), answers (ask, summarize), and the web page at ``/``.
 
 Security: loopback by default; an API key (header ``X-API-Key``) is required when one is configured and always
 when binding elsewhere; only files under the configured media roots (symlinks resolved) are streamed or
@@ -25,6 +25,7 @@ from pipeline.config import VidseekConfig
 from pipeline.export import render, video_segments
 from pipeline.search import Filters, Searcher
 from workers.api_alerts import add_alert_routes
+from workers.api_answers import add_answer_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_BODY_BYTES = 64 * 1024
@@ -62,6 +63,7 @@ class Service:
         self._stamp = None
         self.jobs: dict[str, Job] = {}
         self.ingest_lock = threading.Lock()  # one ingest at a time: the index has a single writer
+        self.text_model = None  # for /ask and summaries: made on first use (workers.api_answers)
 
     def current(self) -> Searcher:
         """The searcher for the last committed index (FAISS files are replaced atomically, SQLite is WAL)."""
@@ -97,6 +99,7 @@ def _metrics():
 def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="vidseek", version="0.1.0", description="Search hours of video to the second.")
     registry, metrics = _metrics()
+    app.state.service = service
 
     @app.middleware("http")
     async def bounded_and_counted(request: Request, call_next):
@@ -139,6 +142,7 @@ def create_app(service: Service) -> FastAPI:
         return row
 
     add_alert_routes(app, service.index_dir, guarded)
+    add_answer_routes(app, service, guarded)
 
     @app.get("/healthz")
     def healthz():

@@ -1,5 +1,7 @@
 // The search page: results as cards; a click plays the video from the moment's start with captions on,
-// and the strip under the player marks the video's events. The API key goes in a header on the page's own
+// and the strip under the player marks the video's events. Ask shows an answer whose citations play their
+// moment (unverified ones are marked, not linked); Summarize summarizes the playing video; new alerts
+// arrive over server-sent events. The API key goes in a header on the page's own
 // requests and as ?key= on media URLs, since <video>, <img> and <track> cannot send headers.
 const $ = (id) => document.getElementById(id);
 const hhmmss = (s) => new Date(Math.max(0, s) * 1000).toISOString().substring(11, 19);
@@ -14,8 +16,8 @@ function media(url) {
   return key ? `${url}${url.includes("?") ? "&" : "?"}key=${encodeURIComponent(key)}` : url;
 }
 
-async function getJSON(url) {
-  const response = await fetch(url, { headers: headers() });
+async function getJSON(url, options = {}) {
+  const response = await fetch(url, { ...options, headers: { ...headers(), ...(options.headers || {}) } });
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
@@ -50,6 +52,82 @@ function renderResults(results) {
   });
 }
 
+async function ask(question) {
+  $("status").textContent = "asking the model...";
+  const panel = $("answer");
+  panel.textContent = "";
+  try {
+    const body = await getJSON("/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question }),
+    });
+    renderAnswer(body);
+    renderResults(body.moments.map((m) => ({ ...m })));
+    $("status").textContent = `${body.citations.filter((c) => c.valid).length} cited moments, ` +
+      `${body.unsupported.length} unverified`;
+  } catch (err) {
+    $("status").textContent = `error: ${err.message}`;
+  }
+}
+
+function renderAnswer(body) {
+  // the answer's text, with each valid citation a link to its moment and unverified ones in red
+  const panel = $("answer");
+  panel.innerHTML = "";
+  let text = body.answer;
+  const marks = [...body.citations].map((c) => ({ ...c, at: text.indexOf(c.text) })).filter((c) => c.at >= 0);
+  marks.sort((a, b) => a.at - b.at);
+  let pos = 0;
+  for (const c of marks) {
+    if (c.at < pos) continue;
+    panel.append(document.createTextNode(text.slice(pos, c.at)));
+    const span = document.createElement("span");
+    span.textContent = c.text;
+    if (c.valid) {
+      const moment = body.moments[c.moment];
+      span.className = "cite";
+      span.addEventListener("click", () => play({ ...moment, start_s: c.start_s }));
+    } else {
+      span.className = "unverified";
+    }
+    panel.append(span);
+    pos = c.at + c.text.length;
+  }
+  panel.append(document.createTextNode(text.slice(pos)));
+  for (const bad of body.unsupported) {
+    const note = document.createElement("div");
+    note.className = "unverified";
+    note.textContent = `unverified: ${bad} is not among the retrieved moments`;
+    panel.append(note);
+  }
+}
+
+async function summarizeVideo() {
+  const videoId = $("player").dataset.video;
+  if (!videoId) return;
+  $("status").textContent = "summarizing...";
+  try {
+    const body = await getJSON(`/videos/${videoId}/summary`);
+    $("answer").textContent = body.summary;
+    $("status").textContent = `summary from ${body.levels.join(" -> ")} lines, ${body.model_calls} model calls`;
+  } catch (err) {
+    $("status").textContent = `error: ${err.message}`;
+  }
+}
+
+function watchAlerts() {
+  if (!window.EventSource) return;
+  const feed = new EventSource(media("/alerts/stream?after_id=" + (Number(localStorage.lastAlert) || 0)));
+  feed.addEventListener("alert", (e) => {
+    const alert = JSON.parse(e.data);
+    localStorage.lastAlert = alert.id;
+    const line = document.createElement("div");
+    line.textContent = `ALERT "${alert.query}": ${alert.video.split("/").pop()} ${hhmmss(alert.start_s)} ${alert.text}`;
+    $("alerts").prepend(line);
+  });
+}
+
 async function play(hit) {
   const player = $("player");
   const base = `/videos/${hit.video_id}`;
@@ -64,6 +142,7 @@ async function play(hit) {
     track.default = true;
     player.appendChild(track);
     player.dataset.video = hit.video_id;
+    $("summarize").style.display = "";
     drawTimeline(await getJSON(base));
   }
   const seek = () => {
@@ -96,3 +175,6 @@ function drawTimeline(video) {
 }
 
 $("q").addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target.value.trim()) search(e.target.value.trim()); });
+$("ask").addEventListener("click", () => { if ($("q").value.trim()) ask($("q").value.trim()); });
+$("summarize").addEventListener("click", summarizeVideo);
+watchAlerts();

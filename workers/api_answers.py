@@ -1,0 +1,56 @@
+"""Answer routes of the HTTP service: ``POST /ask`` and ``GET /videos/{id}/summary``. The text model (the describe
+model in text mode) loads on the first call and serves one request at a time."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import FastAPI, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from pipeline.answers import ask, summarize
+from pipeline.search import Filters
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., min_length=1, max_length=500)
+    video: str | None = None
+    after_s: float | None = None
+    before_s: float | None = None
+
+
+def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
+    lock = threading.Lock()
+
+    def text_model():
+        if service.text_model is None:
+            from pipeline.describe import make_describer
+            from pipeline.describe.factory import resolve_model
+
+            service.text_model = make_describer(resolve_model(service.cfg.describe)[0])
+        return service.text_model
+
+    @app.post("/ask", dependencies=guarded)
+    def ask_route(body: AskRequest):
+        searcher = service.current()
+        filters = Filters(body.video, body.after_s, body.before_s)
+        with lock:
+            try:
+                answer = ask(body.question, searcher, text_model(), service.cfg.answer, filters).to_json()
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
+        ids = searcher.catalog.ids_by_path()
+        for moment in answer["moments"]:
+            moment["video_id"] = ids.get(moment["video"])  # the page plays moments by id
+        return answer
+
+    @app.get("/videos/{video_id}/summary", dependencies=guarded)
+    def summary_route(video_id: str, after_s: float | None = Query(None), before_s: float | None = Query(None)):
+        catalog = service.current().catalog
+        if catalog.video(video_id) is None:
+            raise HTTPException(404, f"no video with id {video_id!r}")
+        with lock:
+            try:
+                return summarize(catalog, video_id, text_model(), service.cfg.answer, after_s, before_s).to_json()
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
