@@ -50,6 +50,7 @@ class CommittedChunk:
     end_s: float
     caption: str
     latency_s: float  # commit time minus the chunk's end: how long after happening it became searchable
+    model_s: float  # the describe call this chunk was in
 
 
 @dataclass
@@ -69,14 +70,20 @@ class _Cutter:
         self.state, self.chunk_s, self.step, self.emit = state, chunk_s, 1.0 / fps, emit
         self.frames: list[StreamFrame] = []
         self.start_s = self.end_s = 0.0
+        self.continues_at: float | None = None  # the last chunk's end, while the stream has not dropped since
 
     def add(self, frame: StreamFrame) -> None:
         if self.frames and frame.utc_s >= self.end_s:
             self.flush(self.end_s)
+            self.continues_at = self.end_s
         if not self.frames:
-            self.start_s = frame.utc_s
+            # a chunk that continues the last one starts where it ended, so continuous footage has no holes
+            self.start_s = self.continues_at if self.continues_at is not None else frame.utc_s
             self.end_s = (math.floor(frame.utc_s / self.chunk_s) + 1) * self.chunk_s
         self.frames.append(frame)
+        if frame.utc_s + self.step >= self.end_s - 1e-3:  # no later sample can fall inside: close it now
+            self.flush(self.end_s)
+            self.continues_at = self.end_s
 
     def flush(self, end_s: float | None = None) -> None:
         """Emit what has been gathered; a partial chunk (drop, stop) ends one sample after its last frame."""
@@ -84,6 +91,8 @@ class _Cutter:
             end = end_s if end_s is not None else min(self.end_s, self.frames[-1].utc_s + self.step)
             self.emit(LiveChunk(self.state.source, self.state.video_id, self.start_s, end, self.frames))
             self.frames = []
+        if end_s is None:
+            self.continues_at = None
 
 
 class Watcher:
@@ -165,7 +174,9 @@ class Watcher:
                 self._record_gap(*item)
         if not chunks:
             return
+        model_started = time.monotonic()
         results = self.describer.describe([self._model_chunk(c) for c in chunks])
+        model_s = time.monotonic() - model_started
         for chunk, result in zip(chunks, results, strict=True):
             state = self.sources[chunk.source]
             if isinstance(result, ChunkFailure):
@@ -179,7 +190,8 @@ class Watcher:
         now = time.time()
         for chunk, result in zip(chunks, results, strict=True):
             if isinstance(result, ChunkDescription):
-                done = CommittedChunk(chunk.source, chunk.start_s, chunk.end_s, result.caption, now - chunk.end_s)
+                latency_s = now - chunk.end_s
+                done = CommittedChunk(chunk.source, chunk.start_s, chunk.end_s, result.caption, latency_s, model_s)
                 self.committed.append(done)
                 if self.on_chunk:
                     self.on_chunk(done)

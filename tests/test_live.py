@@ -153,3 +153,26 @@ def test_watch_command_alerts_and_stops_cleanly_on_sigterm(tmp_path, media):
     assert sender.url in status.stdout and "stopped" in status.stdout
     listed = vidseek("alert", "list", "--index", index, "--alerts")
     assert "anything at all" in listed.stdout and sender.url in listed.stdout
+
+
+def test_several_sources_share_one_model(tmp_path, media, embedder):
+    senders = [StreamSender(media("bikes.mp4")).start(), StreamSender(media("chaplin.mp4")).start()]
+    writer = IndexWriter(tmp_path, embedder)
+    describer = FrameCountDescriber()
+    watcher = Watcher([s.url for s in senders], load_config(None, LIVE), writer, describer)
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: all(sum(c.source == s.url for c in watcher.committed) >= 2 for s in senders))
+    finally:
+        watcher.stop.set()
+        thread.join(30)
+        for s in senders:
+            s.kill()
+    writer.close()
+    catalog = Catalog(tmp_path)
+    for s in senders:
+        spans = sorted((c.start_s, c.end_s) for c in watcher.committed if c.source == s.url)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert catalog.video(live_video_id(s.url))["num_chunks"] == len(spans)
+    assert {c.span.video_path for c in describer.seen} == {s.url for s in senders}  # one describer for both
