@@ -14,9 +14,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.decode.errors import DecodeError
-
 COPY_BLOCK_BYTES = 8 << 20
+
+
+def default_cache_dir() -> Path:
+    """Where vidseek keeps what it builds or mirrors locally (the tiny model, object-storage index copies)."""
+    return Path(os.environ.get("VIDSEEK_CACHE", Path.home() / ".cache" / "vidseek"))
 
 
 def is_url(path: str) -> bool:
@@ -41,6 +44,8 @@ def discover_url(url: str, suffixes: set[str]) -> list[str]:
 
 def remote_info(url: str) -> dict:
     """The store's metadata for one object; a missing one is a ``DecodeError`` naming the URL."""
+    from pipeline.decode.errors import DecodeError  # here: pipeline.decode imports this module
+
     fs, path = filesystem(url)
     try:
         info = fs.info(path)
@@ -71,6 +76,8 @@ def open_remote(url: str):
 
 def stage_local(url: str, scratch_dir: str | None = None) -> Path:
     """Copy the object to a private file under ``scratch_dir`` (default: the system temp dir); caller deletes it."""
+    from pipeline.decode.errors import DecodeError
+
     fs, path = filesystem(url)
     scratch = Path(scratch_dir or tempfile.gettempdir())
     scratch.mkdir(parents=True, exist_ok=True)

@@ -100,3 +100,59 @@ def test_ingest_from_bucket_then_skip_unchanged(s3, tmp_path, embedder):
     again = run_local(cfg, [prefix], writer, SegmentsDescriber(s3["segments"]))
     writer.close()
     assert [r.status for r in again.results if r.path.endswith("concat.mp4")] == ["skipped"]
+
+
+def test_index_on_object_storage_through_the_cli(s3, tmp_path, media):
+    """`--index s3://...`: ingest pushes the index, a fresh machine searches it, a re-run skips, a held lease stops
+    a second writer with exit code 3."""
+    import json
+    import shutil
+    import time
+
+    import s3fs
+
+    from pipeline.index.remote import RemoteIndex
+    from tests.test_cli import TINY_LOCAL, vidseek
+
+    url = f"s3://{BUCKET}/indexes/{tmp_path.name}"
+    ok = vidseek("ingest", media("bikes.mp4"), "--index", url, *TINY_LOCAL)
+    assert ok.returncode == 0, ok.stderr
+    names = {p.rsplit("/", 1)[-1] for p in s3fs.S3FileSystem().find(url)}
+    assert {"catalog.sqlite", "vectors.faiss"} <= names and any(n.endswith(".parquet") for n in names)
+    assert "LEASE.json" not in names and "writer.lock" not in names
+
+    shutil.rmtree(RemoteIndex(url).local)  # another machine: nothing local
+    found = vidseek("search", "a street", "--index", url, "--json")
+    assert found.returncode == 0, found.stderr
+    assert {json.loads(line)["video"] for line in found.stdout.splitlines()} == {media("bikes.mp4")}
+    again = vidseek("ingest", media("bikes.mp4"), "--index", url, *TINY_LOCAL)
+    assert again.returncode == 0 and "skipped 1" in again.stdout
+
+    lease = {"owner": "nightly@node-7", "host": "node-7", "expires": time.time() + 600}
+    s3fs.S3FileSystem().pipe_file(f"{url}/LEASE.json", json.dumps(lease).encode())
+    busy = vidseek("ingest", media("chaplin.mp4"), "--index", url, *TINY_LOCAL)
+    assert busy.returncode == 3 and "nightly@node-7" in busy.stderr
+
+
+def test_records_pushed_mid_run_survive_a_lost_machine(s3, tmp_path, embedder):
+    """A run that dies after pushing only its records: the next machine pulls them and the writer's repair
+    indexes them, so those chunks are not described again."""
+    import shutil
+
+    from pipeline.index.remote import RemoteIndex
+    from pipeline.types import ChunkDescription, ChunkSpan
+
+    url = f"s3://{BUCKET}/indexes/{tmp_path.name}"
+    remote = RemoteIndex(url, cache_dir=tmp_path / "machine-a")
+    remote.acquire(settle_s=0)
+    writer = IndexWriter(remote.pull(), embedder)
+    writer.begin_video("v", "/footage/v.mp4", 1, 30.0, "test", {})
+    for start in (0, 10, 20):
+        writer.write(ChunkDescription(ChunkSpan("v", "/footage/v.mp4", start, start + 10), f"scene {start}"))
+    assert remote.push(records_only=True) == 3  # three Parquet records; catalog and vectors not yet
+    shutil.rmtree(tmp_path / "machine-a")  # the machine is lost with its open writer (lease left to expire)
+
+    fresh = RemoteIndex(url, cache_dir=tmp_path / "machine-b")
+    writer = IndexWriter(fresh.pull(), embedder)  # repair: catalog and vectors rebuilt from the records
+    assert len(writer.done_chunk_ids("v")) == 3 and writer.catalog.count_segments() == 3
+    writer.close()

@@ -20,7 +20,7 @@ import typer
 
 from pipeline.timefmt import format_span, hhmmss
 from workers.cli_answers import ask, summarize
-from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time
+from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time, remote_of
 from workers.cli_live import alert_app, print_alert, watch
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Make hours of video searchable to the second.")
@@ -73,31 +73,47 @@ def ingest(
     except IndexBusy as exc:
         raise fail(str(exc), code=3) from None
 
+    remote = remote_of(index)  # --index s3://...: a local mirror, leased and pushed back
+    if remote:
+        try:
+            remote.acquire(wait)
+        except IndexBusy as exc:
+            raise fail(str(exc), code=3) from None
+        remote.pull()  # whatever another run pushed before the lease was ours
     alerting = []
 
     def open_writer() -> IndexWriter:
         writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index, lock=lock)
         alerting.append(Alerting(writer, on_alert=print_alert))  # standing queries see every committed chunk
+        if remote:
+            writer.listeners.append(remote.push_records_every())
         (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
         return writer
 
-    with RichProgress(err) as progress:
-        if cfg.ray.enabled:
-            from workers.ray_job import RayIngest
+    closed = False
+    try:
+        with RichProgress(err) as progress:
+            if cfg.ray.enabled:
+                from workers.ray_job import RayIngest
 
-            job = RayIngest(cfg, progress)  # actors start loading models while the index opens
-            writer = open_writer()
-            report = job.ingest(paths, writer, describe_cfg.model)
-        else:
-            from pipeline.describe import make_describer
-            from pipeline.job import run_local
+                job = RayIngest(cfg, progress)  # actors start loading models while the index opens
+                writer = open_writer()
+                report = job.ingest(paths, writer, describe_cfg.model)
+            else:
+                from pipeline.describe import make_describer
+                from pipeline.job import run_local
 
-            writer = open_writer()
-            report = run_local(cfg, paths, writer, make_describer(cfg.describe), progress)
-    writer.close()
-    for a in alerting:
-        a.close()
-    write_run_summary(index, report, started, paths)
+                writer = open_writer()
+                report = run_local(cfg, paths, writer, make_describer(cfg.describe), progress)
+        writer.close()
+        closed = True
+        for a in alerting:
+            a.close()
+        write_run_summary(index, report, started, paths)
+    finally:
+        if remote:  # an interrupted run still uploads its finished records; the next run skips those chunks
+            remote.push(records_only=not closed)
+            remote.release()
     print_summary(out, report)
     raise typer.Exit(report.exit_code)
 

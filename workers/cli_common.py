@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -13,7 +15,38 @@ PIPED_WIDTH = 240
 out = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
-IndexOpt = typer.Option(..., "--index", "-i", help="index folder (created by ingest)")
+_REMOTES: dict[Path, object] = {}  # local mirror -> RemoteIndex, for the --index values that were URLs
+
+
+def local_index(value: Path | None) -> Path | None:
+    """--index may be an object-storage URL: the index is mirrored to a local folder (pulled here; commands that
+    write push it back, see ``remote_of``)."""
+    if value is None:
+        return None
+    text = re.sub(r"^([a-z][a-z0-9+.-]*):/(?!/)", r"\1://", str(value))  # Path() folded the '//' of a URL
+    from pipeline.storage import is_url
+
+    if not is_url(text):
+        return value
+    from pipeline.index.remote import RemoteIndex
+
+    remote = RemoteIndex(text)
+    try:
+        local = remote.pull()
+    except (OSError, ImportError, ValueError) as exc:
+        raise fail(f"cannot read the index at {text}: {exc.__class__.__name__}: {exc}") from None
+    _REMOTES[local] = remote
+    return local
+
+
+def remote_of(index: Path):
+    """The ``RemoteIndex`` behind a mirrored --index, or None for a local folder."""
+    return _REMOTES.get(index)
+
+
+IndexOpt = typer.Option(
+    ..., "--index", "-i", help="index folder (created by ingest), or an s3:// / gs:// URL", callback=local_index
+)
 
 
 def parse_time(text: str | None) -> float | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from pipeline.timefmt import format_span
-from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out
+from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, remote_of
 
 alert_app = typer.Typer(no_args_is_help=True, help="Standing queries: an alert when a new moment matches.")
 
@@ -54,12 +54,18 @@ def watch(
     cfg = cfg.model_copy(update={"describe": describe_cfg})
     index.mkdir(parents=True, exist_ok=True)
     lock = IndexLock(index)
+    remote = remote_of(index)  # --index s3://...: a leased local mirror, its records pushed as they come
     try:
         lock.acquire()
+        if remote:
+            remote.acquire()
+            remote.pull()
     except IndexBusy as exc:
         raise fail(str(exc), code=3) from None
     writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index, lock=lock)
     alerting = Alerting(writer, on_alert=print_alert)
+    if remote:
+        writer.listeners.append(remote.push_records_every())
 
     def on_chunk(c) -> None:
         out.print(
@@ -89,6 +95,9 @@ def watch(
     finally:
         writer.close()
         alerting.close(timeout_s=10)
+        if remote:
+            remote.push()
+            remote.release()
     latencies = [c.latency_s for c in committed]
     gaps = sum(len(s.gaps) for s in watcher.sources.values())
     median = f"{statistics.median(latencies):.1f} s" if latencies else "-"
@@ -109,6 +118,8 @@ def alert_add(
     if webhook and not webhook.startswith(("http://", "https://")):
         raise fail(f"--webhook must be an http(s) URL, got {webhook!r}")
     q = AlertStore(index).add_query(query, threshold, webhook, cooldown)
+    if remote_of(index):
+        remote_of(index).push()
     out.print(f"standing query #{q.id}: {q.query!r} (threshold {q.threshold}, cooldown {q.cooldown_s:.0f} s)")
 
 
@@ -147,4 +158,6 @@ def alert_rm(query_id: int = typer.Argument(..., help="the # from `vidseek alert
 
     if not AlertStore(index).remove_query(query_id):
         raise fail(f"no standing query #{query_id}; see `vidseek alert list`")
+    if remote_of(index):
+        remote_of(index).push()
     out.print(f"removed standing query #{query_id}")

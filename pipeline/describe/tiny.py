@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from pipeline.storage import default_cache_dir
+
 TINY_NOTICE = "tiny random Qwen3-VL: its text is noise, only the mechanics are real"
 _VERSION = "1"  # bump when the recipe below changes, so stale caches are rebuilt
 
@@ -37,10 +39,6 @@ CHAT_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}<|im_start|>assistant\n<think>\n{%- endif %}"
 )
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("VIDSEEK_CACHE", Path.home() / ".cache" / "vidseek"))
 
 
 def _corpus() -> list[str]:
