@@ -109,9 +109,9 @@ def test_entrypoints_name_configs_that_load():
         assert load_config(CONFIG_DIR / config.name).ray.address == "auto"
 
 
-def test_dockerfile_installs_the_package_with_gpu_extras():
+def test_dockerfile_installs_the_package_with_gpu_and_cloud_extras():
     text = (REPO / "deploy" / "Dockerfile").read_text()
-    assert text.startswith("#") and "FROM nvidia/cuda:" in text and "pip install '.[gpu]'" in text
+    assert text.startswith("#") and "FROM nvidia/cuda:" in text and "pip install '.[gpu,cloud]'" in text
     copied = [line.split()[1:-1] for line in text.splitlines() if line.startswith("COPY")]
     assert sorted(x for group in copied for x in group) == [
         "README.md",
