@@ -108,13 +108,14 @@ def test_index_on_object_storage_through_the_cli(s3, tmp_path, media):
     import json
     import shutil
     import time
+    import uuid
 
     import s3fs
 
     from pipeline.index.remote import RemoteIndex
     from tests.test_cli import TINY_LOCAL, vidseek
 
-    url = f"s3://{BUCKET}/indexes/{tmp_path.name}"
+    url = f"s3://{BUCKET}/indexes/{uuid.uuid4().hex}"  # the local mirror is keyed by URL: a fresh one per run
     ok = vidseek("ingest", media("bikes.mp4"), "--index", url, *TINY_LOCAL)
     assert ok.returncode == 0, ok.stderr
     names = {p.rsplit("/", 1)[-1] for p in s3fs.S3FileSystem().find(url)}
@@ -156,3 +157,21 @@ def test_records_pushed_mid_run_survive_a_lost_machine(s3, tmp_path, embedder):
     writer = IndexWriter(fresh.pull(), embedder)  # repair: catalog and vectors rebuilt from the records
     assert len(writer.done_chunk_ids("v")) == 3 and writer.catalog.count_segments() == 3
     writer.close()
+
+
+def test_mirror_follows_files_deleted_on_the_store(s3, tmp_path):
+    """A store wiped (or another bucket behind the same URL) must not leave stale local files that a push would
+    then skip as unchanged."""
+    import s3fs
+
+    from pipeline.index.remote import RemoteIndex
+
+    url = f"s3://{BUCKET}/indexes/{tmp_path.name}-wiped"
+    remote = RemoteIndex(url, cache_dir=tmp_path / "cache")
+    local = remote.pull()
+    (local / "catalog.sqlite").write_bytes(b"v1")
+    assert remote.push() == 1
+    s3fs.S3FileSystem().rm(url, recursive=True)
+    assert not (remote.pull() / "catalog.sqlite").exists()
+    (local / "catalog.sqlite").write_bytes(b"v1")
+    assert remote.push() == 1 and s3fs.S3FileSystem().cat_file(f"{url}/catalog.sqlite") == b"v1"

@@ -75,11 +75,17 @@ class RemoteIndex:
         return str(checksum or (info.get("size"), info.get("mtime")))
 
     def pull(self) -> Path:
-        """Bring the local mirror up to date with the store; returns its folder. Local files the store does not
-        have (records of a run that could not push) are kept: the writer's repair indexes them."""
+        """Bring the local mirror up to date with the store; returns its folder. A file the store no longer has
+        is deleted here too; local files the store never had (records of a run that could not push) are kept:
+        the writer's repair indexes them."""
         self.local.mkdir(parents=True, exist_ok=True)
         manifest = self._manifest()
-        for rel, info in self._remote_files().items():
+        remote_files = self._remote_files()
+        for rel in [r for r in manifest["remote"] if r not in remote_files]:  # deleted on the store: drop here too
+            (self.local / rel).unlink(missing_ok=True)
+            manifest["remote"].pop(rel)
+            manifest["local"].pop(rel, None)
+        for rel, info in remote_files.items():
             sig = self._remote_sig(info)
             target = self.local / rel
             if manifest["remote"].get(rel) == sig and target.exists():
