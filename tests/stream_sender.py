@@ -1,5 +1,5 @@
 """Real streams on loopback for the live tests: ffmpeg plays a clip in real time (looped) as MPEG-TS served over
-HTTP, as an HLS playlist that grows in a folder, or as a growing MPEG-TS file. ``kill`` and ``start`` again
+HTTP or UDP, as an HLS playlist that grows in a folder, or as a growing MPEG-TS file. ``kill`` and ``start`` again
 simulate a source dropping."""
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ class StreamSender:
         if kind == "http":
             self.url = f"http://127.0.0.1:{free_port()}/live.ts"
             self._out = ["-f", "mpegts", "-listen", "1", self.url]
+        elif kind == "udp":  # datagrams: the receiver sees no disconnect, only a pause and a restarted clock
+            self.url = f"udp://127.0.0.1:{free_port()}"
+            self._out = ["-f", "mpegts", self.url + "?pkt_size=1316"]
         elif kind == "hls":
             assert folder is not None
             folder.mkdir(parents=True, exist_ok=True)

@@ -40,8 +40,9 @@ def wait_for(predicate, timeout_s=30.0):
     assert predicate(), "timed out"
 
 
-def test_http_stream_drop_and_reconnect(tmp_path, media, embedder):
-    sender = StreamSender(media("bikes.mp4")).start()
+@pytest.mark.parametrize("kind", ["http", "udp"])
+def test_stream_drop_and_reconnect(kind, tmp_path, media, embedder):
+    sender = StreamSender(media("bikes.mp4"), kind).start()
     writer = IndexWriter(tmp_path, embedder)
     AlertStore(tmp_path).add_query("cyclists ride past", threshold=0.5, cooldown_s=3600)
     alerting = Alerting(writer)

@@ -89,6 +89,9 @@ class StreamReader:
         backoff = self.live.reconnect_min_s
         gap_reason = ""
         gap_start = time.time()
+        step = 1.0 / self.decode.fps
+        hole_s = max(2.0, 2.5 * step)  # consecutive samples further apart than this leave a gap
+        previous: float | None = None
         while not self.stop.is_set():
             container = None
             try:
@@ -98,11 +101,23 @@ class StreamReader:
                     if gap_reason:
                         yield StreamGap(gap_start, frame.utc_s, gap_reason)
                         gap_reason = ""
+                    elif previous is not None and frame.utc_s - previous > hole_s:
+                        # frames stopped and came back without a reconnect (a UDP sender restarting, lost
+                        # packets): the same gap, and the chunk before it is committed first
+                        start = previous + step
+                        hole = f"no frames for {frame.utc_s - start:.1f} s"
+                        yield StreamDrop(start, hole)
+                        yield StreamGap(start, frame.utc_s, hole)
+                    previous = frame.utc_s
                     backoff = self.live.reconnect_min_s
                     yield frame
                 reason = "stream ended"
             except Exception as exc:  # noqa: BLE001 - any FFmpeg/OS error is a drop: record it and reconnect
-                reason = f"{exc.__class__.__name__}: {exc}"[:300]
+                timed_out = exc.__class__.__name__ == "ExitError"  # PyAV's read timeout interrupts FFmpeg
+                reason = (
+                    f"no data for {self.live.read_timeout_s:.0f} s" if timed_out else f"{exc.__class__.__name__}: {exc}"
+                )
+                reason = reason[:300]
             finally:
                 if container is not None:
                     container.close()
@@ -133,6 +148,8 @@ class StreamReader:
                 continue
             pts = float(frame.pts * stream.time_base)
             now = time.time()
+            if self.kind != "file" and self._last_pts is not None and pts < self._last_pts - 1.0:
+                self._anchor = None  # the stream clock went back (a restarted sender, a PTS wrap): a new clock
             if self._anchor is None or (self.kind != "file" and now - pts < self._anchor[0] - self._anchor[1]):
                 # a live frame cannot have happened after it arrived: the earliest-arriving frame (relative to its
                 # PTS) sets the clock, so buffered bursts at connect do not push times ahead of the wall clock
