@@ -2,7 +2,8 @@
 
 embed query -> FAISS top-N (exact; restricted by an ID selector when filtered)
   - filtered to one video:  localize the moment inside it (pipeline.moments.localize)
-  - otherwise:              merge overlapping hits of the same video into one moment
+  - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness), then merge
+                            overlapping hits of the same video into one moment
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from pipeline.config import EmbedConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
+from pipeline.index.hubness import rank_scores
 from pipeline.index.vectors import VectorIndex
 from pipeline.moments import Neighbour, localize, merge_overlapping
 from pipeline.types import Hit
@@ -83,20 +85,21 @@ class Searcher:
         if video_id is not None and localize_moments and only is not None and len(only) <= MAX_VIDEO_SEGMENTS:
             return self._localize(query_vector, video_id, only, k)
         scores, ids = self.vectors.search(query_vector, k * 4 if merge else k, only)
-        hits = self._hits(scores, ids)
+        hits = self._hits(scores, ids, hub_corrected=video_id is None)
         return (merge_overlapping(hits) if merge else hits)[:k]
 
     def dense(self, query_vector: np.ndarray, k: int, only=None) -> list[Hit]:
         """The plain baseline: exact inner product, one hit per segment, nothing merged."""
         return self._hits(*self.vectors.search(query_vector, k, only))
 
-    def _hits(self, scores, ids) -> list[Hit]:
+    def _hits(self, scores, ids, hub_corrected: bool = False) -> list[Hit]:
+        """Hits in FAISS order; ``hub_corrected`` (searches across videos) re-ranks by similarity minus hubness."""
         rows = self.catalog.segments(int(i) for i in ids)
-        return [
-            Hit(r["video_path"], r["start_s"], r["end_s"], float(s), r["text"], r["kind"], r["label"])
-            for s, i in zip(scores, ids, strict=True)
-            if (r := rows.get(int(i))) is not None
-        ]
+        found = [(float(s), r) for s, i in zip(scores, ids, strict=True) if (r := rows.get(int(i))) is not None]
+        if hub_corrected and found:
+            ranked = rank_scores(np.array([s for s, _ in found]), [r["hubness"] for _, r in found])
+            found = sorted(zip(ranked.tolist(), (r for _, r in found), strict=True), key=lambda x: -x[0])
+        return [Hit(r["video_path"], r["start_s"], r["end_s"], s, r["text"], r["kind"], r["label"]) for s, r in found]
 
     def _localize(self, query_vector: np.ndarray, video_id: str, only: list[int], k: int) -> list[Hit]:
         scores, ids = self.vectors.search(query_vector, len(only), only)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from pipeline.index import IndexWriter
@@ -147,3 +148,49 @@ def test_export_formats(index, fmt):
     else:
         lines = text.strip().splitlines()
         assert lines[0] == "start_s,end_s,kind,label,text" and len(lines) == 5
+
+
+def test_hubness_marks_descriptions_close_to_everything(tmp_path, embedder):
+    from pipeline.index import Catalog
+    from pipeline.index.hubness import HUB_BETA, rank_scores
+
+    generic = "A person is standing and talking to the camera."
+    specific = [
+        "A red truck backs into the loading dock.",
+        "A girl juggles three oranges in a kitchen.",
+        "Two dogs swim across a lake after a stick.",
+        "A chef slices onions on a wooden board.",
+        "Snow falls on parked cars at night.",
+        "A man repairs a bicycle tyre in a garage.",
+        "Children build a sandcastle on the beach.",
+        "A woman paints a fence blue.",
+        "Fireworks explode over a river.",
+        "A cat knocks a glass off a table.",
+        "Surfers ride a large wave at sunset.",
+        "A baker pulls bread out of an oven.",
+    ]
+    writer = IndexWriter(tmp_path, embedder)
+    for i, text in enumerate(specific):
+        video = f"v{i}.mp4"
+        writer.begin_video(video, video, 1, 20.0, "test", {})
+        writer.write_batch(
+            [
+                ChunkDescription(ChunkSpan(video, video, 0, 10), f"{generic} Take {i}.", model="t"),
+                ChunkDescription(ChunkSpan(video, video, 10, 20), text, model="t"),
+            ]
+        )
+        writer.finish_video(video, "complete", num_chunks=2)
+    writer.close()
+    catalog = Catalog(tmp_path)
+    rows = {r["text"]: r["hubness"] for r in catalog.db.execute("SELECT text, hubness FROM segments")}
+    assert None not in rows.values() and int(catalog.get_meta("hubness_full_at")) >= 20
+    hub_generic = min(h for t, h in rows.items() if t.startswith(generic))
+    hub_specific = max(h for t, h in rows.items() if not t.startswith(generic))
+    assert hub_generic > hub_specific  # the repeated description is a hub, every specific one is not
+    gap = HUB_BETA * (hub_generic - hub_specific)
+    ranked = rank_scores(np.array([0.60, 0.60 - gap / 2]), [hub_generic, hub_specific])
+    assert ranked[1] > ranked[0]  # a slightly less similar segment that is not a hub ranks first
+    assert rank_scores(np.array([0.5]), [None])[0] == 0.5  # no values yet: plain similarity
+    hits = Searcher(tmp_path, embedder).search("a red truck at the loading dock", k=3)
+    assert hits[0].video == "v0.mp4" and hits[0].start_s == 10.0
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))  # reported = ranked by

@@ -51,6 +51,10 @@ class Catalog:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(segments)")}
+        if "hubness" not in columns:  # indexes made before hubness existed
+            with self.db:
+                self.db.execute("ALTER TABLE segments ADD COLUMN hubness REAL")
 
     def close(self) -> None:
         self.db.close()
@@ -176,6 +180,26 @@ class Catalog:
 
     def count_segments(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+
+    # -- hubness (pipeline.index.hubness) ----------------------------------------------------------------------
+    def hubness_missing(self, all_segments: bool = False) -> list[int]:
+        q = "SELECT segment_id FROM segments" + ("" if all_segments else " WHERE hubness IS NULL")
+        return [r[0] for r in self.db.execute(q)]
+
+    def set_hubness(self, ids: list[int], values: list[float | None]) -> None:
+        with self.db:
+            self.db.executemany("UPDATE segments SET hubness=? WHERE segment_id=?", zip(values, ids, strict=True))
+
+    def video_of_segments(self, ids: set[int] | None = None) -> dict[int, str]:
+        """Segment id -> video id, for ``ids`` or for every segment."""
+        if ids is None:
+            return {r[0]: r[1] for r in self.db.execute("SELECT segment_id, video_id FROM segments")}
+        ids_list, out = list(ids), {}
+        for start in range(0, len(ids_list), 900):  # SQLite's bound-parameter limit
+            part = ids_list[start : start + 900]
+            q = f"SELECT segment_id, video_id FROM segments WHERE segment_id IN ({','.join('?' * len(part))})"
+            out.update({r[0]: r[1] for r in self.db.execute(q, part)})
+        return out
 
     # -- gaps: stretches of a live source that were not captured ---------------------------------------------
     def add_gap(self, video_id: str, start_s: float, end_s: float, reason: str) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
+from pipeline.index.hubness import update_hubness
 from pipeline.index.lock import IndexLock
 from pipeline.index.records import RecordStore, vectors_of
 from pipeline.index.vectors import VectorIndex
@@ -165,6 +166,7 @@ class IndexWriter:
         return len(ids)
 
     def save(self) -> None:
+        update_hubness(self.catalog, self.vectors)  # before the vectors: readers reload when those change
         self.vectors.save()
         self._last_save = time.monotonic()
 
@@ -197,6 +199,7 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder) -> int:
         catalog.upsert_segments(rows)
         vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
         total += len(rows)
+    update_hubness(catalog, vectors)
     vectors.save()
     catalog.close()
     lock.release()
