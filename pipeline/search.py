@@ -1,7 +1,8 @@
 """Search: a question in words -> the moments (video, start_s, end_s) whose captions or events match it.
 
 embed query -> FAISS top-N (exact; restricted by an ID selector when filtered)
-  - filtered to one video:  localize the moment inside it (pipeline.moments.localize)
+  - filtered to one video:  localize the moment inside it (pipeline.moments.localize), on similarities
+                            corrected for hubness (pipeline.index.hubness)
   - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness), then merge
                             overlapping hits of the same video into one moment
 """
@@ -107,7 +108,7 @@ class Searcher:
         segs = [(rows[int(i)], float(s)) for s, i in zip(scores, ids, strict=True) if int(i) in rows]
         starts = np.array([r["start_s"] for r, _ in segs])
         ends = np.array([r["end_s"] for r, _ in segs])
-        sims = np.array([s for _, s in segs])
+        sims = rank_scores(np.array([s for _, s in segs]), [r["hubness"] for r, _ in segs])
         duration = self.catalog.durations([video_id]).get(video_id) or float(ends.max())
         spans = localize(starts, ends, sims, duration, self._prior(query_vector, video_id), k)
         hits = []
