@@ -20,7 +20,16 @@ import typer
 
 from pipeline.timefmt import format_span, hhmmss
 from workers.cli_answers import ask, summarize
-from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time, remote_of
+from workers.cli_common import (
+    IndexOpt,
+    err,
+    fail,
+    load_config_or_exit,
+    out,
+    parse_time,
+    take_index_for_writing,
+    with_runnable_model,
+)
 from workers.cli_live import alert_app, print_alert, watch
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Make hours of video searchable to the second.")
@@ -54,32 +63,13 @@ def ingest(
         raise typer.Exit(0)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from pipeline.alerts import Alerting
-    from pipeline.describe.factory import resolve_model
     from pipeline.embed import make_embedder
     from pipeline.index import IndexWriter
-    from pipeline.index.lock import IndexBusy, IndexLock
     from pipeline.job import write_run_summary
     from workers.progress import RichProgress, print_summary
 
-    describe_cfg, notice = resolve_model(cfg.describe)
-    if notice:
-        err.print(f"[yellow]{notice}[/yellow]", highlight=False, soft_wrap=True)
-    cfg = cfg.model_copy(update={"describe": describe_cfg})
-
-    index.mkdir(parents=True, exist_ok=True)
-    lock = IndexLock(index)
-    try:
-        lock.acquire(wait)  # before anything starts: a second overlapping run waits or stops here
-    except IndexBusy as exc:
-        raise fail(str(exc), code=3) from None
-
-    remote = remote_of(index)  # --index s3://...: a local mirror, leased and pushed back
-    if remote:
-        try:
-            remote.acquire(wait)
-        except IndexBusy as exc:
-            raise fail(str(exc), code=3) from None
-        remote.pull()  # whatever another run pushed before the lease was ours
+    cfg = with_runnable_model(cfg)
+    lock, remote = take_index_for_writing(index, wait)  # remote: --index s3://..., a leased local mirror
     alerting = []
 
     def open_writer() -> IndexWriter:
@@ -98,7 +88,7 @@ def ingest(
 
                 job = RayIngest(cfg, progress)  # actors start loading models while the index opens
                 writer = open_writer()
-                report = job.ingest(paths, writer, describe_cfg.model)
+                report = job.ingest(paths, writer, cfg.describe.model)
             else:
                 from pipeline.describe import make_describer
                 from pipeline.job import run_local

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import typer
 
-from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time
+from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time, with_runnable_model
 
 
 def _text_model(cfg):
     from pipeline.describe import make_describer
-    from pipeline.describe.factory import resolve_model
 
-    describe_cfg, notice = resolve_model(cfg.describe)
-    if notice:
-        err.print(f"[yellow]{notice}[/yellow]", highlight=False, soft_wrap=True)
-    return make_describer(describe_cfg)
+    return make_describer(with_runnable_model(cfg).describe)
 
 
 def _searcher(index: Path):

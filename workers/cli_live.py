@@ -10,7 +10,16 @@ from pathlib import Path
 import typer
 
 from pipeline.timefmt import format_span
-from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, remote_of
+from workers.cli_common import (
+    IndexOpt,
+    err,
+    fail,
+    load_config_or_exit,
+    out,
+    remote_of,
+    take_index_for_writing,
+    with_runnable_model,
+)
 
 alert_app = typer.Typer(no_args_is_help=True, help="Standing queries: an alert when a new moment matches.")
 
@@ -42,26 +51,12 @@ def watch(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from pipeline.alerts import Alerting
     from pipeline.describe import make_describer
-    from pipeline.describe.factory import resolve_model
     from pipeline.embed import make_embedder
     from pipeline.index import IndexWriter
-    from pipeline.index.lock import IndexBusy, IndexLock
     from pipeline.live import Watcher
 
-    describe_cfg, notice = resolve_model(cfg.describe)
-    if notice:
-        err.print(f"[yellow]{notice}[/yellow]", highlight=False, soft_wrap=True)
-    cfg = cfg.model_copy(update={"describe": describe_cfg})
-    index.mkdir(parents=True, exist_ok=True)
-    lock = IndexLock(index)
-    remote = remote_of(index)  # --index s3://...: a leased local mirror, its records pushed as they come
-    try:
-        lock.acquire()
-        if remote:
-            remote.acquire()
-            remote.pull()
-    except IndexBusy as exc:
-        raise fail(str(exc), code=3) from None
+    cfg = with_runnable_model(cfg)
+    lock, remote = take_index_for_writing(index)  # remote: --index s3://..., its records pushed as they come
     writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index, lock=lock)
     alerting = Alerting(writer, on_alert=print_alert)
     if remote:
