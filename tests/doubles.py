@@ -71,6 +71,21 @@ class HangingDecodeWorker:
         return self.inner.read(info, span, backend)
 
 
+class FailingFirstSpanDecodeWorker:
+    """A decode worker that reports a decode error for the span at 0 s (a damaged stretch of a file) and reads the
+    rest normally."""
+
+    def __init__(self, cfg) -> None:
+        from workers.actors import DecodeWorker
+
+        self.inner = DecodeWorker(cfg)
+
+    def read(self, info, span, backend="auto"):
+        if span.start_s == 0:
+            return None, {"error": "damaged packets at 0 s (test double)", "warning": "", "decoder": ""}
+        return self.inner.read(info, span, backend)
+
+
 class FrameCountDescriber:
     """Describes a chunk by what the model would be given: its frame count and times. Keeps every chunk it saw,
     so tests can check the clock the model sees."""

@@ -48,3 +48,17 @@ def test_stuck_decode_is_killed_replaced_and_retried_with_opencv(ray_session, tm
     assert (tmp_path / "bikes.mp4.hung-once").exists()  # the first worker really hung
     decoders = {r["chunk_start_s"]: r["decoder"] for r in rows}
     assert decoders == {0.0: "opencv", 5.0: "opencv"}  # the rest of the file was read with OpenCV
+
+
+def test_a_span_that_fails_to_decode_fails_its_video_and_the_rest_is_still_read(ray_session, tmp_path, media, embedder):
+    from tests.doubles import FailingFirstSpanDecodeWorker
+    from workers.ray_job import run_ray
+
+    cfg = load_config("tiny.yaml", ["decode.chunk_s=5", "ray.num_decode_workers=1"])
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    report = run_ray(cfg, [media("bikes.mp4")], writer, "tiny-random", decode_worker=FailingFirstSpanDecodeWorker)
+    rows = writer.records.rows(writer.catalog.videos()[0]["video_id"])
+    writer.close()
+    (result,) = report.results  # the job settles every span, even when the one that failed was not the last
+    assert result.status == "failed" and "damaged packets at 0 s" in result.reason
+    assert sorted({r["chunk_start_s"] for r in rows}) == [5.0]  # the span after it was still decoded and indexed

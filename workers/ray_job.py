@@ -29,6 +29,7 @@ from workers.metrics import JobMetrics
 
 log = logging.getLogger(__name__)
 LANE_CHUNKS = 10  # spans per lane: a long video is split into lanes decoded by different workers
+ACTOR_START_S = 300  # a decode worker not up by then (no node can place it) counts as one that timed out
 
 
 @dataclass
@@ -57,7 +58,8 @@ class Slot:
     lane: Lane | None = None
     call: object = None  # ObjectRef of the running call (decode: its status ref)
     items: list[Pending] = field(default_factory=list)
-    started: float = 0.0
+    started: float = 0.0  # when the call was sent, or when its actor came up if that was later
+    starting: object = None  # a fresh actor's readiness ref until it is up: its start-up is not decode time
 
 
 def init_ray(cfg: VidseekConfig):
@@ -96,15 +98,16 @@ class RayIngest:
         # custom resources (ray.decode_resources) keep decoding on the CPU nodes that advertise them
         self._decode_cls = self.ray.remote(num_cpus=1, resources=dict(cfg.ray.decode_resources))(decode_worker)
         self._model_cls = self.ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(model_worker)
-        self.decoders = [Slot(self._new_decoder()) for _ in range(cfg.ray.num_decode_workers)]
+        self.decoders = [self._new_decoder_slot() for _ in range(cfg.ray.num_decode_workers)]
         self.models = [Slot(self._model_cls.remote(cfg.describe)) for _ in range(num_models)]
         self.lanes: deque[Lane] = deque()
         self.decoded: deque[Pending] = deque()
         self.remaining: dict[str, int] = {}  # video_id -> spans not yet written or failed
         self.metrics = JobMetrics()
 
-    def _new_decoder(self):
-        return self._decode_cls.remote(self.cfg.decode)
+    def _new_decoder_slot(self) -> Slot:
+        actor = self._decode_cls.remote(self.cfg.decode)
+        return Slot(actor, starting=actor.__ray_ready__.remote(), started=time.monotonic())
 
     # -- Stage 1: plan --------------------------------------------------------------------------------------
     def add(self, task: VideoTask) -> None:
@@ -162,7 +165,8 @@ class RayIngest:
 
     def _replace_decoder(self, slot: Slot, item: Pending, report: IngestReport, why: str) -> None:
         self.ray.kill(slot.actor, no_restart=True)
-        slot.actor, slot.call, slot.items = self._new_decoder(), None, []
+        fresh = self._new_decoder_slot()
+        slot.actor, slot.starting, slot.call, slot.items = fresh.actor, fresh.starting, None, []
         item.attempts += 1
         if slot.lane is not None:
             slot.lane.backend = "opencv"  # decord stalled or crashed on this file: read the rest with OpenCV
@@ -177,9 +181,20 @@ class RayIngest:
             self._submit_decode(slot, item)
 
     def _check_timeouts(self, report: IngestReport) -> None:
+        """Kill and replace a decoder whose call ran past decode.timeout_s, counted from when its actor was up
+        (a replacement starting on a busy node is not a stuck decode)."""
         now = time.monotonic()
         for slot in self.decoders:
-            if slot.call is not None and now - slot.started > self.cfg.decode.timeout_s:
+            if slot.call is None:
+                continue
+            if slot.starting is not None:
+                up, _ = self.ray.wait([slot.starting], timeout=0)
+                if up:
+                    slot.starting, slot.started = None, max(slot.started, now)
+                elif now - slot.started > ACTOR_START_S:
+                    self._replace_decoder(slot, slot.items[0], report, f"decode worker not up after {ACTOR_START_S} s")
+                continue
+            if now - slot.started > self.cfg.decode.timeout_s:
                 item = slot.items[0]
                 self._replace_decoder(slot, item, report, f"decode timed out after {self.cfg.decode.timeout_s:.0f} s")
 
@@ -236,8 +251,13 @@ class RayIngest:
                 self.decoded.appendleft(item)
 
     # -- the loop -------------------------------------------------------------------------------------------
+    def _unsettled(self) -> bool:
+        """Anything left to do: spans in lanes (queued, or held by a decoder), decoded chunks, running calls."""
+        held = any(s.lane is not None and s.lane.spans for s in self.decoders)
+        return bool(self.lanes or held or self.decoded or any(s.call is not None for s in self.decoders + self.models))
+
     def run(self, report: IngestReport) -> None:
-        while self.lanes or self.decoded or any(s.call is not None for s in self.decoders + self.models):
+        while self._unsettled():
             self._feed_decoders()
             self._feed_models()
             self.metrics.depth(sum(len(lane.spans) for lane in self.lanes), len(self.decoded))
