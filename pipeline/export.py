@@ -1,4 +1,8 @@
-"""A video's captions and events as subtitles (SRT, WebVTT) or data (JSON, CSV), in time order."""
+"""A video's captions and events as subtitles (SRT, WebVTT) or data (JSON, CSV), in time order.
+
+A live source's times are UTC; its subtitles count from its first chunk (a WebVTT note says when that was), and
+its JSON and CSV keep the UTC seconds.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import io
 import json
 
 from pipeline.index.catalog import Catalog
+from pipeline.timefmt import format_time, is_wall_clock
 
 FORMATS = ("srt", "vtt", "json", "csv")
 
@@ -40,11 +45,14 @@ def render(segments: list[dict], fmt: str) -> str:
         writer.writerows(segments)
         return buf.getvalue()
     sep = "," if fmt == "srt" else "."
+    origin = segments[0]["start_s"] if segments and is_wall_clock(segments[0]["start_s"]) else 0.0
     # a cue ends 1 ms early: spans are half-open, and a player shows a cue ending at 20.000 alongside the next
     cues = [
-        f"{_clock(s['start_s'], sep)} --> {_clock(max(s['start_s'], s['end_s'] - 0.001), sep)}\n{_cue_text(s)}\n"
+        f"{_clock(s['start_s'] - origin, sep)} --> {_clock(max(s['start_s'], s['end_s'] - 0.001) - origin, sep)}\n"
+        f"{_cue_text(s)}\n"
         for s in segments
     ]
     if fmt == "srt":
         return "\n".join(f"{i}\n{cue}" for i, cue in enumerate(cues, 1))
-    return "WEBVTT\n\n" + "\n".join(cues)
+    note = f"NOTE times count from {format_time(origin)}\n\n" if origin else ""
+    return "WEBVTT\n\n" + note + "\n".join(cues)

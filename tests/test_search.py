@@ -150,6 +150,21 @@ def test_export_formats(index, fmt):
         assert lines[0] == "start_s,end_s,kind,label,text" and len(lines) == 5
 
 
+def test_live_subtitles_count_from_the_first_chunk():
+    from pipeline.export import render
+
+    t0 = 1_764_000_000.0  # 2025-11-24T16:00:00Z: a live source stores UTC seconds
+    segments = [
+        {"start_s": t0, "end_s": t0 + 8, "kind": "caption", "label": None, "text": "a gate opens"},
+        {"start_s": t0 + 8, "end_s": t0 + 16, "kind": "caption", "label": None, "text": "a van drives in"},
+    ]
+    vtt = render(segments, "vtt")
+    assert vtt.startswith("WEBVTT\n\nNOTE times count from 2025-11-24T16:00:00Z\n\n00:00:00.000 --> 00:00:07.999\n")
+    assert "00:00:08.000 --> 00:00:15.999\na van drives in" in vtt
+    assert "2\n00:00:08,000 --> 00:00:15,999\na van drives in" in render(segments, "srt")
+    assert json.loads(render(segments, "json"))[0]["start_s"] == t0  # data keeps the UTC seconds
+
+
 def test_hubness_marks_descriptions_close_to_everything(tmp_path, embedder):
     from pipeline.index import Catalog
     from pipeline.index.hubness import HUB_BETA, rank_scores
