@@ -98,16 +98,19 @@ class RayIngest:
         # custom resources (ray.decode_resources) keep decoding on the CPU nodes that advertise them
         self._decode_cls = self.ray.remote(num_cpus=1, resources=dict(cfg.ray.decode_resources))(decode_worker)
         self._model_cls = self.ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(model_worker)
-        self.decoders = [self._new_decoder_slot() for _ in range(cfg.ray.num_decode_workers)]
+        self.decoders = [self._start_decoder(Slot(None)) for _ in range(cfg.ray.num_decode_workers)]
         self.models = [Slot(self._model_cls.remote(cfg.describe)) for _ in range(num_models)]
         self.lanes: deque[Lane] = deque()
         self.decoded: deque[Pending] = deque()
         self.remaining: dict[str, int] = {}  # video_id -> spans not yet written or failed
         self.metrics = JobMetrics()
 
-    def _new_decoder_slot(self) -> Slot:
-        actor = self._decode_cls.remote(self.cfg.decode)
-        return Slot(actor, starting=actor.__ray_ready__.remote(), started=time.monotonic())
+    def _start_decoder(self, slot: Slot) -> Slot:
+        """A new decode actor in ``slot``, idle; its readiness is watched so start-up is not decode time."""
+        slot.actor = self._decode_cls.remote(self.cfg.decode)
+        slot.starting, slot.started = slot.actor.__ray_ready__.remote(), time.monotonic()
+        slot.call, slot.items = None, []
+        return slot
 
     # -- Stage 1: plan --------------------------------------------------------------------------------------
     def add(self, task: VideoTask) -> None:
@@ -165,8 +168,7 @@ class RayIngest:
 
     def _replace_decoder(self, slot: Slot, item: Pending, report: IngestReport, why: str) -> None:
         self.ray.kill(slot.actor, no_restart=True)
-        fresh = self._new_decoder_slot()
-        slot.actor, slot.starting, slot.call, slot.items = fresh.actor, fresh.starting, None, []
+        self._start_decoder(slot)
         item.attempts += 1
         if slot.lane is not None:
             slot.lane.backend = "opencv"  # decord stalled or crashed on this file: read the rest with OpenCV
