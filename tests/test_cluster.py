@@ -88,6 +88,12 @@ def model_worker_pids() -> list[int]:
     return [p.pid for p in psutil.process_iter(["cmdline"]) if "ray::ModelWorker" in " ".join(p.info["cmdline"] or [])]
 
 
+def _compacted(parts: Path, clip: str) -> bool:
+    from pipeline.media import content_id
+
+    return (parts / f"{content_id(clip)}.parquet").exists()
+
+
 def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tmp_path, media):
     from pipeline.config import DecodeConfig
     from pipeline.decode import plan_spans, probe
@@ -95,7 +101,12 @@ def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tm
     from pipeline.media import content_id
 
     wait_for_nodes(cluster, 2)
-    clips = [media("one-by-one-person-detection.mp4"), media("car-detection.mp4"), media("bikes.mp4")]
+    # about 470 s of footage (~120 chunks): long enough that the kill lands mid-job on a loaded 2-core machine too
+    names = ["one-by-one-person-detection.mp4", "car-detection.mp4", "bikes.mp4", "concat_real_clips_640x360.mp4"]
+    clips = [media(name) for name in names]
+    planned = {
+        clip: {s.chunk_id for s in plan_spans(probe(clip), content_id(clip), DecodeConfig(chunk_s=4))} for clip in clips
+    }
     index = tmp_path / "idx"
     cmd = [
         sys.executable,
@@ -134,7 +145,12 @@ def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tm
     assert "vidseek_chunks" in exported and "vidseek_queue_depth" in exported  # Prometheus, from the head
     assert submit.poll() is None, submit.stdout.read()
     model_workers = model_worker_pids()
+    while not model_workers and time.time() < deadline and submit.poll() is None:
+        time.sleep(0.2)  # between a restart and the next one, under load
+        model_workers = model_worker_pids()
     assert model_workers, "a model worker should be running"
+    described = len(list(parts.glob("*/*.parquet"))) + sum(len(planned[c]) for c in clips if _compacted(parts, c))
+    assert described < sum(len(chunks) for chunks in planned.values()), "the kill should land mid-job"
     os.killpg(cluster["workers"][0].pid, signal.SIGKILL)  # a whole worker node: its raylet and its actors
     for pid in model_workers:  # and the model worker, wherever it ran (it may have gone with the node)
         with contextlib.suppress(ProcessLookupError):
@@ -143,7 +159,7 @@ def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tm
     assert submit.returncode == 0, output[-3000:]
     catalog = Catalog(index)
     for clip in clips:
-        expected = {s.chunk_id for s in plan_spans(probe(clip), content_id(clip), DecodeConfig(chunk_s=4))}
+        expected = planned[clip]
         rows = catalog.db.execute(
             "SELECT chunk_id, COUNT(*) FROM segments s JOIN videos v USING (video_id) "
             "WHERE v.path=? AND kind='caption' GROUP BY chunk_id",
