@@ -1,20 +1,22 @@
 """Whole-ingest memory and overhead, with the tiny model (configs/tiny.yaml), on hours-long footage.
 
     python benchmarks/bench_ingest.py memory   [--hours 1 3]
-    python benchmarks/bench_ingest.py overhead [--hours 1]
+    python benchmarks/bench_ingest.py overhead [--hours 1] [--repeat 3]
 
 memory:   peak memory of `vidseek ingest`: the CLI process and every process under it (Ray's GCS, raylet,
           workers), sampled every 0.2 s, as the sum of PSS (shared pages split) and of RSS (shared pages
           counted in every process). Target: 3 h peak <= 1.2x the 1 h peak, and < 3 GB.
 overhead: wall time of `vidseek ingest` (local Ray, as a user runs it) against the sum of its stages run alone
           in one process on the same input (decode every span; describe every chunk; embed and index every
-          description). Target: whole / sum <= 1.1.
+          description). Target: whole / sum <= 1.1. Each is run --repeat times and the median reported (a single
+          run of either varies by 10-20% on a shared 2-core machine); every run is printed too.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,17 +123,28 @@ def stages_alone(video: Path) -> dict[str, float]:
     return times
 
 
-def overhead(hours: float) -> None:
+def overhead(hours: float, repeat: int) -> None:
     video = long_video(hours)
-    alone = stages_alone(video)
-    with tempfile.TemporaryDirectory() as tmp:
-        wall, _, code = run_ingest(video, Path(tmp) / "idx", [])
-        wall_local, _, _ = run_ingest(video, Path(tmp) / "idx_local", ["--set", "ray.enabled=false"])
-    total = sum(alone.values())
+    alone_runs, wall_runs, local_runs = [], [], []
+    for i in range(repeat):
+        alone_runs.append(stages_alone(video))
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, _, code = run_ingest(video, Path(tmp) / "idx", [])
+            wall_local, _, _ = run_ingest(video, Path(tmp) / "idx_local", ["--set", "ray.enabled=false"])
+        if code != 0:
+            sys.exit(f"vidseek ingest exited with {code}")
+        wall_runs.append(wall)
+        local_runs.append(wall_local)
+        runs = f"stages {sum(alone_runs[-1].values()):.1f} s, whole {wall:.1f} s, no Ray {wall_local:.1f} s"
+        print(f"run {i + 1}/{repeat}: {runs}", file=sys.stderr, flush=True)
+    alone = {name: statistics.median(run[name] for run in alone_runs) for name in alone_runs[0]}
+    total = statistics.median(sum(run.values()) for run in alone_runs)
+    wall, wall_local = statistics.median(wall_runs), statistics.median(local_runs)
+    print(f"median of {repeat} runs each")
     for name, secs in alone.items():
         print(f"{'stage alone: ' + name:<34}{secs:>8.1f} s")
     print(f"{'sum of stages':<34}{total:>8.1f} s")
-    print(f"{'whole ingest, local Ray (default)':<34}{wall:>8.1f} s  {wall / total:.2f}x of sum  (exit {code})")
+    print(f"{'whole ingest, local Ray (default)':<34}{wall:>8.1f} s  {wall / total:.2f}x of sum")
     print(f"{'whole ingest, no Ray (run_local)':<34}{wall_local:>8.1f} s  {wall_local / total:.2f}x of sum")
 
 
@@ -139,13 +152,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["memory", "overhead"])
     parser.add_argument("--hours", type=float, nargs="+")
+    parser.add_argument("--repeat", type=int, default=3, help="overhead: runs of each, the median is reported")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
         sys.exit("the benchmarks build long footage with the ffmpeg CLI: apt-get install -y ffmpeg")
     if args.what == "memory":
         memory(args.hours or [1, 3])
     else:
-        overhead((args.hours or [1])[0])
+        overhead((args.hours or [1])[0], args.repeat)
 
 
 if __name__ == "__main__":
