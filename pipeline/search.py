@@ -3,8 +3,9 @@
 embed query -> FAISS top-N (exact; restricted by an ID selector when filtered)
   - filtered to one video:  localize the moment inside it (pipeline.moments.localize), on similarities
                             corrected for hubness (pipeline.index.hubness)
-  - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness), then merge
-                            overlapping hits of the same video into one moment
+  - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness) plus the similarity
+                            to the segment's context (pipeline.index.context), then merge overlapping hits of
+                            the same video into one moment
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from pipeline.config import EmbedConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
+from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
 from pipeline.index.hubness import rank_scores
 from pipeline.index.vectors import VectorIndex
 from pipeline.moments import Neighbour, localize, merge_overlapping
@@ -26,6 +28,7 @@ PRIOR_NEIGHBOURS = 40  # similar segments in other videos that vote for where th
 PRIOR_MIN_SCORE = 0.3  # ... if they are this similar to the query (cosine)
 PRIOR_MIN_COUNT = 5  # ... and there are at least this many: otherwise the video's own segments decide alone
 MAX_VIDEO_SEGMENTS = 5000
+RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class Searcher:
             embedder = make_embedder(EmbedConfig(model=self.catalog.get_meta("embedder") or EmbedConfig().model))
         self.embedder = embedder
         self.vectors = VectorIndex(self.dir, embedder.dim)
+        has_context = (self.dir / ContextVectors.FILE).exists()
+        self.context = ContextVectors(self.dir, embedder.dim) if has_context else None
 
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, localize_moments: bool = True, merge: bool = True
@@ -85,22 +90,35 @@ class Searcher:
                 return []
         if video_id is not None and localize_moments and only is not None and len(only) <= MAX_VIDEO_SEGMENTS:
             return self._localize(query_vector, video_id, only, k)
-        scores, ids = self.vectors.search(query_vector, k * 4 if merge else k, only)
-        hits = self._hits(scores, ids, hub_corrected=video_id is None)
+        scores, ids = self.vectors.search(query_vector, max(k * 4, RERANK_POOL) if merge else k, only)
+        hits = self._hits(scores, ids, query_vector if video_id is None else None)
         return (merge_overlapping(hits) if merge else hits)[:k]
 
     def dense(self, query_vector: np.ndarray, k: int, only=None) -> list[Hit]:
         """The plain baseline: exact inner product, one hit per segment, nothing merged."""
         return self._hits(*self.vectors.search(query_vector, k, only))
 
-    def _hits(self, scores, ids, hub_corrected: bool = False) -> list[Hit]:
-        """Hits in FAISS order; ``hub_corrected`` (searches across videos) re-ranks by similarity minus hubness."""
+    def _hits(self, scores, ids, rerank_for: np.ndarray | None = None) -> list[Hit]:
+        """Hits in FAISS order; given the query vector ``rerank_for`` (searches across videos), re-ranked by
+        similarity minus hubness plus context similarity."""
         rows = self.catalog.segments(int(i) for i in ids)
         found = [(float(s), r) for s, i in zip(scores, ids, strict=True) if (r := rows.get(int(i))) is not None]
-        if hub_corrected and found:
-            ranked = rank_scores(np.array([s for s, _ in found]), [r["hubness"] for _, r in found])
+        if rerank_for is not None and found:
+            sims = np.array([s for s, _ in found])
+            ranked = rank_scores(sims, [r["hubness"] for _, r in found])
+            if self.context is not None:
+                ranked += CONTEXT_WEIGHT * self._context_similarity(
+                    rerank_for, [r["segment_id"] for _, r in found], sims
+                )
             found = sorted(zip(ranked.tolist(), (r for _, r in found), strict=True), key=lambda x: -x[0])
         return [Hit(r["video_path"], r["start_s"], r["end_s"], s, r["text"], r["kind"], r["label"]) for s, r in found]
+
+    def _context_similarity(self, query_vector: np.ndarray, ids: list[int], sims: np.ndarray) -> np.ndarray:
+        """The query's similarity to each segment's context; a segment without one yet counts as its own context."""
+        vectors = self.context.lookup(ids)
+        return np.array(
+            [float(vectors[i] @ query_vector) if i in vectors else s for i, s in zip(ids, sims, strict=True)]
+        )
 
     def _localize(self, query_vector: np.ndarray, video_id: str, only: list[int], k: int) -> list[Hit]:
         scores, ids = self.vectors.search(query_vector, len(only), only)

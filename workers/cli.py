@@ -347,7 +347,7 @@ def index_rebuild(
     from pipeline.embed import make_embedder
     from pipeline.index import rebuild_index
 
-    total = rebuild_index(index, make_embedder(cfg.embed))
+    total = rebuild_index(index, make_embedder(cfg.embed), cfg.index)
     out.print(f"rebuilt {index}: {total} segments")
 
 

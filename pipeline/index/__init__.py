@@ -1,4 +1,4 @@
-"""Index: durable Parquet records -> SQLite catalog + FAISS vectors, written by one IndexWriter.
+"""Index: durable Parquet records -> SQLite catalog + FAISS vectors (+ context vectors), written by one IndexWriter.
 
 IndexWriter(dir, embedder).write(ChunkDescription)   Parquet, then catalog, then FAISS
 rebuild_index(dir, embedder)                          catalog + FAISS from the Parquet records

@@ -55,6 +55,9 @@ class Catalog:
         if "hubness" not in columns:  # indexes made before hubness existed
             with self.db:
                 self.db.execute("ALTER TABLE segments ADD COLUMN hubness REAL")
+        if "context_ok" not in columns:  # ... and before context vectors (0: to compute)
+            with self.db:
+                self.db.execute("ALTER TABLE segments ADD COLUMN context_ok INTEGER DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -189,6 +192,34 @@ class Catalog:
     def set_hubness(self, ids: list[int], values: list[float | None]) -> None:
         with self.db:
             self.db.executemany("UPDATE segments SET hubness=? WHERE segment_id=?", zip(values, ids, strict=True))
+
+    # -- context vectors (pipeline.index.context) ----------------------------------------------------------------
+    def mark_context_stale(self, rows: list[dict], window_s: float) -> None:
+        """New ``rows`` change the context of every segment of their video within ``window_s`` of them."""
+        spans: dict[str, tuple[float, float]] = {}
+        for r in rows:
+            s, e = spans.get(r["video_id"], (r["start_s"], r["end_s"]))
+            spans[r["video_id"]] = (min(s, r["start_s"]), max(e, r["end_s"]))
+        with self.db:
+            self.db.executemany(
+                "UPDATE segments SET context_ok=0 WHERE video_id=? AND start_s<? AND end_s>?",
+                [(v, e + window_s, s - window_s) for v, (s, e) in spans.items()],
+            )
+
+    def context_stale(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT segment_id FROM segments WHERE NOT context_ok")]
+
+    def context_done(self) -> set[int]:
+        return {r[0] for r in self.db.execute("SELECT segment_id FROM segments WHERE context_ok")}
+
+    def set_context_ok(self, ids: list[int], ok: bool = True) -> None:
+        with self.db:
+            self.db.executemany("UPDATE segments SET context_ok=? WHERE segment_id=?", [(int(ok), i) for i in ids])
+
+    def segments_between(self, video_id: str, start_s: float, end_s: float) -> list[dict]:
+        """The video's segments overlapping [start_s, end_s], in time order."""
+        q = "SELECT * FROM segments WHERE video_id=? AND start_s<? AND end_s>? ORDER BY start_s"
+        return [dict(r) for r in self.db.execute(q, (video_id, end_s, start_s))]
 
     def video_of_segments(self, ids: set[int] | None = None) -> dict[int, str]:
         """Segment id -> video id, for ``ids`` or for every segment."""

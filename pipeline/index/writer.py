@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
+from pipeline.index.context import ContextVectors, update_context
 from pipeline.index.hubness import update_hubness
 from pipeline.index.lock import IndexLock
 from pipeline.index.records import RecordStore, vectors_of
@@ -48,6 +49,8 @@ class IndexWriter:
         self.catalog = Catalog(self.dir)
         self._check_embedder()
         self.vectors = VectorIndex(self.dir, embedder.dim, index_cfg)
+        self.context_s = (index_cfg or IndexConfig()).context_s
+        self.context = _open_context(self.dir, embedder.dim, self.context_s)
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
         self.listeners: list[Callable[[list[dict]], object]] = []  # called with each batch's rows once committed
@@ -80,6 +83,12 @@ class IndexWriter:
         stale = faiss_ids - catalog_ids
         if stale:
             self.vectors.remove(stale)
+        if self.context is not None:  # vectors of removed segments; segments marked done whose vector is lost
+            context_ids = set(self.context.ids().tolist())
+            if context_ids - catalog_ids:
+                self.context.remove(context_ids - catalog_ids)
+                self.context.save()
+            self.catalog.set_context_ok(list(self.catalog.context_done() - context_ids), ok=False)
         absent = catalog_ids - faiss_ids
         if absent:
             for video_id in self.records.video_ids():
@@ -141,6 +150,8 @@ class IndexWriter:
         for video_id, video_rows in by_video.items():
             self.records.write_chunk(video_id, video_rows[0]["chunk_id"], video_rows)
         self.catalog.upsert_segments(rows)
+        if self.context is not None:
+            self.catalog.mark_context_stale(rows, self.context_s)
         self.vectors.upsert(np.array([s.segment_id for _, s in segments]), vectors)
         if time.monotonic() - self._last_save > self.save_every_s:
             self.save()
@@ -161,12 +172,17 @@ class IndexWriter:
     def remove_video(self, video_id: str) -> int:
         ids = self.catalog.remove_video(video_id)
         self.vectors.remove(ids)
+        if self.context is not None:
+            self.context.remove(ids)
         self.save()
         self.records.remove_video(video_id)
         return len(ids)
 
     def save(self) -> None:
-        update_hubness(self.catalog, self.vectors)  # before the vectors: readers reload when those change
+        # hubness and contexts before the vectors: readers reload when those change
+        update_hubness(self.catalog, self.vectors)
+        if self.context is not None:
+            save_context(self.catalog, self.context, self.embedder, self.context_s)
         self.vectors.save()
         self._last_save = time.monotonic()
 
@@ -176,7 +192,23 @@ class IndexWriter:
         self.lock.release()
 
 
-def rebuild_index(index_dir: str | Path, embedder: Embedder) -> int:
+def _open_context(index_dir: Path, dim: int, context_s: float) -> ContextVectors | None:
+    """The context vectors, or None when ``index.context_s`` is 0 (then a file left from before is dropped: its
+    vectors would go stale unseen)."""
+    if context_s > 0:
+        return ContextVectors(index_dir, dim)
+    (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
+    return None
+
+
+def save_context(catalog: Catalog, context: ContextVectors, embedder: Embedder, context_s: float) -> None:
+    """Recompute stale contexts and save them (and any removals); marked done only once the file holds them."""
+    done = update_context(catalog, context, embedder, context_s)
+    context.save()
+    catalog.set_context_ok(done)
+
+
+def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexConfig | None = None) -> int:
     """Recreate catalog segments and FAISS from the Parquet records (re-embedding if the embedder changed)."""
     index_dir = Path(index_dir)
     lock = IndexLock(index_dir)
@@ -188,7 +220,10 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder) -> int:
     catalog.set_meta("embedder", embedder.name)
     catalog.set_meta("dim", str(embedder.dim))
     (index_dir / VectorIndex.FILE).unlink(missing_ok=True)
-    vectors = VectorIndex(index_dir, embedder.dim)
+    (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
+    vectors = VectorIndex(index_dir, embedder.dim, index_cfg)
+    context_s = (index_cfg or IndexConfig()).context_s
+    context = _open_context(index_dir, embedder.dim, context_s)
     records = RecordStore(index_dir)
     total = 0
     for video_id in records.video_ids():
@@ -200,6 +235,8 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder) -> int:
         vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
         total += len(rows)
     update_hubness(catalog, vectors)
+    if context is not None:
+        save_context(catalog, context, embedder, context_s)
     vectors.save()
     catalog.close()
     lock.release()

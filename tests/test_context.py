@@ -1,0 +1,109 @@
+"""Context vectors: each segment's neighbouring captions, embedded, kept current as chunks arrive and go, and
+used to rank searches over the whole index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.config import IndexConfig
+from pipeline.index import Catalog, IndexWriter
+from pipeline.index.context import ContextVectors
+from pipeline.search import Searcher
+from pipeline.types import ChunkDescription, ChunkSpan
+
+CAPTIONS = [
+    "A man stands at the edge of a frozen lake.",
+    "He drills a hole through the ice.",
+    "He lowers a fishing line into the hole.",
+    "A fish is pulled out of the water.",
+]
+
+
+def chunk(video: str, i: int, text: str, chunk_s: float = 60.0) -> ChunkDescription:
+    return ChunkDescription(ChunkSpan(video, f"{video}.mp4", i * chunk_s, (i + 1) * chunk_s), text, model="test")
+
+
+def context_of(index_dir, embedder) -> dict[int, np.ndarray]:
+    context = ContextVectors(index_dir, embedder.dim)
+    return context.lookup(context.ids().tolist())
+
+
+def segment_id(index_dir, video: str, start_s: float) -> int:
+    ids = Catalog(index_dir).select_ids(video, after_s=start_s, before_s=start_s + 1)
+    assert len(ids) == 1
+    return ids[0]
+
+
+def test_a_context_holds_the_captions_within_the_window_own_first(tmp_path, embedder):
+    writer = IndexWriter(tmp_path, embedder, index_cfg=IndexConfig(context_s=60))
+    writer.begin_video("lake", "lake.mp4", 1, 240.0, "test", {})
+    writer.write_batch([chunk("lake", i, text) for i, text in enumerate(CAPTIONS)])
+    writer.finish_video("lake", "complete", num_chunks=4)
+    writer.close()
+    vectors = context_of(tmp_path, embedder)
+    assert len(vectors) == 4
+    # 120-180 s: the chunks ending after 60 s and starting before 240 s, its own caption first, then nearest first
+    expected = embedder.embed([" ".join([CAPTIONS[2], CAPTIONS[1], CAPTIONS[3]])])[0]
+    assert np.allclose(vectors[segment_id(tmp_path, "lake", 120)], expected, atol=1e-5)
+    expected = embedder.embed([" ".join([CAPTIONS[0], CAPTIONS[1]])])[0]  # 0-60 s: 120-180 s is too far
+    assert np.allclose(vectors[segment_id(tmp_path, "lake", 0)], expected, atol=1e-5)
+
+
+def test_a_new_neighbour_updates_the_context_of_those_already_saved(tmp_path, embedder):
+    writer = IndexWriter(tmp_path, embedder, index_cfg=IndexConfig(context_s=60))
+    writer.begin_video("lake", "lake.mp4", 1, 240.0, "test", {})
+    writer.write(chunk("lake", 0, CAPTIONS[0]))
+    writer.save()
+    first = segment_id(tmp_path, "lake", 0)
+    assert np.allclose(context_of(tmp_path, embedder)[first], embedder.embed([CAPTIONS[0]])[0], atol=1e-5)
+    writer.write(chunk("lake", 1, CAPTIONS[1]))
+    writer.write(chunk("lake", 3, CAPTIONS[3]))  # 180-240 s: too far from 0-60 s to change its context
+    writer.close()
+    vectors = context_of(tmp_path, embedder)
+    assert np.allclose(vectors[first], embedder.embed([f"{CAPTIONS[0]} {CAPTIONS[1]}"])[0], atol=1e-5)
+    assert Catalog(tmp_path).context_stale() == []
+
+
+def test_removal_and_crash_repair_keep_contexts_in_step_with_the_catalog(tmp_path, embedder):
+    writer = IndexWriter(tmp_path, embedder)
+    for video in ("lake", "other"):
+        writer.begin_video(video, f"{video}.mp4", 1, 240.0, "test", {})
+        writer.write_batch([chunk(video, i, text) for i, text in enumerate(CAPTIONS)])
+        writer.finish_video(video, "complete", num_chunks=4)
+    writer.remove_video("other")
+    writer.close()
+    assert set(context_of(tmp_path, embedder)) == Catalog(tmp_path).segment_ids()
+    (tmp_path / ContextVectors.FILE).unlink()  # lost (a crash, a partial copy): recomputed on the next open
+    IndexWriter(tmp_path, embedder).close()
+    assert set(context_of(tmp_path, embedder)) == Catalog(tmp_path).segment_ids("lake") != set()
+
+
+def test_context_off_writes_no_context_and_search_still_ranks(tmp_path, embedder):
+    writer = IndexWriter(tmp_path, embedder, index_cfg=IndexConfig(context_s=0))
+    writer.begin_video("lake", "lake.mp4", 1, 240.0, "test", {})
+    writer.write_batch([chunk("lake", i, text) for i, text in enumerate(CAPTIONS)])
+    writer.close()
+    assert not (tmp_path / ContextVectors.FILE).exists()
+    hits = Searcher(tmp_path, embedder).search("drilling through ice", k=1)
+    assert (hits[0].start_s, hits[0].end_s) == (60.0, 120.0)
+
+
+@pytest.mark.parametrize("context_s", [60.0, 0.0])
+def test_the_context_tells_apart_two_identical_captions(tmp_path, embedder, context_s):
+    """The same generic caption in two videos: with context, the one whose neighbours match the query ranks first;
+    without, the two score alike."""
+    writer = IndexWriter(tmp_path, embedder, index_cfg=IndexConfig(context_s=context_s))
+    for video, follow_up in (
+        ("park", "He throws a frisbee for his dog on the grass."),
+        ("kitchen", "He chops onions and stirs a pot of soup."),
+    ):
+        writer.begin_video(video, f"{video}.mp4", 1, 120.0, "test", {})
+        writer.write_batch([chunk(video, 0, "A man talks to the camera."), chunk(video, 1, follow_up)])
+    writer.close()
+    hits = Searcher(tmp_path, embedder).search("a man talks to the camera about cooking soup", k=4, merge=False)
+    generic = {h.video: h.score for h in hits if h.text == "A man talks to the camera."}
+    if context_s:
+        assert generic["kitchen.mp4"] > generic["park.mp4"] + 0.02
+    else:
+        assert abs(generic["kitchen.mp4"] - generic["park.mp4"]) < 0.01
