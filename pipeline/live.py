@@ -186,7 +186,7 @@ class Watcher:
             state.chunks += 1
             state.first_s = chunk.start_s if state.first_s is None else state.first_s
             state.last_s = chunk.end_s
-        self.writer.save()  # searchable now, by other processes too
+        self.writer.save(contexts=False)  # searchable now, by other processes too
         now = time.time()
         for chunk, result in zip(chunks, results, strict=True):
             if isinstance(result, ChunkDescription):
@@ -195,6 +195,7 @@ class Watcher:
                 self.committed.append(done)
                 if self.on_chunk:
                     self.on_chunk(done)
+        self.writer.save_contexts()  # then the contexts these chunks changed
 
     def _record_gap(self, state: SourceState, gap: StreamGap) -> None:
         state.gaps.append(gap)

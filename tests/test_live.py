@@ -15,6 +15,7 @@ import pytest
 from pipeline.alerts import Alerting, AlertStore
 from pipeline.config import load_config
 from pipeline.index import Catalog, IndexWriter
+from pipeline.index.context import ContextVectors
 from pipeline.live import Watcher, live_video_id
 from pipeline.search import Searcher
 from tests.conftest import REPO
@@ -177,3 +178,5 @@ def test_several_sources_share_one_model(tmp_path, media, embedder):
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
         assert catalog.video(live_video_id(s.url))["num_chunks"] == len(spans)
     assert {c.span.video_path for c in describer.seen} == {s.url for s in senders}  # one describer for both
+    context = ContextVectors(tmp_path, embedder.dim)  # each source's chunks have their context, its own only
+    assert set(context.ids().tolist()) == catalog.segment_ids() and not catalog.context_stale()

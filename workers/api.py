@@ -67,8 +67,8 @@ class Service:
 
     def current(self) -> Searcher:
         """The searcher for the last committed index (FAISS files are replaced atomically, SQLite is WAL)."""
-        faiss_file = self.index_dir / "vectors.faiss"
-        stamp = faiss_file.stat().st_mtime_ns if faiss_file.exists() else None
+        files = (self.index_dir / "vectors.faiss", self.index_dir / "context.faiss")  # contexts are saved after
+        stamp = tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
         with self.lock:
             if self.searcher is None or stamp != self._stamp:
                 if not (self.index_dir / "catalog.sqlite").exists():

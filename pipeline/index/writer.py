@@ -178,13 +178,18 @@ class IndexWriter:
         self.records.remove_video(video_id)
         return len(ids)
 
-    def save(self) -> None:
-        # hubness and contexts before the vectors: readers reload when those change
-        update_hubness(self.catalog, self.vectors)
+    def save(self, contexts: bool = True) -> None:
+        update_hubness(self.catalog, self.vectors)  # before the vectors: readers reload when those change
+        self.vectors.save()  # new chunks are searchable from here
+        self._last_save = time.monotonic()
+        if contexts:
+            self.save_contexts()
+
+    def save_contexts(self) -> None:
+        """Recompute the contexts that new chunks changed and save them; until then a reader ranks a segment
+        without a context by its own similarity."""
         if self.context is not None:
             save_context(self.catalog, self.context, self.embedder, self.context_s)
-        self.vectors.save()
-        self._last_save = time.monotonic()
 
     def close(self) -> None:
         self.save()
