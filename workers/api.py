@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field
 
 from pipeline.config import VidseekConfig
 from pipeline.export import render, video_segments
+from pipeline.index.context import ContextVectors
+from pipeline.index.vectors import VectorIndex
 from pipeline.search import Filters, Searcher
 from workers.api_alerts import add_alert_routes
 from workers.api_answers import add_answer_routes
@@ -67,7 +69,7 @@ class Service:
 
     def current(self) -> Searcher:
         """The searcher for the last committed index (FAISS files are replaced atomically, SQLite is WAL)."""
-        files = (self.index_dir / "vectors.faiss", self.index_dir / "context.faiss")  # contexts are saved after
+        files = (self.index_dir / VectorIndex.FILE, self.index_dir / ContextVectors.FILE)  # contexts saved after
         stamp = tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
         with self.lock:
             if self.searcher is None or stamp != self._stamp:

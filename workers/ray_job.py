@@ -192,7 +192,7 @@ class RayIngest:
             if slot.starting is not None:
                 up, _ = self.ray.wait([slot.starting], timeout=0)
                 if up:
-                    slot.starting, slot.started = None, max(slot.started, now)
+                    slot.starting, slot.started = None, now
                 elif now - slot.started > ACTOR_START_S:
                     self._replace_decoder(slot, slot.items[0], report, f"decode worker not up after {ACTOR_START_S} s")
                 continue
