@@ -1,6 +1,6 @@
 """Search at scale: build time, memory, query latency and recall@10 of the approximate index against exact search.
 
-    python benchmarks/bench_search.py [--sizes 100000 1000000] [--nprobe 8 16 32 64]
+    python benchmarks/bench_search.py [--sizes 100000 1000000] [--nprobe 8 16 32 64] [--codecs SQ8 PQ96 PQ48]
 
 Segments are realistic text, not random vectors: ActivityNet Captions sentences (../shared/eval) recombined, the
 first half of one sentence joined to the second half of another, and embedded with all-MiniLM-L6-v2 (up to
@@ -8,6 +8,8 @@ first half of one sentence joined to the second half of another, and embedded wi
 are mixtures of two of those embeddings (normalised a*x + (1-a)*y, a in [0.5, 1)), which keeps the clustered
 geometry of sentence embeddings. Queries are real val_2 sentences. Exact search (Flat) is the baseline and the
 ground truth for recall@10; latency is one query at a time, p50/p99, with and without embedding the query.
+The compressed rows (what the index becomes past index.compress_min) are built the way ingest grows an index:
+appended a tenth at a time, at the default nprobe.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 1e6
 
 
-def bench_size(size: int, base: np.ndarray, queries: np.ndarray, nprobes: list[int], embedder, texts) -> None:
+def bench_size(size: int, base, queries, nprobes: list[int], codecs: list[str], embedder, texts) -> None:
     from pipeline.config import IndexConfig
     from pipeline.index.vectors import VectorIndex
 
@@ -115,6 +117,25 @@ def bench_size(size: int, base: np.ndarray, queries: np.ndarray, nprobes: list[i
         approx._ivf.nprobe = IndexConfig().nprobe  # the default
         p50, p99 = latencies_ms(lambda t: approx.search(embedder.embed([t])[0], 10), texts[:200])
         print(f"{size:>9,} {'IVF default nprobe + embedding':<26}{'':>9}{'':>9}{p50:>9.2f}{p99:>9.2f}")
+        nlist = approx._ivf.nlist
+        approx = None
+    for codec in codecs:
+        with tempfile.TemporaryDirectory() as tmp:
+            before = rss_mb()
+            start = time.perf_counter()
+            compressed = VectorIndex(
+                Path(tmp), x.shape[1], IndexConfig(flat_max=1000, compress_min=1000, codec=codec, nlist=nlist)
+            )
+            step = max(1, size // 10)
+            for i in range(0, size, step):
+                compressed.upsert(ids[i : i + step], x[i : i + step])
+            build = time.perf_counter() - start
+            mem = rss_mb() - before
+            _, found = compressed.search_many(queries, 10)
+            recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+            p50, p99 = latencies_ms(lambda q, index=compressed: index.search(q, 10), queries[:300])
+            label = compressed.kind.replace("(nprobe ", "nprobe ").rstrip(")")
+            print(f"{size:>9,} {label:<26}{build:>9.1f}{mem:>9.0f}{p50:>9.2f}{p99:>9.2f}{recall:>9.3f}")
 
 
 def cold_start_s(embedder) -> float:
@@ -150,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--nprobe", type=int, nargs="+", default=[8, 16, 32, 64])
+    parser.add_argument("--codecs", nargs="*", default=["SQ8", "PQ96", "PQ48"], help="compressed IVF codecs")
     parser.add_argument("--embedded", type=int, default=100_000, help="segments embedded from real text")
     args = parser.parse_args()
     from pipeline.config import EmbedConfig
@@ -164,7 +186,7 @@ def main() -> None:
     print(f"cold start of `vidseek search` (new process, small index): {cold_start_s(embedder):.1f} s")
     print(f"{'segments':>9} {'index':<26}{'build s':>9}{'mem MB':>9}{'p50 ms':>9}{'p99 ms':>9}{'recall@10':>9}")
     for size in args.sizes:
-        bench_size(size, base, queries, args.nprobe, embedder, texts)
+        bench_size(size, base, queries, args.nprobe, args.codecs, embedder, texts)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,8 @@ class IndexConfig(_Section):
     flat_max: int = Field(200_000, ge=1000)
     nlist: int = Field(0, ge=0)  # IVF lists; 0: 2 * sqrt(vectors) when switching
     nprobe: int = Field(64, ge=1)  # lists scanned per query: recall@10 0.975 at 1M (benchmarks/RESULTS.md)
+    compress_min: int = Field(5_000_000, ge=1000)  # past this many vectors the IVF lists hold `codec` codes
+    codec: str = Field("SQ8", pattern=r"^(Flat|SQ8|SQ4|PQ[1-9][0-9]*)$")  # Flat: never compress; PQm: m bytes
     context_s: float = Field(120.0, ge=0)  # a segment's context: its video's captions this close; 0 turns it off
 
 

@@ -92,7 +92,7 @@ class Searcher:
             return self._localize(query_vector, video_id, only, k)
         scores, ids = self.vectors.search(query_vector, max(k * 4, RERANK_POOL) if merge else k, only)
         hits = self._hits(scores, ids, query_vector if video_id is None else None)
-        return (merge_overlapping(hits) if merge else hits)[:k]
+        return (merge_overlapping(hits, k) if merge else hits)[:k]
 
     def dense(self, query_vector: np.ndarray, k: int, only=None) -> list[Hit]:
         """The plain baseline: exact inner product, one hit per segment, nothing merged."""

@@ -142,6 +142,43 @@ def test_approximate_recall_at_10_against_exact(tmp_path):
     assert recall >= 0.9, recall
 
 
+def test_index_compresses_past_compress_min_and_keeps_ids_and_recall(tmp_path):
+    import faiss
+
+    from pipeline.config import IndexConfig
+
+    x = clustered(6000, seed=4)
+    queries = clustered(200, seed=5)
+    ids = np.arange(1, 6001, dtype=np.int64) * 31
+    vectors = VectorIndex(tmp_path, 64, IndexConfig(flat_max=1000, compress_min=3000, codec="SQ8", nprobe=16))
+    kinds = []
+    for start in range(0, 6000, 1000):
+        vectors.upsert(ids[start : start + 1000], x[start : start + 1000])
+        kinds.append(vectors.kind.split(" ")[0])
+    assert kinds == ["Flat"] + ["IVF89,Flat"] * 2 + ["IVF126,SQ8"] * 3  # re-encoded once, then appended to
+    vectors.remove(ids[:100])
+    assert set(vectors.ids().tolist()) == set(ids[100:].tolist())
+    vectors.save()
+    reopened = VectorIndex(tmp_path, 64)
+    assert reopened.codec == "SQ8" and reopened.size == 5900
+    exact = faiss.IndexFlatIP(64)
+    exact.add(x[100:])
+    _, truth = exact.search(queries, 10)
+    _, found = reopened.search_many(queries, 10)
+    recall = np.mean([len(set(ids[t + 100]) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+    assert recall >= 0.9, recall
+
+
+def test_a_pq_codec_that_does_not_divide_the_dimension_is_refused_before_any_write(tmp_path):
+    import pytest
+
+    from pipeline.config import IndexConfig
+
+    with pytest.raises(ValueError, match="PQ7.*divisible by 7.*64"):
+        VectorIndex(tmp_path, 64, IndexConfig(codec="PQ7"))
+    assert VectorIndex(tmp_path, 64, IndexConfig(codec="PQ16")).size == 0
+
+
 def test_filtered_search_is_exact_on_ivf(tmp_path):
     from pipeline.config import IndexConfig
 

@@ -102,6 +102,17 @@ def test_merge_chains_through_a_grown_span():
     assert [(h.video, h.start_s, h.end_s, h.text) for h in merged] == [("v", 0, 30, "a"), ("w", 0, 10, "d")]
 
 
+def test_merge_for_k_results_ignores_hits_below_the_kth_moment():
+    hits = [
+        Hit("v", 10, 20, 0.9, "a", "caption"),
+        Hit("w", 0, 10, 0.8, "b", "caption"),
+        Hit("x", 0, 10, 0.5, "would be the third moment", "caption"),
+        Hit("v", 0, 60, 0.3, "weak and long", "caption"),
+    ]
+    assert [(h.start_s, h.end_s) for h in merge_overlapping(hits, k=2)] == [(10, 20), (0, 10)]
+    assert [(h.start_s, h.end_s) for h in merge_overlapping(hits)] == [(0, 60), (0, 10), (0, 10)]
+
+
 def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
     from pipeline.evaluate import build_index, evaluate
 

@@ -1,9 +1,13 @@
-"""FAISS vectors keyed by 64-bit segment ids, exact while small and approximate (IVF) once large.
+"""FAISS vectors keyed by 64-bit segment ids, chosen by size: exact while small, approximate (IVF) once large,
+compressed (IVF with SQ or PQ codes) once very large.
 
-    size <= index.flat_max:  IndexIDMap2(IndexFlatIP)          exact; add and remove by id
-    size >  index.flat_max:  IndexIVFFlat (inner product)       trained once on a sample when crossing the
-                             with a hash-table direct map       threshold, then appended to without rebuilding;
+    size <= index.flat_max:      IndexIDMap2(IndexFlatIP)       exact; add and remove by id
+    size >  index.flat_max:      IVF{nlist},Flat                trained once on a sample when crossing the
+                                 with a hash-table direct map   threshold, then appended to without rebuilding;
                                                                 remove_ids works; `nprobe` lists are scanned
+    size >  index.compress_min:  IVF{nlist},{index.codec}       re-encoded once: SQ8 (4x smaller than float32,
+                                                                recall about that of Flat) or PQm (m bytes a
+                                                                vector, lower recall: benchmarks/RESULTS.md)
 HNSW is not used: it cannot remove ids, and removal is a user command. Saved by writing a temporary file and
 renaming it over the old one, so readers never see half an index.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +26,7 @@ from pipeline.config import IndexConfig
 
 log = logging.getLogger(__name__)
 EXACT_SUBSET_MAX = 20_000  # filtered searches over at most this many ids score them exactly
+_MOVE_BATCH = 100_000  # vectors re-encoded at a time when the index type changes
 
 
 def _faiss():
@@ -48,7 +54,12 @@ class VectorIndex:
                 )
         else:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._ivf = faiss.try_extract_index_ivf(self.index) if self.is_ivf else None
+        self._ivf = self.index if self.is_ivf else None  # read_index returns the IVF subclass itself
+        pq = re.fullmatch(r"PQ(\d+)", self.cfg.codec)
+        if pq and dim % int(pq[1]):
+            raise ValueError(
+                f"index.codec {self.cfg.codec} needs a dimension divisible by {pq[1]}; the embedder's is {dim}"
+            )
         if self._ivf is not None:
             self._ivf.nprobe = self.cfg.nprobe
 
@@ -57,8 +68,20 @@ class VectorIndex:
         return "IVF" in type(self.index).__name__
 
     @property
+    def codec(self) -> str:
+        """What an IVF list holds per vector: Flat, SQ8/SQ4 or PQ{m}."""
+        faiss = _faiss()
+        if isinstance(self._ivf, faiss.IndexIVFPQ):
+            return f"PQ{self._ivf.pq.M}"
+        if isinstance(self._ivf, faiss.IndexIVFScalarQuantizer):
+            return f"SQ{self._ivf.sq.bits}"
+        return "Flat"
+
+    @property
     def kind(self) -> str:
-        return f"IVF{self._ivf.nlist},Flat (nprobe {self._ivf.nprobe})" if self._ivf is not None else "Flat (exact)"
+        if self._ivf is None:
+            return "Flat (exact)"
+        return f"IVF{self._ivf.nlist},{self.codec} (nprobe {self._ivf.nprobe})"
 
     @property
     def size(self) -> int:
@@ -82,8 +105,12 @@ class VectorIndex:
             return
         self.remove(ids)
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        if self._ivf is None and self.cfg.type == "auto" and self.size > self.cfg.flat_max:
-            self.to_ivf()
+        if self.cfg.type != "auto":
+            return
+        if self._ivf is None and self.size > self.cfg.flat_max:
+            self.to_ivf("Flat" if self.size <= self.cfg.compress_min else self.cfg.codec)
+        elif self._ivf is not None and self.size > self.cfg.compress_min and self.codec != self.cfg.codec:
+            self.to_ivf(self.cfg.codec)
 
     def remove(self, ids) -> None:
         faiss = _faiss()
@@ -91,20 +118,20 @@ class VectorIndex:
         if len(ids):  # an array selector: IVF's hash-table direct map accepts no other
             self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
 
-    def to_ivf(self) -> None:
-        """Switch to IVF: train the coarse quantizer on a sample of the current vectors, then move them all."""
+    def to_ivf(self, codec: str = "Flat") -> None:
+        """Re-index as IVF{nlist},{codec}: train on a sample of the current vectors, then move them all, a batch
+        at a time (from an IVF index with a lossy codec they move as its reconstructions)."""
         faiss = _faiss()
         ids = self.ids()
-        vectors = self.index.index.reconstruct_n(0, self.size) if self._ivf is None else None
-        if vectors is None:
-            return
         nlist = self.cfg.nlist or max(16, int(2 * math.sqrt(len(ids))))
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.index_factory(self.dim, f"IVF{nlist},{codec}", faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(0)
-        sample = vectors[rng.choice(len(vectors), size=min(len(vectors), 64 * nlist), replace=False)]
-        ivf.train(sample)
+        sample = np.sort(rng.choice(len(ids), size=min(len(ids), 64 * nlist), replace=False))
+        ivf.train(self.index.reconstruct_batch(ids[sample]))
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
-        ivf.add_with_ids(vectors, ids)
+        for start in range(0, len(ids), _MOVE_BATCH):
+            batch = ids[start : start + _MOVE_BATCH]
+            ivf.add_with_ids(self.index.reconstruct_batch(batch), batch)
         ivf.nprobe = self.cfg.nprobe
         self.index, self._ivf = ivf, ivf
         log.info("switched %s to %s at %d vectors", self.path, self.kind, len(ids))
