@@ -5,7 +5,7 @@ moment it is. A segment's context is the text of its video's segments within ``i
 (its own first, then the rest nearest first), embedded with the index's embedder and kept in ``context.faiss``
 under the segment's id. A search over the whole index scores its FAISS candidates by similarity minus hubness
 plus ``CONTEXT_WEIGHT`` times the query's similarity to their context (pipeline.search). On ActivityNet Captions
-this lifts whole-index R@1 from 0.0528 to 0.0547 and R@5 from 0.1083 to 0.1156 (benchmarks/RESULTS.md).
+this lifted whole-index R@1 from 0.0528 to 0.0547 and R@5 from 0.1083 to 0.1156 (benchmarks/RESULTS.md).
 
 A new segment makes its neighbours' contexts stale (``segments.context_ok = 0``, set by the catalog); the writer
 recomputes stale ones when it saves, writing ``context.faiss`` before marking them done, so a crash only means
