@@ -107,3 +107,24 @@ def test_the_context_tells_apart_two_identical_captions(tmp_path, embedder, cont
         assert generic["kitchen.mp4"] > generic["park.mp4"] + 0.02
     else:
         assert abs(generic["kitchen.mp4"] - generic["park.mp4"]) < 0.01
+
+
+def test_context_vectors_are_quantised_past_compress_min_and_still_looked_up_by_id(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1500, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ids = np.arange(1500, dtype=np.int64) * 13 + 5
+    context = ContextVectors(tmp_path, 32, IndexConfig(compress_min=1000))
+    context.upsert(ids[:1000], x[:1000])
+    assert not context.compressed
+    context.upsert(ids[1000:], x[1000:])
+    assert context.compressed and context.size == 1500
+    context.remove(ids[:10])
+    context.save()
+    reopened = ContextVectors(tmp_path, 32)
+    assert reopened.compressed and set(reopened.ids().tolist()) == set(ids[10:].tolist())
+    found = reopened.lookup(ids[:20].tolist())
+    assert sorted(found) == ids[10:20].tolist()
+    cosines = [float(found[i] @ x[j]) / float(np.linalg.norm(found[i])) for j, i in enumerate(ids[10:20], start=10)]
+    assert min(cosines) > 0.99  # 8-bit codes: a lossy copy, close enough to rank with
+    assert ContextVectors(tmp_path / "f", 32, IndexConfig(compress_min=1000, codec="Flat")).compress_min is None

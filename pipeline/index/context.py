@@ -21,20 +21,35 @@ import numpy as np
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
-from pipeline.index.vectors import VectorIndex
+from pipeline.index.vectors import VectorIndex, _faiss
 
 CONTEXT_WEIGHT = 0.5
 _BATCH = 512  # contexts embedded at a time
 
 
 class ContextVectors(VectorIndex):
-    """One context vector per segment id; never searched, only looked up (always exact Flat)."""
+    """One context vector per segment id; never searched, only looked up by id (IndexIDMap2). Float32 while the
+    index is small; past ``index.compress_min`` vectors, unless ``index.codec`` is Flat, 8-bit scalar quantised
+    (4x smaller), like the main index's lists."""
 
     FILE = "context.faiss"
 
-    def __init__(self, index_dir: Path, dim: int) -> None:
+    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None) -> None:
+        cfg = cfg or IndexConfig()
         super().__init__(index_dir, dim, IndexConfig(type="flat"))
+        self.compress_min = cfg.compress_min if cfg.codec != "Flat" else None
         self._known: set[int] | None = None
+
+    @property
+    def compressed(self) -> bool:
+        return "ScalarQuantizer" in type(_faiss().downcast_index(self.index.index)).__name__
+
+    def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        super().upsert(ids, vectors)
+        if self.compress_min is not None and self.size > self.compress_min and not self.compressed:
+            faiss = _faiss()
+            sq8 = faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+            self._move_into(faiss.IndexIDMap2(sq8), sample_size=100_000)
 
     def lookup(self, ids: list[int]) -> dict[int, np.ndarray]:
         """The context vectors of those of ``ids`` that have one."""

@@ -122,19 +122,25 @@ class VectorIndex:
         """Re-index as IVF{nlist},{codec}: train on a sample of the current vectors, then move them all, a batch
         at a time (from an IVF index with a lossy codec they move as its reconstructions)."""
         faiss = _faiss()
-        ids = self.ids()
-        nlist = self.cfg.nlist or max(16, int(2 * math.sqrt(len(ids))))
+        nlist = self.cfg.nlist or max(16, int(2 * math.sqrt(self.size)))
         ivf = faiss.index_factory(self.dim, f"IVF{nlist},{codec}", faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample = np.sort(rng.choice(len(ids), size=min(len(ids), 64 * nlist), replace=False))
-        ivf.train(self.index.reconstruct_batch(ids[sample]))
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        ivf.nprobe = self.cfg.nprobe
+        self._move_into(ivf, sample_size=64 * nlist)
+        self._ivf = ivf
+
+    def _move_into(self, target, sample_size: int) -> None:
+        """Train the empty index ``target`` on a sample of this one's vectors, move them all into it a batch at a
+        time, and make it this index."""
+        ids = self.ids()
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(len(ids), size=min(len(ids), sample_size), replace=False))
+        target.train(self.index.reconstruct_batch(ids[sample]))
         for start in range(0, len(ids), _MOVE_BATCH):
             batch = ids[start : start + _MOVE_BATCH]
-            ivf.add_with_ids(self.index.reconstruct_batch(batch), batch)
-        ivf.nprobe = self.cfg.nprobe
-        self.index, self._ivf = ivf, ivf
-        log.info("switched %s to %s at %d vectors", self.path, self.kind, len(ids))
+            target.add_with_ids(self.index.reconstruct_batch(batch), batch)
+        self.index = target
+        log.info("switched %s to %s at %d vectors", self.path, type(target).__name__, len(ids))
 
     def search(self, query: np.ndarray, k: int, only_ids=None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) for one (dim,) query, best first. ``only_ids`` restricts the search to those ids:

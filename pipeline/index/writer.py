@@ -48,9 +48,10 @@ class IndexWriter:
         self.records = RecordStore(self.dir)
         self.catalog = Catalog(self.dir)
         self._check_embedder()
+        index_cfg = index_cfg or IndexConfig()
         self.vectors = VectorIndex(self.dir, embedder.dim, index_cfg)
-        self.context_s = (index_cfg or IndexConfig()).context_s
-        self.context = _open_context(self.dir, embedder.dim, self.context_s)
+        self.context_s = index_cfg.context_s
+        self.context = _open_context(self.dir, embedder.dim, index_cfg)
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
         self.listeners: list[Callable[[list[dict]], object]] = []  # called with each batch's rows once committed
@@ -197,11 +198,11 @@ class IndexWriter:
         self.lock.release()
 
 
-def _open_context(index_dir: Path, dim: int, context_s: float) -> ContextVectors | None:
+def _open_context(index_dir: Path, dim: int, cfg: IndexConfig) -> ContextVectors | None:
     """The context vectors, or None when ``index.context_s`` is 0 (then a file left from before is dropped: its
     vectors would go stale unseen)."""
-    if context_s > 0:
-        return ContextVectors(index_dir, dim)
+    if cfg.context_s > 0:
+        return ContextVectors(index_dir, dim, cfg)
     (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
     return None
 
@@ -226,9 +227,10 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
     catalog.set_meta("dim", str(embedder.dim))
     (index_dir / VectorIndex.FILE).unlink(missing_ok=True)
     (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
+    index_cfg = index_cfg or IndexConfig()
     vectors = VectorIndex(index_dir, embedder.dim, index_cfg)
-    context_s = (index_cfg or IndexConfig()).context_s
-    context = _open_context(index_dir, embedder.dim, context_s)
+    context_s = index_cfg.context_s
+    context = _open_context(index_dir, embedder.dim, index_cfg)
     records = RecordStore(index_dir)
     total = 0
     for video_id in records.video_ids():
