@@ -3,6 +3,8 @@ plain dense baseline (MiniLM + exact inner product, one vector per segment), mea
 
 One file's sentences are indexed as if they were the model's captions of those segments, through the same
 ``IndexWriter`` an ingest uses; the other file's sentences are the queries, run through the same ``Searcher``.
+The method uses the configured embedder and index settings; when that embedder is not the baseline's, the
+baseline gets an index of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.writer import IndexWriter
 from pipeline.moments import iou
@@ -43,10 +46,10 @@ def load_activitynet(path: str | Path) -> tuple[dict[str, float], list[Moment]]:
     return durations, moments
 
 
-def build_index(captions: str | Path, index_dir: Path, embedder: Embedder) -> int:
+def build_index(captions: str | Path, index_dir: Path, embedder: Embedder, index_cfg: IndexConfig | None = None) -> int:
     """Index the captions file's sentences as caption segments; returns how many were indexed."""
     durations, moments = load_activitynet(captions)
-    writer = IndexWriter(index_dir, embedder)
+    writer = IndexWriter(index_dir, embedder, index_cfg=index_cfg)
     by_video: dict[str, list[Moment]] = {}
     for m in moments:
         if 0 <= m.start_s < m.end_s:  # a few annotations are empty or reversed spans
@@ -79,28 +82,42 @@ def _recall(hits_per_query: list[list], queries: list[Moment]) -> dict[str, floa
     return {"r1": round(r1 / n, 4), "r5": round(r5 / n, 4)}
 
 
-def evaluate(index_dir: Path, queries_file: str | Path, embedder: Embedder, limit: int | None = None) -> dict:
+def evaluate(
+    index_dir: Path,
+    queries_file: str | Path,
+    embedder: Embedder,
+    limit: int | None = None,
+    baseline: tuple[Path, Embedder] | None = None,
+) -> dict:
+    """Recall of the method (vidseek's search on ``index_dir``) and of the baseline (exact dense search, one hit
+    per segment, on ``baseline``'s index and embedder; by default the method's own)."""
     _, queries = load_activitynet(queries_file)
     queries = queries[:limit] if limit else queries
-    searcher = Searcher(index_dir, embedder)
-    vectors = embedder.embed([q.text for q in queries])
-    video_ids = {q.video: searcher.catalog.select_ids(q.video) for q in queries}
-    results: dict[str, dict[str, list]] = {
-        "method": {"global": [], "within_video": []},
-        "baseline": {"global": [], "within_video": []},
+    method_vectors = embedder.embed([q.text for q in queries])
+    baseline_dir, baseline_embedder = baseline or (index_dir, embedder)
+    baseline_vectors = method_vectors if baseline is None else baseline_embedder.embed([q.text for q in queries])
+    hits = {
+        "method": _hits(Searcher(index_dir, embedder), queries, method_vectors, plain=False),
+        "baseline": _hits(Searcher(baseline_dir, baseline_embedder), queries, baseline_vectors, plain=True),
     }
-    for q, v in zip(queries, vectors, strict=True):
-        results["method"]["global"].append(searcher.search_vector(v, 5))
-        results["baseline"]["global"].append(searcher.dense(v, 5))
-        if video_ids[q.video]:
-            results["method"]["within_video"].append(searcher.search_vector(v, 5, Filters(video=q.video)))
-            results["baseline"]["within_video"].append(searcher.dense(v, 5, video_ids[q.video]))
-        else:  # the query's video has no indexed segment: a miss for both
-            results["method"]["within_video"].append([])
-            results["baseline"]["within_video"].append([])
     return {
-        method: {scope: _recall(hits, queries) for scope, hits in scopes.items()} for method, scopes in results.items()
+        method: {scope: _recall(found, queries) for scope, found in scopes.items()} for method, scopes in hits.items()
     } | {"queries": len(queries)}
+
+
+def _hits(searcher: Searcher, queries: list[Moment], vectors: np.ndarray, plain: bool) -> dict[str, list]:
+    """Top-5 hits per query over the whole index and within its video: ``plain`` is the baseline's dense search."""
+    video_ids = {q.video: searcher.catalog.select_ids(q.video) for q in queries}
+    found: dict[str, list] = {"global": [], "within_video": []}
+    for q, v in zip(queries, vectors, strict=True):
+        found["global"].append(searcher.dense(v, 5) if plain else searcher.search_vector(v, 5))
+        if not video_ids[q.video]:  # the query's video has no indexed segment: a miss
+            found["within_video"].append([])
+        elif plain:
+            found["within_video"].append(searcher.dense(v, 5, video_ids[q.video]))
+        else:
+            found["within_video"].append(searcher.search_vector(v, 5, Filters(video=q.video)))
+    return found
 
 
 def default_files() -> tuple[Path, Path]:

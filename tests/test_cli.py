@@ -209,3 +209,18 @@ def test_serve_refuses_a_public_address_without_an_api_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "VIDSEEK_API_KEY"}
     result = vidseek("serve", "--index", tmp_path, "--host", "0.0.0.0", env=env)
     assert result.returncode == 2 and "needs an API key: set VIDSEEK_API_KEY" in result.stderr
+
+
+def test_eval_retrieval_takes_the_method_settings_from_the_config(tmp_path):
+    item = {"duration": 60.0, "timestamps": [[0, 30], [30, 60]], "sentences": ["A dog runs.", "It sleeps."]}
+    (tmp_path / "c.json").write_text(json.dumps({"v_1": item}))
+    (tmp_path / "q.json").write_text(json.dumps({"v_1": {**item, "sentences": ["A dog sprints.", "It naps."]}}))
+    args = ["eval", "retrieval", "--captions", tmp_path / "c.json", "--queries", tmp_path / "q.json", "--json"]
+    result = vidseek(*args, "--index", tmp_path / "idx", "--set", "index.context_s=0")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}
+    assert set(scores["method"]) == {"global", "within_video"}
+    assert (tmp_path / "idx" / "vectors.faiss").exists() and not (tmp_path / "idx" / "context.faiss").exists()
+    bad = vidseek(*args, "--set", "index.codec=PQx")
+    assert bad.returncode == 2 and "index.codec" in bad.stderr

@@ -114,6 +114,7 @@ def test_merge_for_k_results_ignores_hits_below_the_kth_moment():
 
 
 def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
+    from pipeline.config import IndexConfig
     from pipeline.evaluate import build_index, evaluate
 
     captions = {
@@ -139,6 +140,12 @@ def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
     assert result["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}
     assert result["baseline"]["global"]["r1"] == 1.0
     assert set(result["method"]) == {"global", "within_video"}
+    # a method without context vectors, its baseline on an index of its own (as for another embedder)
+    build_index(tmp_path / "c.json", tmp_path / "plain", embedder, IndexConfig(context_s=0))
+    assert not (tmp_path / "plain" / "context.faiss").exists()
+    build_index(tmp_path / "c.json", tmp_path / "base", embedder)
+    other = evaluate(tmp_path / "plain", tmp_path / "q.json", embedder, baseline=(tmp_path / "base", embedder))
+    assert other["baseline"] == result["baseline"]
 
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt", "json", "csv"])

@@ -290,26 +290,38 @@ def eval_retrieval(
     index: Path = typer.Option(None, "--index", help="where to build the evaluation index (default: a temp dir)"),
     limit: int = typer.Option(None, help="only the first N queries"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    config: str = typer.Option(None, "--config", "-c", help="the method's embed and index settings"),
+    set_: list[str] = typer.Option([], "--set", help="e.g. --set embed.model=PATH or --set index.context_s=0"),
 ) -> None:
     """Recall@1/@5 at temporal IoU >= 0.5, over the whole index and within each query's video, for vidseek's
-    search and for the plain dense baseline, measured in the same run."""
+    search and for the plain dense baseline (MiniLM, exact inner product), measured in the same run."""
     import tempfile
 
     from pipeline.config import EmbedConfig
     from pipeline.embed import make_embedder
+    from pipeline.embed.sentence import resolve_model_path
     from pipeline.evaluate import build_index, default_files, evaluate, oracle_within_video
 
+    cfg = load_config_or_exit(config, set_)
     default_captions, default_queries = default_files()
     captions, queries = captions or default_captions, queries or default_queries
     for f in (captions, queries):
         if not f.exists():
             raise fail(f"{f} not found (ActivityNet Captions JSON: {{video: {{duration, timestamps, sentences}}}})")
-    embedder = make_embedder(EmbedConfig(batch_size=128))
+    embedder = make_embedder(cfg.embed)
+    baseline_cfg = EmbedConfig(device=cfg.embed.device, batch_size=cfg.embed.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         where = index or Path(tmp) / "eval-index"
         if not (where / "catalog.sqlite").exists():
-            build_index(captions, where, embedder)
-        result = evaluate(where, queries, embedder, limit)
+            build_index(captions, where, embedder, cfg.index)
+        baseline = None
+        if resolve_model_path(cfg.embed.model) != resolve_model_path(baseline_cfg.model):
+            baseline_embedder = make_embedder(baseline_cfg)
+            baseline_dir = where.with_name(where.name + "-baseline")
+            if not (baseline_dir / "catalog.sqlite").exists():
+                build_index(captions, baseline_dir, baseline_embedder)
+            baseline = (baseline_dir, baseline_embedder)
+        result = evaluate(where, queries, embedder, limit, baseline)
     if as_json:
         sys.stdout.write(json.dumps({k: result[k] for k in ("method", "baseline")}) + "\n")
         return
