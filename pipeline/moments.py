@@ -88,7 +88,7 @@ def merge_overlapping(hits: list, k: int | None = None) -> list:
     """Merge hits of the same video whose spans overlap into one moment covering them. The best hit of each
     group (hits come best first) gives the text and the score, and keeps its place in the order. With ``k``,
     merging stops at the hit that would start moment k + 1, so hits ranked below it cannot widen the moments
-    shown (on ActivityNet letting them cost 0.0014 R@1 and 0.0017 R@5, benchmarks/RESULTS.md)."""
+    shown (on ActivityNet letting them cost 0.0016 R@1 and 0.0023 R@5, benchmarks/RESULTS.md)."""
     merged: list = []
     for hit in hits:
         for i, m in enumerate(merged):
