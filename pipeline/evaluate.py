@@ -17,6 +17,7 @@ import numpy as np
 
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
+from pipeline.index.catalog import Catalog
 from pipeline.index.writer import IndexWriter
 from pipeline.moments import iou
 from pipeline.search import Filters, Searcher
@@ -70,6 +71,29 @@ def build_index(captions: str | Path, index_dir: Path, embedder: Embedder, index
         writer.finish_video(video, "complete", num_chunks=len(items), save=False)
     writer.close()
     return sum(len(v) for v in by_video.values())
+
+
+def prepared_index(captions: str | Path, index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> None:
+    """Build the evaluation index in ``index_dir``, or reuse the one there if it was built from the same captions
+    with the same embedder and index settings; any other is refused rather than measured by mistake."""
+    stamp = json.dumps(
+        {"captions": str(Path(captions).resolve()), "embedder": embedder.name, "index": index_cfg.model_dump()},
+        sort_keys=True,
+    )
+    if (index_dir / "catalog.sqlite").exists():
+        catalog = Catalog(index_dir)
+        built = catalog.get_meta("eval_settings")
+        catalog.close()
+        if built != stamp:
+            raise ValueError(
+                f"{index_dir} holds an index built from other captions or settings ({built}); "
+                "remove it or pick another --index"
+            )
+        return
+    build_index(captions, index_dir, embedder, index_cfg)
+    catalog = Catalog(index_dir)
+    catalog.set_meta("eval_settings", stamp)
+    catalog.close()
 
 
 def _recall(hits_per_query: list[list], queries: list[Moment]) -> dict[str, float]:

@@ -224,3 +224,6 @@ def test_eval_retrieval_takes_the_method_settings_from_the_config(tmp_path):
     assert (tmp_path / "idx" / "vectors.faiss").exists() and not (tmp_path / "idx" / "context.faiss").exists()
     bad = vidseek(*args, "--set", "index.codec=PQx")
     assert bad.returncode == 2 and "index.codec" in bad.stderr
+    assert vidseek(*args, "--index", tmp_path / "idx", "--set", "index.context_s=0").returncode == 0  # reused
+    other = vidseek(*args, "--index", tmp_path / "idx")  # context vectors on: not the index that is there
+    assert other.returncode == 2 and "other captions or settings" in other.stderr

@@ -287,7 +287,9 @@ def export(
 def eval_retrieval(
     captions: Path = typer.Option(None, help="ActivityNet-format JSON indexed as captions (default: val_1)"),
     queries: Path = typer.Option(None, help="ActivityNet-format JSON whose sentences are queries (default: val_2)"),
-    index: Path = typer.Option(None, "--index", help="where to build the evaluation index (default: a temp dir)"),
+    index: Path = typer.Option(
+        None, "--index", help="where to build the evaluation index, reused by later runs with the same settings"
+    ),
     limit: int = typer.Option(None, help="only the first N queries"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     config: str = typer.Option(None, "--config", "-c", help="the method's embed and index settings"),
@@ -297,10 +299,10 @@ def eval_retrieval(
     search and for the plain dense baseline (MiniLM, exact inner product), measured in the same run."""
     import tempfile
 
-    from pipeline.config import EmbedConfig
+    from pipeline.config import EmbedConfig, IndexConfig
     from pipeline.embed import make_embedder
     from pipeline.embed.sentence import resolve_model_path
-    from pipeline.evaluate import build_index, default_files, evaluate, oracle_within_video
+    from pipeline.evaluate import default_files, evaluate, oracle_within_video, prepared_index
 
     cfg = load_config_or_exit(config, set_)
     default_captions, default_queries = default_files()
@@ -312,15 +314,16 @@ def eval_retrieval(
     baseline_cfg = EmbedConfig(device=cfg.embed.device, batch_size=cfg.embed.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         where = index or Path(tmp) / "eval-index"
-        if not (where / "catalog.sqlite").exists():
-            build_index(captions, where, embedder, cfg.index)
         baseline = None
-        if resolve_model_path(cfg.embed.model) != resolve_model_path(baseline_cfg.model):
-            baseline_embedder = make_embedder(baseline_cfg)
-            baseline_dir = where.with_name(where.name + "-baseline")
-            if not (baseline_dir / "catalog.sqlite").exists():
-                build_index(captions, baseline_dir, baseline_embedder)
-            baseline = (baseline_dir, baseline_embedder)
+        try:
+            prepared_index(captions, where, embedder, cfg.index)
+            if resolve_model_path(cfg.embed.model) != resolve_model_path(baseline_cfg.model):
+                baseline_embedder = make_embedder(baseline_cfg)
+                baseline_dir = where.with_name(where.name + "-baseline")
+                prepared_index(captions, baseline_dir, baseline_embedder, IndexConfig())
+                baseline = (baseline_dir, baseline_embedder)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
         result = evaluate(where, queries, embedder, limit, baseline)
     if as_json:
         sys.stdout.write(json.dumps({k: result[k] for k in ("method", "baseline")}) + "\n")
