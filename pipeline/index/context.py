@@ -30,7 +30,7 @@ _BATCH = 512  # contexts embedded at a time
 class ContextVectors(VectorIndex):
     """One context vector per segment id; never searched, only looked up by id (IndexIDMap2). Float32 while the
     index is small; past ``index.compress_min`` vectors, unless ``index.codec`` is Flat, 8-bit scalar quantised
-    (4x smaller), like the main index's lists."""
+    (a byte per dimension instead of four; computed, not benchmarked), like the main index's lists."""
 
     FILE = "context.faiss"
 

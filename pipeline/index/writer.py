@@ -229,7 +229,6 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
     (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
     index_cfg = index_cfg or IndexConfig()
     vectors = VectorIndex(index_dir, embedder.dim, index_cfg)
-    context_s = index_cfg.context_s
     context = _open_context(index_dir, embedder.dim, index_cfg)
     records = RecordStore(index_dir)
     total = 0
@@ -243,7 +242,7 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
         total += len(rows)
     update_hubness(catalog, vectors)
     if context is not None:
-        save_context(catalog, context, embedder, context_s)
+        save_context(catalog, context, embedder, index_cfg.context_s)
     vectors.save()
     catalog.close()
     lock.release()
