@@ -129,17 +129,6 @@ def test_oom_at_batch_one_is_raised(describer, chunks, monkeypatch):
         describer.describe(chunks[:1])
 
 
-@pytest.mark.gpu
-def test_real_architecture_on_gpu_batches_in_bf16():
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU on this machine")
-    from benchmarks.bench_gpu_qwen3vl import build_model_8b
-
-    model = build_model_8b(num_layers=2)
-    assert next(model.parameters()).dtype == torch.bfloat16 and model.config._attn_implementation == "sdpa"
-
-
 def test_token_estimate_matches_the_processor(describer, chunks):
     """The dry-run's visual token count equals what the real processor produces for the same frames."""
     from pipeline.config import DecodeConfig
