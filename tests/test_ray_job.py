@@ -62,3 +62,30 @@ def test_a_span_that_fails_to_decode_fails_its_video_and_the_rest_is_still_read(
     (result,) = report.results  # the job settles every span, even when the one that failed was not the last
     assert result.status == "failed" and "damaged packets at 0 s" in result.reason
     assert sorted({r["chunk_start_s"] for r in rows}) == [5.0]  # the span after it was still decoded and indexed
+
+
+@pytest.mark.timeout(300)
+def test_a_model_batch_larger_than_the_backpressure_bound_does_not_stall_the_job(
+    ray_session, tmp_path, media, embedder
+):
+    """describe.batch_size auto sends up to 32 chunks per model call; decoding stops at ray.max_chunks_in_flight.
+    With more lanes queued than decoders, the job used to wait for a batch that could never fill (found with the
+    default config: a 29-chunk video hung at 0 chunks)."""
+    from workers.ray_job import run_ray
+
+    cfg = load_config(
+        "tiny.yaml",
+        [
+            "describe.batch_size=auto",
+            "ray.max_chunks_in_flight=4",
+            "ray.num_decode_workers=1",
+            "decode.chunk_s=20",
+            "decode.fps=0.25",
+        ],
+    )
+    assert cfg.describe.dispatch_batch > cfg.ray.max_chunks_in_flight
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    report = run_ray(cfg, [media("concat_real_clips_640x360.mp4")], writer, "tiny-random")
+    writer.close()
+    (result,) = report.results
+    assert result.status == "ingested" and result.chunks == 15  # 288 s in 20 s chunks: two lanes of spans

@@ -202,7 +202,9 @@ class RayIngest:
 
     # -- Stage 3: describe ----------------------------------------------------------------------------------
     def _feed_models(self) -> None:
-        batch_size = self.cfg.describe.dispatch_batch
+        # A batch waits for more decoded chunks only while more can come: decoding stops at the backpressure
+        # bound, so waiting for a batch larger than it would wait forever.
+        batch_size = min(self.cfg.describe.dispatch_batch, self.cfg.ray.max_chunks_in_flight)
         decoding = self.lanes or any(s.call is not None for s in self.decoders)
         for slot in self.models:
             if slot.call is not None or not self.decoded:
