@@ -121,7 +121,8 @@ class RayConfig(_Section):
     address: str | None = None  # None: start a local Ray; "auto" or "ray://host:10001": join a cluster
     num_decode_workers: int = Field(2, ge=1)
     num_model_workers: int = Field(0, ge=0)  # 0: one per GPU, or one on CPU when there is none
-    object_store_memory_mb: int = Field(1024, ge=256)  # local Ray only
+    object_store_memory_mb: int = Field(2048, ge=256)  # local Ray only; holds the decoded chunks waiting and
+    # those in model calls (at 448 px, 2 x 32 chunks of about 20 MB) without spilling to disk
     max_chunks_in_flight: int = Field(32, ge=1)  # decoded chunks not yet described: the backpressure bound
     max_retries: int = Field(2, ge=0)  # per chunk, after a worker died or timed out
     decode_resources: dict[str, float] = {}  # custom Ray resources a decode worker needs, e.g. {cpu_node: 1}
