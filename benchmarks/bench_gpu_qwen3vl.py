@@ -2,7 +2,8 @@
 download. Each run forces a fixed number of new tokens (min_new_tokens = max_new_tokens).
 
     python benchmarks/bench_gpu_qwen3vl.py                      # 448x448, 1 fps, 60 s chunks, 128 new tokens
-    python benchmarks/bench_gpu_qwen3vl.py --new-tokens 1000 2000 --batches 1 4
+    python benchmarks/bench_gpu_qwen3vl.py --new-tokens 1000 2000 --batches 32
+    python benchmarks/bench_gpu_qwen3vl.py --profile-decode 32     # where a decode step's time goes, at batch 32
     python benchmarks/bench_gpu_qwen3vl.py --device cpu --text-layers 1 --vision-layers 1 --frames 4 --size 64
                                                                 # a CPU smoke run of the script itself
 
@@ -172,15 +173,49 @@ def run(model, describer, batch: int, new_tokens: int, frames: int, size: int, d
     }
 
 
+def profile_decode(model, describer, batch: int, frames: int, size: int, device: str, steps: int = 16) -> None:
+    """A decode step's wall time against the time its kernels keep the device busy (prefill subtracted): when
+    the device is busy for a small part of the step, the host (Python, kernel launches) is what to speed up."""
+    import torch
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    inputs = describer.build_inputs(fake_chunks(batch, frames, size)).to(device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+
+    def measured(n: int):
+        with torch.inference_mode(), profile(activities=activities) as prof:
+            start = time.perf_counter()
+            model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            wall = time.perf_counter() - start
+        events = prof.key_averages()
+        kernels = [e for e in events if e.device_type != DeviceType.CPU and not getattr(e, "is_user_annotation", False)]
+        return wall, sum(e.self_device_time_total for e in kernels) / 1e6, events  # profiler times are in us
+
+    measured(2)  # warm-up
+    wall_1, busy_1, _ = measured(1)
+    wall_n, busy_n, events = measured(steps + 1)
+    step_wall, step_busy = (wall_n - wall_1) / steps, (busy_n - busy_1) / steps
+    print(
+        f"batch {batch}: decode step {step_wall * 1e3:.1f} ms wall, device busy {step_busy * 1e3:.1f} ms "
+        f"({step_busy / step_wall:.0%}); prefill {wall_1:.2f} s ({busy_1:.2f} s busy)"
+    )
+    sort = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
+    print(events.table(sort_by=sort, row_limit=12))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8, 16, 32])
     parser.add_argument("--new-tokens", type=int, nargs="+", default=[128])
     parser.add_argument("--frames", type=int, default=60, help="frames per chunk (1 fps: chunk seconds)")
     parser.add_argument("--size", type=int, default=448, help="frame side in pixels")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--text-layers", type=int, default=None, help="fewer layers: smoke runs only")
     parser.add_argument("--vision-layers", type=int, default=None, help="fewer layers: smoke runs only")
+    parser.add_argument("--profile-decode", type=int, metavar="BATCH", help="profile decode steps at BATCH instead")
     args = parser.parse_args()
     import torch
 
@@ -200,6 +235,9 @@ def main() -> None:
         f"device: {name}   bf16 matmul: {peak:.0f} TFLOP/s   model: {params:.2f} B params   "
         f"chunk: {args.frames} frames of {args.size}x{args.size}"
     )
+    if args.profile_decode:
+        profile_decode(model, describer, args.profile_decode, args.frames, args.size, args.device)
+        return
     print(
         f"{'batch':>5}{'new tok':>8}{'prompt':>8}{'footage h/GPU h':>16}{'prefill tok/s':>14}{'gen tok/s':>10}"
         f"{'peak GiB':>9}{'TFLOP/s':>9}{'of peak':>8}"
