@@ -175,7 +175,8 @@ def run(model, describer, batch: int, new_tokens: int, frames: int, size: int, d
 
 def profile_decode(model, describer, batch: int, frames: int, size: int, device: str, steps: int = 16) -> None:
     """A decode step's wall time against the time its kernels keep the device busy (prefill subtracted): when
-    the device is busy for a small part of the step, the host (Python, kernel launches) is what to speed up."""
+    the device is busy for a small part of the step, the host (Python, kernel launches) is what to speed up. The
+    profiler adds host time of its own: compare the wall time with the table's unprofiled gen tok/s."""
     import torch
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
