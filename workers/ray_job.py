@@ -264,10 +264,10 @@ class RayIngest:
         while self._unsettled():
             self._feed_decoders()
             self._feed_models()
-            self.metrics.depth(sum(len(lane.spans) for lane in self.lanes), len(self.decoded))
+            queued = sum(len(lane.spans) for lane in self.lanes)
+            self.metrics.depth(queued, len(self.decoded))
             calls = {s.call: s for s in self.decoders + self.models if s.call is not None}
             if not calls:  # work is left but none could start: a scheduling bug; fail loudly instead of spinning
-                queued = sum(len(lane.spans) for lane in self.lanes)
                 raise RuntimeError(f"ingest stalled: {len(self.decoded)} chunks decoded, {queued} spans queued")
             ready, _ = self.ray.wait(list(calls), num_returns=1, timeout=1.0)
             for ref in ready:
