@@ -55,6 +55,9 @@ class OpenAIEndpointConfig(_Section):
     timeout_s: float = Field(300.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)  # 429, 5xx and timeouts, with backoff; Retry-After is honoured
     image_detail: Literal["auto", "low", "high"] = "auto"
+    # images: each frame as a JPEG after its absolute time (any vision endpoint). video: the chunk as one H.264 MP4
+    # (`video_url`, for servers that take video, e.g. vLLM): Qwen3-VL then merges frame pairs, half the visual tokens
+    send: Literal["images", "video"] = "images"
 
 
 class PriceConfig(_Section):

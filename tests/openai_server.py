@@ -3,16 +3,27 @@
 Each request takes the next step of ``script`` (then ``default``): "ok", "429", "500", "slow" (sleeps past the
 client's timeout), "garbage" (an answer that is not JSON), "thinking" (reasoning inline, closed by </think>).
 A good answer puts one event at the first and second frame times the request carried, so tests can check that
-the absolute times went out in the prompt.
+the absolute times went out in the prompt; for a request carrying a video, the first and second frames' times
+as decoded from that video (PyAV), counted from its start as a server's video processor counts them.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def video_frame_times(data_url: str) -> list[float]:
+    import av
+
+    data = base64.b64decode(data_url.split(",", 1)[1])
+    with av.open(io.BytesIO(data)) as container:
+        return [float(f.pts * f.time_base) for f in container.decode(video=0)]
 
 
 class FakeOpenAIServer:
@@ -70,6 +81,9 @@ class FakeOpenAIServer:
                     time.sleep(server.slow_s)
                     step = "ok"
                 times = [float(t) for t in re.findall(r"<(\d+(?:\.\d+)?) seconds>", json.dumps(body))]
+                videos = [c["video_url"]["url"] for c in body["messages"][0]["content"] if c["type"] == "video_url"]
+                if videos:
+                    times = video_frame_times(videos[0])
                 answer = (
                     json.dumps(
                         {

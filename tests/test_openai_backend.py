@@ -45,6 +45,55 @@ def test_answer_with_server_side_reasoning(monkeypatch):
     assert server.headers[0]["authorization"] == "Bearer sk-test-secret-42"
 
 
+def test_chunk_sent_as_one_video_keeps_its_times():
+    """``send: video``: one MP4 per chunk whose frames keep their spacing (uneven here), the model answers in the
+    clip's own seconds, and the events land back on the video's clock. An odd frame size is cropped to even."""
+    from tests.openai_server import video_frame_times
+
+    uneven = chunk(120.0)
+    uneven = FrameChunk(uneven.span, uneven.frames, np.array([120.5, 135.5, 140.5, 170.0]))
+    odd = FrameChunk(
+        ChunkSpan("v", "x.mp4", 180.0, 240.0), uneven.frames[:3, :63, :95], np.array([180.0, 181.0, 182.0])
+    )
+    with FakeOpenAIServer() as server:
+        first, second = describer_for(server, send="video").describe([uneven, odd])
+    assert [(e.start_s, e.end_s) for e in first.events] == [(120.5, 135.5)]
+    assert [(e.start_s, e.end_s) for e in second.events] == [(180.0, 181.0)]
+    sent = [r["messages"][0]["content"] for r in server.requests]
+    assert all([c["type"] for c in content] == ["video_url", "text"] for content in sent)
+    assert all("count from 0 at its first frame" in content[1]["text"] for content in sent)
+    video = next(c for c in sent if "between 0 and 59.5" in c[1]["text"])[0]  # span end - first frame
+    assert video_frame_times(video["video_url"]["url"]) == [0.0, 15.0, 20.0, 49.5]
+
+
+def test_real_clip_sent_as_video_decodes_to_its_sampled_frames(media):
+    """A chunk decoded from the VFR phone clip (uneven PTS) goes out as an MP4 a server decodes to the same
+    frames at the same spacing."""
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import open_reader, probe
+    from pipeline.describe.openai_backend import mp4_data_url
+    from tests.openai_server import video_frame_times
+
+    path = media("fire2.mp4")
+    info = probe(path)
+    decoded = open_reader(info, DecodeConfig(fps=10.0, max_side=224)).read(ChunkSpan("v", path, 0.0, info.duration_s))
+    times = video_frame_times(mp4_data_url(decoded.frames, decoded.pts_s))
+    assert len(times) == len(decoded.frames) > 1
+    assert times == pytest.approx(decoded.pts_s - decoded.pts_s[0], abs=1e-3)
+
+
+def test_video_mode_estimate_counts_frame_pairs():
+    from pipeline.config import DecodeConfig
+    from pipeline.describe.estimate import PROMPT_TEXT_TOKENS, estimate_chunk
+    from pipeline.types import VideoInfo
+
+    span, decode = ChunkSpan("v", "x.mp4", 0.0, 60.0), DecodeConfig(fps=1.0, max_side=448)
+    info = VideoInfo("x.mp4", duration_s=60.0, width=448, height=448, rotation_deg=0, avg_fps=30.0, codec="h264")
+    as_images = estimate_chunk(span, info, decode, DescribeConfig(backend="openai"))[0]
+    as_video = estimate_chunk(span, info, decode, DescribeConfig(backend="openai", openai={"send": "video"}))[0]
+    assert as_images - PROMPT_TEXT_TOKENS == 2 * (as_video - PROMPT_TEXT_TOKENS)  # 60 frames, 30 pairs
+
+
 def test_inline_think_is_split_and_kept_when_asked():
     with FakeOpenAIServer(default="thinking") as server:
         cfg = DescribeConfig(

@@ -1,8 +1,9 @@
 """Token and cost estimates for a planned ingest, before any model call (`vidseek ingest --dry-run`).
 
 Visual tokens follow Qwen3-VL's geometry: one token per 32x32 pixels (patch 16, merge 2). As a video (the
-transformers backend) two frames share a token (temporal patch 2); as separate images (the OpenAI backend) each
-frame pays its own. Output is the thinking budget plus a typical answer, capped by ``max_new_tokens``.
+transformers backend, or the OpenAI backend's ``send: video``) two frames share a token (temporal patch 2); as
+separate images (the OpenAI backend's default) each frame pays its own. Output is the thinking budget plus a
+typical answer, capped by ``max_new_tokens``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def output_tokens(describe: DescribeConfig) -> int:
 def estimate_chunk(span: ChunkSpan, info: VideoInfo, decode: DecodeConfig, describe: DescribeConfig) -> tuple[int, int]:
     frames = len(sample_targets_s(span, decode.fps))
     per_frame = tokens_per_frame(info, decode)
-    if describe.backend == "openai":
+    if describe.backend == "openai" and describe.openai.send == "images":
         visual = frames * per_frame
         stamps = frames * TOKENS_PER_TIMESTAMP
     else:

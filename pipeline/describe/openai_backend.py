@@ -1,7 +1,9 @@
 """The same model behind an OpenAI-compatible chat endpoint (vLLM serving Qwen3-VL, or a hosted API).
 
-Each chunk goes as one user message: the instruction, then every frame as a JPEG image preceded by its absolute
-time in the same ``<t seconds>`` form the transformers processor writes. Requests run ``max_concurrency`` at a
+Each chunk goes as one user message: every frame as a JPEG image preceded by its absolute time in the same
+``<t seconds>`` form the transformers processor writes, then the instruction; or, with ``send: video``, the
+frames as one H.264 MP4 whose timestamps are the frames' own (PTS from their first frame), the model's times
+shifted back onto the video's clock when the answer is parsed. Requests run ``max_concurrency`` at a
 time; the ``openai`` client retries 408/409/429/5xx and timeouts with exponential backoff and honours
 ``Retry-After``. A chunk that still fails comes back as a ``ChunkFailure``: recorded, not indexed, and retried by
 the next ingest. The API key is read from the environment variable the config names and is never logged.
@@ -10,9 +12,11 @@ the next ingest. The API key is read from the environment variable the config na
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 
 from pipeline.config import DescribeConfig
 from pipeline.describe.parse import parse_answer, split_reasoning
@@ -31,12 +35,41 @@ def jpeg_data_url(frame) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
 
 
-def build_messages(chunk: FrameChunk, detail: str = "auto") -> list[dict]:
+def mp4_data_url(frames, pts_s) -> str:
+    """The frames as an H.264 MP4 (millisecond timestamps from the first frame, so uneven sampling is kept; the
+    frame rate in the header is the average). Odd sizes lose their last row or column: 4:2:0 needs even ones."""
+    import av
+
+    height, width = (frames.shape[1] // 2) * 2, (frames.shape[2] // 2) * 2
+    span_s = float(pts_s[-1] - pts_s[0])
+    rate = Fraction((len(frames) - 1) / span_s).limit_denominator(1000) if len(frames) > 1 and span_s > 0 else 1
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for frame, t in zip(frames, pts_s, strict=True):
+            picture = av.VideoFrame.from_ndarray(frame[:height, :width], format="rgb24")
+            picture.pts, picture.time_base = round((t - pts_s[0]) * 1000), Fraction(1, 1000)
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+    return "data:video/mp4;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def build_messages(chunk: FrameChunk, detail: str = "auto", send: str = "images") -> list[dict]:
+    span = chunk.span
+    if send == "video":
+        clip_s = span.end_s - float(chunk.pts_s[0])
+        content = [
+            {"type": "video_url", "video_url": {"url": mp4_data_url(chunk.frames, chunk.pts_s)}},
+            {"type": "text", "text": build_prompt_text(span.start_s, span.end_s, clip_duration_s=clip_s)},
+        ]
+        return [{"role": "user", "content": content}]
     content: list[dict] = []
     for frame, t in zip(chunk.frames, chunk.pts_s, strict=True):
         content.append({"type": "text", "text": f"<{t:.1f} seconds>"})
         content.append({"type": "image_url", "image_url": {"url": jpeg_data_url(frame), "detail": detail}})
-    content.append({"type": "text", "text": build_prompt_text(chunk.span.start_s, chunk.span.end_s)})
+    content.append({"type": "text", "text": build_prompt_text(span.start_s, span.end_s)})
     return [{"role": "user", "content": content}]
 
 
@@ -91,7 +124,7 @@ class OpenAIDescriber:
     def _request(self, chunk: FrameChunk):
         return self.client.chat.completions.create(
             model=self.endpoint.model,
-            messages=build_messages(chunk, self.endpoint.image_detail),
+            messages=build_messages(chunk, self.endpoint.image_detail, self.endpoint.send),
             max_tokens=self.cfg.max_new_tokens,
             seed=self.cfg.seed,
             **self._sampling(),
@@ -115,7 +148,8 @@ class OpenAIDescriber:
         reasoning, answer, problem = _split(response.choices[0].message)
         if not answer and response.choices[0].finish_reason == "length":
             problem = "output budget exhausted before the answer (max_new_tokens)"
-        caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], span)
+        offset_s = float(chunk.pts_s[0]) if self.endpoint.send == "video" else 0.0  # the clip's clock starts at 0
+        caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], span, offset_s)
         usage = response.usage
         return ChunkDescription(
             span,

@@ -112,8 +112,9 @@ def _seconds(value) -> float | None:
     return None
 
 
-def parse_events(items, span: ChunkSpan) -> tuple[list[Event], list[str]]:
-    """Valid events clamped to ``[span.start_s, span.end_s]``, and a note for each one rejected."""
+def parse_events(items, span: ChunkSpan, offset_s: float = 0.0) -> tuple[list[Event], list[str]]:
+    """Valid events clamped to ``[span.start_s, span.end_s]``, and a note for each one rejected. ``offset_s`` is
+    added to the model's times first (for a model that counted from the start of the clip it was shown)."""
     events, notes = [], []
     if not isinstance(items, list):
         return [], ["events is not a list"] if items is not None else []
@@ -122,6 +123,8 @@ def parse_events(items, span: ChunkSpan) -> tuple[list[Event], list[str]]:
             notes.append(f"event {n} is not an object")
             continue
         start_s, end_s = _seconds(item.get("start_s", item.get("start"))), _seconds(item.get("end_s", item.get("end")))
+        if start_s is not None and end_s is not None:
+            start_s, end_s = start_s + offset_s, end_s + offset_s
         label = str(item.get("label") or "").strip()
         description = str(item.get("description") or "").strip()
         if start_s is None or end_s is None:
@@ -139,14 +142,14 @@ def parse_events(items, span: ChunkSpan) -> tuple[list[Event], list[str]]:
     return events, notes
 
 
-def parse_answer(answer: str, span: ChunkSpan) -> tuple[str, list[Event], str]:
-    """(caption, events, problem); ``problem`` is empty for a clean answer."""
+def parse_answer(answer: str, span: ChunkSpan, offset_s: float = 0.0) -> tuple[str, list[Event], str]:
+    """(caption, events, problem); ``problem`` is empty for a clean answer. ``offset_s``: see ``parse_events``."""
     obj, problem = _loads_object(answer)
     if obj is None:
         caption = re.sub(r"\s+", " ", answer).strip()[:_MAX_CAPTION_CHARS]
         return caption, [], problem
     caption = str(obj.get("caption") or "").strip()[:_MAX_CAPTION_CHARS]
-    events, notes = parse_events(obj.get("events"), span)
+    events, notes = parse_events(obj.get("events"), span, offset_s)
     if not caption and events:
         caption = "; ".join(e.description or e.label for e in events)[:_MAX_CAPTION_CHARS]
     problems = [p for p in [problem, *notes] if p]
