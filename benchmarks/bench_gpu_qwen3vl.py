@@ -4,6 +4,9 @@ download. Each run forces a fixed number of new tokens (min_new_tokens = max_new
     python benchmarks/bench_gpu_qwen3vl.py                      # 448x448, 1 fps, 60 s chunks, 128 new tokens
     python benchmarks/bench_gpu_qwen3vl.py --new-tokens 1000 2000 --batches 32
     python benchmarks/bench_gpu_qwen3vl.py --profile-decode 32     # where a decode step's time goes, at batch 32
+    TORCH_LOGS=cudagraphs python benchmarks/bench_gpu_qwen3vl.py --batches 32 --decode eager static-compile
+                                                                # eager vs a static KV cache, which transformers
+                                                                # compiles (reduce-overhead: CUDA graphs) on a GPU
     python benchmarks/bench_gpu_qwen3vl.py --device cpu --text-layers 1 --vision-layers 1 --frames 4 --size 64
                                                                 # a CPU smoke run of the script itself
 
@@ -136,7 +139,12 @@ def flops(model, prompt_tokens: int, new_tokens: int, visual_patches: int, batch
     return batch * (prefill + decode)
 
 
-def run(model, describer, batch: int, new_tokens: int, frames: int, size: int, device: str, warm_up: bool) -> dict:
+DECODE_OPTIONS = {"eager": {}, "static-compile": {"cache_implementation": "static"}}
+
+
+def run(
+    model, describer, batch: int, new_tokens: int, frames: int, size: int, device: str, warm_up: bool, decode: str
+) -> dict:
     import torch
 
     inputs = describer.build_inputs(fake_chunks(batch, frames, size)).to(device)
@@ -148,19 +156,22 @@ def run(model, describer, batch: int, new_tokens: int, frames: int, size: int, d
             torch.cuda.synchronize()
         start = time.perf_counter()
         with torch.inference_mode():
-            model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+            model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, **DECODE_OPTIONS[decode])
         if device == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    if warm_up:  # kernel selection and allocator growth, once per process
+    if decode != "eager":  # compiles the decode step and records its graphs for this batch and cache length
+        generate(new_tokens)
+    elif warm_up:  # kernel selection and allocator growth, once per process
         generate(1)
     prefill_s = generate(1)
     total_s = generate(new_tokens)
     decode_s = max(total_s - prefill_s, 1e-9)
     return {
+        "decode": decode,
         "batch": batch,
         "new_tokens": new_tokens,
         "prompt_tokens": prompt_tokens,
@@ -217,6 +228,13 @@ def main() -> None:
     parser.add_argument("--text-layers", type=int, default=None, help="fewer layers: smoke runs only")
     parser.add_argument("--vision-layers", type=int, default=None, help="fewer layers: smoke runs only")
     parser.add_argument("--profile-decode", type=int, metavar="BATCH", help="profile decode steps at BATCH instead")
+    parser.add_argument(
+        "--decode",
+        nargs="+",
+        choices=sorted(DECODE_OPTIONS),
+        default=["eager"],
+        help="static-compile: a static KV cache, which transformers compiles on a GPU (not on a CPU)",
+    )
     args = parser.parse_args()
     import torch
 
@@ -240,24 +258,30 @@ def main() -> None:
         profile_decode(model, describer, args.profile_decode, args.frames, args.size, args.device)
         return
     print(
-        f"{'batch':>5}{'new tok':>8}{'prompt':>8}{'footage h/GPU h':>16}{'prefill tok/s':>14}{'gen tok/s':>10}"
-        f"{'peak GiB':>9}{'TFLOP/s':>9}{'of peak':>8}"
+        f"{'decode':>15}{'batch':>6}{'new tok':>8}{'prompt':>8}{'footage h/GPU h':>16}{'prefill tok/s':>14}"
+        f"{'gen tok/s':>10}{'peak GiB':>9}{'TFLOP/s':>9}{'of peak':>8}"
     )
     warm_up = True
     for new_tokens in args.new_tokens:
+        out_of_memory: set[str] = set()  # decode modes whose larger batches are not tried
         for batch in args.batches:
-            try:
-                r = run(model, describer, batch, new_tokens, args.frames, args.size, args.device, warm_up)
-                warm_up = False
-            except torch.cuda.OutOfMemoryError:
-                print(f"{batch:>5}{new_tokens:>8}  out of memory")
-                torch.cuda.empty_cache()
-                break
-            print(
-                f"{r['batch']:>5}{r['new_tokens']:>8}{r['prompt_tokens']:>8}{r['footage_h_per_gpu_h']:>16.1f}"
-                f"{r['prefill_tok_s']:>14.0f}{r['gen_tok_s']:>10.1f}{r['peak_gib']:>9.1f}{r['tflops']:>9.1f}"
-                f"{r['tflops'] / peak:>8.1%}"
-            )
+            for decode in args.decode:  # side by side, so a comparison shares the process and the device
+                if decode in out_of_memory:
+                    continue
+                try:
+                    r = run(model, describer, batch, new_tokens, args.frames, args.size, args.device, warm_up, decode)
+                    warm_up = False
+                except torch.cuda.OutOfMemoryError:
+                    print(f"{decode:>15}{batch:>6}{new_tokens:>8}  out of memory")
+                    torch.cuda.empty_cache()
+                    out_of_memory.add(decode)
+                    continue
+                print(
+                    f"{r['decode']:>15}{r['batch']:>6}{r['new_tokens']:>8}{r['prompt_tokens']:>8}"
+                    f"{r['footage_h_per_gpu_h']:>16.1f}"
+                    f"{r['prefill_tok_s']:>14.0f}{r['gen_tok_s']:>10.1f}{r['peak_gib']:>9.1f}{r['tflops']:>9.1f}"
+                    f"{r['tflops'] / peak:>8.1%}"
+                )
 
 
 if __name__ == "__main__":

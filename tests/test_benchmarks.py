@@ -45,11 +45,16 @@ def run_bench(monkeypatch, capsys):
 
 
 def test_throughput_table(run_bench):
-    out = run_bench("--batches", "1", "2", "--new-tokens", "4")
-    rows = [line.split() for line in out.splitlines() if line.split()[:2] in (["1", "4"], ["2", "4"])]
-    assert [r[:2] for r in rows] == [["1", "4"], ["2", "4"]]
+    out = run_bench("--batches", "1", "2", "--new-tokens", "4", "--decode", "eager", "static-compile")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["eager"], ["static-compile"])]
+    assert [r[:3] for r in rows] == [
+        ["eager", "1", "4"],
+        ["static-compile", "1", "4"],
+        ["eager", "2", "4"],
+        ["static-compile", "2", "4"],
+    ]
     for r in rows:
-        prompt, footage_h_per_h, gen_tok_s = int(r[2]), float(r[3]), float(r[5])
+        prompt, footage_h_per_h, gen_tok_s = int(r[3]), float(r[4]), float(r[6])
         assert prompt > 8 and footage_h_per_h > 0 and gen_tok_s > 0
 
 
