@@ -1,6 +1,7 @@
 """A scripted OpenAI-compatible chat server on loopback, for testing the real `openai` client over real HTTP.
 
-Each request takes the next step of ``script`` (then ``default``): "ok", "429", "500", "slow" (sleeps past the
+Each request takes the next step of ``script`` (then ``default``): "ok", "429", "500", "400" (a request the
+server refuses, e.g. a video it cannot take), "slow" (sleeps past the
 client's timeout), "garbage" (an answer that is not JSON), "thinking" (reasoning inline, closed by </think>).
 A good answer puts one event at the first and second frame times the request carried, so tests can check that
 the absolute times went out in the prompt; for a request carrying a video, the first and second frames' times
@@ -77,6 +78,8 @@ class FakeOpenAIServer:
                     return self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": "1"})
                 if step == "500":
                     return self._send(500, {"error": {"message": "upstream exploded"}})
+                if step == "400":
+                    return self._send(400, {"error": {"message": "video input is not supported by this model"}})
                 if step == "slow":
                     time.sleep(server.slow_s)
                     step = "ok"

@@ -128,6 +128,14 @@ def test_persistent_failure_is_a_chunk_failure_without_the_key(monkeypatch, capl
     assert "sk-never-log-me" not in caplog.text + " ".join(r.reason for r in results)
 
 
+def test_refused_request_fails_at_once_with_the_servers_reason():
+    with FakeOpenAIServer(default="400") as server:
+        (result,) = describer_for(server, send="video").describe([chunk()])
+    assert isinstance(result, ChunkFailure) and len(server.requests) == 1
+    assert result.reason.startswith("endpoint answered HTTP 400 (a refusal: not retried): ")
+    assert "video input is not supported by this model" in result.reason
+
+
 def test_malformed_answer_is_kept_as_caption_with_problem():
     with FakeOpenAIServer(default="garbage") as server:
         (result,) = describer_for(server).describe([chunk()])

@@ -137,8 +137,9 @@ class OpenAIDescriber:
         try:
             response = self._request(chunk)
         except openai.APIStatusError as exc:
-            reason = f"endpoint answered HTTP {exc.status_code} after {self.endpoint.max_retries} retries"
-            return ChunkFailure(span, f"{reason}: {_short(exc.message)}")
+            retried = exc.status_code in (408, 409, 429) or exc.status_code >= 500  # what the client retries
+            how = f"after {self.endpoint.max_retries} retries" if retried else "(a refusal: not retried)"
+            return ChunkFailure(span, f"endpoint answered HTTP {exc.status_code} {how}: {_short(exc.message)}")
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             return ChunkFailure(
                 span, f"endpoint unreachable after {self.endpoint.max_retries} retries: {exc.__class__.__name__}"
