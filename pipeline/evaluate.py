@@ -69,6 +69,7 @@ def build_index(captions: str | Path, index_dir: Path, embedder: Embedder, index
         writer.write_batch(batch)
     for video, items in by_video.items():
         writer.finish_video(video, "complete", num_chunks=len(items), save=False)
+    writer.save(full_hubness=True)  # a measurement that does not depend on how fast this machine built the index
     writer.close()
     return sum(len(v) for v in by_video.values())
 
@@ -77,7 +78,12 @@ def prepared_index(captions: str | Path, index_dir: Path, embedder: Embedder, in
     """Build the evaluation index in ``index_dir``, or reuse the one there if it was built from the same captions
     with the same embedder and index settings; any other is refused rather than measured by mistake."""
     stamp = json.dumps(
-        {"captions": str(Path(captions).resolve()), "embedder": embedder.name, "index": index_cfg.model_dump()},
+        {
+            "captions": str(Path(captions).resolve()),
+            "embedder": embedder.name,
+            "index": index_cfg.model_dump(),
+            "hubness": "full pass at the end",  # indexes built before that was done are refused, not reused
+        },
         sort_keys=True,
     )
     if (index_dir / "catalog.sqlite").exists():

@@ -24,11 +24,12 @@ _NEIGHBOURS = 4 * HUB_K  # searched, so that HUB_K remain after dropping the seg
 _BATCH = 2048
 
 
-def update_hubness(catalog: Catalog, vectors: VectorIndex) -> int:
-    """Fill in missing hubness values (all of them when the index has doubled); returns how many were set."""
+def update_hubness(catalog: Catalog, vectors: VectorIndex, full: bool = False) -> int:
+    """Fill in missing hubness values (all of them when the index has doubled, or with ``full``); returns how
+    many were set."""
     total = catalog.count_segments()
     done_at = int(catalog.get_meta("hubness_full_at") or 0)
-    full = total >= 2 * max(done_at, 1) and total >= 2 * HUB_K
+    full = (full or total >= 2 * max(done_at, 1)) and total >= 2 * HUB_K
     ids = catalog.hubness_missing(all_segments=full)
     if not ids or vectors.size <= HUB_K:
         return 0

@@ -179,8 +179,10 @@ class IndexWriter:
         self.records.remove_video(video_id)
         return len(ids)
 
-    def save(self, contexts: bool = True) -> None:
-        update_hubness(self.catalog, self.vectors)  # before the vectors: readers reload when those change
+    def save(self, contexts: bool = True, full_hubness: bool = False) -> None:
+        """``full_hubness`` recomputes every segment's hubness against the index as it is now: the values then do
+        not depend on when earlier saves happened (they run every 30 s as well as at the end of each video)."""
+        update_hubness(self.catalog, self.vectors, full_hubness)  # before the vectors: readers reload on those
         self.vectors.save()  # new chunks are searchable from here
         self._last_save = time.monotonic()
         if contexts:
