@@ -69,8 +69,7 @@ def build_index(captions: str | Path, index_dir: Path, embedder: Embedder, index
         writer.write_batch(batch)
     for video, items in by_video.items():
         writer.finish_video(video, "complete", num_chunks=len(items), save=False)
-    writer.save(full_hubness=True)  # a measurement that does not depend on how fast this machine built the index
-    writer.close()
+    writer.close(full_hubness=True)  # a measurement that does not depend on how fast this machine built the index
     return sum(len(v) for v in by_video.values())
 
 

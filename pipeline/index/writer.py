@@ -194,8 +194,8 @@ class IndexWriter:
         if self.context is not None:
             save_context(self.catalog, self.context, self.embedder, self.context_s)
 
-    def close(self) -> None:
-        self.save()
+    def close(self, full_hubness: bool = False) -> None:
+        self.save(full_hubness=full_hubness)
         self.catalog.close()
         self.lock.release()
 
