@@ -30,13 +30,15 @@ VIDEO_SUFFIXES = {
 
 
 def discover(paths: list[str]) -> list[str]:
-    """Files as named (even non-videos: they fail with a reason later) and every video file under folders."""
+    """Files as named (even non-videos: they fail with a reason later) and every video file under folders.
+    Local paths are made absolute, so the catalog's paths still work from another folder (``vidseek serve``)."""
     found: list[str] = []
     for raw in paths:
-        p = Path(raw)
         if is_url(raw):
             found.extend(discover_url(raw, VIDEO_SUFFIXES))
-        elif p.is_dir():
+            continue
+        p = Path(os.path.abspath(raw))  # not resolve(): a symlink stays the name the user gave
+        if p.is_dir():
             found.extend(str(f) for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
         else:
             found.append(str(p))

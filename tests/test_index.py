@@ -88,6 +88,23 @@ def test_remove_video_drops_vectors_records_and_rows(tmp_path, embedder):
     writer.close()
 
 
+def test_local_paths_are_stored_absolute_and_found_by_any_name(tmp_path, monkeypatch):
+    """A catalog written from one folder must still point at the files when served from another."""
+    from pipeline.media import discover
+
+    (tmp_path / "cams").mkdir()
+    (tmp_path / "cams" / "a.mp4").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    found = discover(["cams", "./cams/a.mp4", "missing.mp4"])
+    assert found == [str(tmp_path / "cams" / "a.mp4"), str(tmp_path / "missing.mp4")]
+    (tmp_path / "idx").mkdir()
+    catalog = Catalog(tmp_path / "idx")
+    catalog.set_video("vid1", path=found[0])
+    for key in (found[0], "cams/a.mp4", "a.mp4", "vid1"):
+        assert catalog.find_video(key)["video_id"] == "vid1", key
+    assert catalog.find_video("cams/b.mp4") is None
+
+
 def test_segment_ids_are_deterministic_positive_int64(tmp_path, embedder):
     from pipeline.types import segments_from
 

@@ -156,7 +156,7 @@ def search(
         from pipeline.describe.tiny import TINY_NOTICE
 
         err.print(f"[yellow]note: some videos were described by the {TINY_NOTICE}[/yellow]", soft_wrap=True)
-    table = Table(title=f"{len(hits)} results for {query!r}")
+    table = Table(title=f"{len(hits)} result{'' if len(hits) == 1 else 's'} for {query!r}")
     for col in ("#", "file", "start-end", "score", "kind", "text"):
         table.add_column(col, overflow="fold")
     for rank, hit in enumerate(hits, 1):
@@ -254,7 +254,7 @@ def remove(video: str = typer.Argument(..., help="path as ingested, file name or
     writer = IndexWriter(index, make_embedder(EmbedConfig(model=embedder_name)))
     removed = writer.remove_video(row["video_id"])
     writer.close()
-    out.print(f"removed {row['path']}: {removed} segments")
+    out.print(f"removed {row['path']}: {removed} segment{'' if removed == 1 else 's'}")
 
 
 @app.command()

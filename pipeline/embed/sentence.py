@@ -27,6 +27,10 @@ def resolve_model_path(name: str) -> str:
 class SentenceEmbedder:
     def __init__(self, cfg: EmbedConfig) -> None:
         from sentence_transformers import SentenceTransformer  # lazy: imports torch
+        from transformers.utils import logging as transformers_logging
+
+        # Loading MiniLM takes milliseconds; its tqdm bar would only clutter every `vidseek search`.
+        transformers_logging.disable_progress_bar()
 
         path = resolve_model_path(cfg.model)
         if Path(path).exists():

@@ -7,6 +7,7 @@ Video status: ``ingesting`` (started, may be partial), ``complete`` (every chunk
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -93,9 +94,10 @@ class Catalog:
         return dict(row) if row else None
 
     def find_video(self, key: str) -> dict | None:
-        """A video by id, by path as ingested, or by file name."""
+        """A video by id, by path as ingested (relative to the current folder or absolute), or by file name."""
         row = self.db.execute(
-            "SELECT * FROM videos WHERE video_id=? OR path=? ORDER BY updated DESC", (key, key)
+            "SELECT * FROM videos WHERE video_id=? OR path IN (?, ?) ORDER BY updated DESC",
+            (key, key, os.path.abspath(key)),
         ).fetchone()
         if row is None:
             row = self.db.execute(
