@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -109,7 +110,9 @@ class Watcher:
             raise ValueError("nothing to watch: give a SOURCE or set live.sources in the config")
         self.cfg, self.writer, self.describer = cfg, writer, describer
         self.on_chunk, self.on_gap = on_chunk, on_gap
-        self.sources = {s: SourceState(s, live_video_id(s)) for s in dict.fromkeys(sources)}
+        # A growing file is named by its absolute path, like an ingested one (a URL or device index stays as is).
+        named = [os.path.abspath(s) if os.path.isfile(s) else s for s in sources]
+        self.sources = {s: SourceState(s, live_video_id(s)) for s in dict.fromkeys(named)}
         self.stop = threading.Event()
         self.origin_s = math.floor(time.time())  # the model's clock: seconds since the watch started
         self.committed: list[CommittedChunk] = []
