@@ -50,7 +50,7 @@ def setup(tmp_path_factory, embedder):
     os.symlink(outside / "secret.txt", root / "link.mp4")
     index = tmp_path_factory.mktemp("index")
     writer = IndexWriter(index, embedder)
-    writer.begin_video("bikes", str(video), video.stat().st_size, 10.0, "test", {})
+    writer.begin_video("bikes", str(video), video.stat().st_size, 10.0, "test", {"decode": {"chunk_s": 5}})
     writer.write_batch(
         [
             ChunkDescription(
@@ -87,9 +87,11 @@ def test_search_videos_captions_and_health(setup, embedder):
         assert (top["video_id"], top["start_s"], top["end_s"]) == ("bikes", 5.0, 10.0)
         video = httpx.get(f"{url}/videos/bikes").json()
         assert [e["label"] for e in video["events"]] == ["cyclist"] and len(video["captions"]) == 2
+        assert video["config"] == {"decode": {"chunk_s": 5}}  # the config it was ingested with, as an object
         vtt = httpx.get(f"{url}/videos/bikes/captions.vtt")
         assert vtt.headers["content-type"].startswith("text/vtt") and vtt.text.startswith("WEBVTT")
-        assert "bikes" in {v["video_id"] for v in httpx.get(f"{url}/videos").json()["videos"]}
+        listed = httpx.get(f"{url}/videos").json()["videos"]
+        assert "bikes" in {v["video_id"] for v in listed} and not any("config" in v for v in listed)
         assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "vidseek"
         page = httpx.get(f"{url}/")
         assert page.status_code == 200 and "vidseek" in page.text

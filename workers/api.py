@@ -9,6 +9,7 @@ ingested; ``k``, query length and request bodies are bounded; every error is JSO
 from __future__ import annotations
 
 import hmac
+import json
 import threading
 import time
 import uuid
@@ -178,13 +179,16 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/videos", dependencies=guarded)
     def videos():
-        return {"videos": service.current().catalog.videos()}
+        # Each row's ingest config (a JSON text) is left to GET /videos/{id}: a list of thousands need not repeat it.
+        return {
+            "videos": [{k: v for k, v in row.items() if k != "config"} for row in service.current().catalog.videos()]
+        }
 
     @app.get("/videos/{video_id}", dependencies=guarded)
     def video(video_id: str):
         row = video_row(video_id)
         segments = video_segments(service.current().catalog, video_id)
-        row.pop("config", None)
+        row["config"] = json.loads(row["config"] or "{}")  # the config it was ingested with
         return row | {
             "captions": [s for s in segments if s["kind"] == "caption"],
             "events": [s for s in segments if s["kind"] == "event"],
