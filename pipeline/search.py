@@ -57,9 +57,9 @@ class Searcher:
 
             embedder = make_embedder(EmbedConfig(model=self.catalog.get_meta("embedder") or EmbedConfig().model))
         self.embedder = embedder
-        self.vectors = VectorIndex(self.dir, embedder.dim)
+        self.vectors = VectorIndex(self.dir, embedder.dim, mapped=True)
         has_context = (self.dir / ContextVectors.FILE).exists()
-        self.context = ContextVectors(self.dir, embedder.dim) if has_context else None
+        self.context = ContextVectors(self.dir, embedder.dim, mapped=True) if has_context else None
 
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, localize_moments: bool = True, merge: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline.index import Catalog, IndexWriter, VectorIndex, rebuild_index
 from pipeline.search import Searcher
@@ -184,6 +185,43 @@ def test_index_compresses_past_compress_min_and_keeps_ids_and_recall(tmp_path):
     _, found = reopened.search_many(queries, 10)
     recall = np.mean([len(set(ids[t + 100]) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
     assert recall >= 0.9, recall
+
+
+@pytest.mark.parametrize("codec", ["Flat (exact)", "IVF,Flat", "IVF,SQ8", "IVF,PQ16", "context SQ8"])
+def test_a_mapped_index_searches_like_a_read_one_and_outlives_the_writers_save(tmp_path, codec):
+    """Searchers map the saved file instead of reading it; the writer keeps replacing it by renaming."""
+    from pipeline.config import IndexConfig
+    from pipeline.index.context import ContextVectors
+
+    x, queries = clustered(3000, seed=6), clustered(50, seed=7)
+    ids = np.arange(1, 3001, dtype=np.int64) * 13
+    cfg = {
+        "Flat (exact)": IndexConfig(),
+        "IVF,Flat": IndexConfig(flat_max=1000, nprobe=8),
+        "IVF,SQ8": IndexConfig(flat_max=1000, compress_min=1000, codec="SQ8", nprobe=8),
+        "IVF,PQ16": IndexConfig(flat_max=1000, compress_min=1000, codec="PQ16", nprobe=8),
+        "context SQ8": IndexConfig(compress_min=1000),
+    }[codec]
+    kind = ContextVectors if codec.startswith("context") else VectorIndex
+    writer = kind(tmp_path, 64, cfg)
+    writer.upsert(ids, x)
+    writer.save()
+    read, mapped = kind(tmp_path, 64, cfg), kind(tmp_path, 64, cfg, mapped=True)
+    assert mapped.kind == read.kind and mapped.size == read.size == 3000
+    assert mapped.compressed if kind is ContextVectors else codec.split(" ")[0].split(",")[-1] in mapped.kind
+    assert np.array_equal(read.index.reconstruct_batch(ids[:20]), mapped.index.reconstruct_batch(ids[:20]))
+    if kind is VectorIndex:
+        (read_scores, read_ids), (mapped_scores, mapped_ids) = (
+            read.search_many(queries, 10),
+            mapped.search_many(queries, 10),
+        )
+        assert np.array_equal(read_ids, mapped_ids) and np.array_equal(read_scores, mapped_scores)
+    writer.remove(ids[:1000])
+    writer.save()  # a new file renamed over the mapped one
+    assert mapped.size == 3000 and np.isfinite(mapped.index.reconstruct_batch(ids[:5])).all()
+    assert kind(tmp_path, 64, cfg, mapped=True).size == 2000
+    with pytest.raises(RuntimeError, match="mapped, for searching only"):
+        mapped.upsert(ids[:1], x[:1])
 
 
 def test_a_pq_codec_that_does_not_divide_the_dimension_is_refused_before_any_write(tmp_path):

@@ -34,9 +34,9 @@ class ContextVectors(VectorIndex):
 
     FILE = "context.faiss"
 
-    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None) -> None:
+    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False) -> None:
         cfg = cfg or IndexConfig()
-        super().__init__(index_dir, dim, IndexConfig(type="flat"))
+        super().__init__(index_dir, dim, IndexConfig(type="flat"), mapped)
         self.compress_min = cfg.compress_min if cfg.codec != "Flat" else None
         self._known: set[int] | None = None
 

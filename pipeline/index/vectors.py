@@ -40,13 +40,17 @@ def _faiss():
 class VectorIndex:
     FILE = "vectors.faiss"
 
-    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None) -> None:
+    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False) -> None:
+        """``mapped``: map the saved file instead of reading it, for searchers, which never write. It opens in
+        milliseconds at any size (reading a 1M-vector index takes about 0.8 s and 1.6 GB per process) and
+        processes share its pages. The writer replaces the file by renaming, so a mapped copy stays valid."""
         faiss = _faiss()
         self.path = Path(index_dir) / self.FILE
         self.dim = dim
         self.cfg = cfg or IndexConfig()
+        self.mapped = mapped and self.path.exists()
         if self.path.exists():
-            self.index = faiss.read_index(str(self.path))
+            self.index = faiss.read_index(str(self.path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
             if self.index.d != dim:
                 raise ValueError(
                     f"{self.path} holds {self.index.d}-d vectors but the embedder makes {dim}-d ones; "
@@ -99,7 +103,12 @@ class VectorIndex:
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
+    def _writable(self) -> None:
+        if self.mapped:
+            raise RuntimeError(f"{self.path} was opened mapped, for searching only")
+
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._writable()
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return
@@ -113,6 +122,7 @@ class VectorIndex:
             self.to_ivf(self.cfg.codec)
 
     def remove(self, ids) -> None:
+        self._writable()
         faiss = _faiss()
         ids = np.ascontiguousarray(list(ids), dtype=np.int64)
         if len(ids):  # an array selector: IVF's hash-table direct map accepts no other
