@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from pipeline.storage import discover_url, is_url, remote_content_id, remote_info
 
@@ -37,6 +38,8 @@ def discover(paths: list[str]) -> list[str]:
         if is_url(raw):
             found.extend(discover_url(raw, VIDEO_SUFFIXES))
             continue
+        if raw.startswith("file://"):
+            raw = unquote(urlparse(raw).path)
         p = Path(os.path.abspath(raw))  # not resolve(): a symlink stays the name the user gave
         if p.is_dir():
             found.extend(str(f) for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
