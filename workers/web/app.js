@@ -28,7 +28,7 @@ async function search(query) {
   try {
     const body = await getJSON(`/search?q=${encodeURIComponent(query)}&k=12`);
     renderResults(body.results);
-    $("status").textContent = `${body.results.length} results`;
+    $("status").textContent = `${body.results.length} result${body.results.length === 1 ? "" : "s"}`;
   } catch (err) {
     $("status").textContent = `error: ${err.message}`;
   }
