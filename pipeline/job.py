@@ -101,6 +101,8 @@ def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress:
     if status == "failed" and task.chunks_done:
         reason += f" ({task.chunks_done} of {task.num_chunks} chunks indexed)"
     writer.finish_video(task.video_id, "failed" if task.problems else "complete", reason, task.chunks_done)
+    if status == "ingested" and (replaced := writer.remove_earlier_versions(task.video_id, task.path)):
+        reason = f"replaced the earlier version of this file ({replaced} segments)"
     result = VideoResult(task.path, status, reason, task.chunks_done, task.info.duration_s)
     report.results.append(result)
     progress.video_done(result)

@@ -168,6 +168,19 @@ def test_bounds_and_json_errors(setup, embedder):
         assert missing.status_code == 404 and missing.json() == {"error": "no video with id 'nope'"}
 
 
+def test_a_damaged_index_file_is_named_with_its_remedy(setup, embedder, tmp_path):
+    index, root, _ = setup
+    damaged = tmp_path / "index"
+    shutil.copytree(index, damaged)
+    vectors = damaged / "vectors.faiss"
+    os.truncate(vectors, vectors.stat().st_size // 2)
+    with LiveServer(service_for(damaged, root, embedder)) as url:
+        response = httpx.get(f"{url}/search", params={"q": "car"})
+    assert response.status_code == 503
+    assert response.json()["error"].startswith(f"{vectors} cannot be read, damaged or truncated")
+    assert f"vidseek index rebuild --index {damaged}" in response.json()["error"]
+
+
 @pytest.mark.slow
 def test_search_answers_during_an_ingest_and_sees_the_new_video(setup, embedder):
     index, root, _ = setup

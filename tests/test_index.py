@@ -76,9 +76,32 @@ def test_rebuild_from_records_gives_same_results(tmp_path, embedder):
     for extra in ("-wal", "-shm"):
         (tmp_path / (Catalog.FILE + extra)).unlink(missing_ok=True)
     (tmp_path / VectorIndex.FILE).unlink()
-    assert rebuild_index(tmp_path, embedder) == 5
+    assert rebuild_index(tmp_path, embedder).segments == 5
     after = [(h.start_s, h.text) for h in Searcher(tmp_path, embedder).search("bicycles", k=5)]
     assert before == after
+
+
+def test_a_damaged_catalog_is_named_then_set_aside_and_rebuilt_from_the_records(tmp_path, embedder):
+    import pytest
+
+    from pipeline.index.damage import IndexDamaged
+
+    fill(tmp_path, embedder).close()
+    catalog_file = tmp_path / Catalog.FILE
+    for part in tmp_path.glob(Catalog.FILE + "-*"):
+        part.unlink()  # the WAL was checkpointed on close
+    with open(catalog_file, "r+b") as f:
+        f.write(b"not sqlite" * 50)
+    with pytest.raises(IndexDamaged, match=f"{catalog_file} cannot be read.*vidseek index rebuild --index {tmp_path}"):
+        Catalog(tmp_path)
+    rebuilt = rebuild_index(tmp_path, embedder)
+    assert (rebuilt.segments, rebuilt.videos_restored) == (5, 1)
+    assert rebuilt.damaged_catalog.name.startswith("catalog.sqlite.damaged-") and rebuilt.damaged_catalog.exists()
+    row = Catalog(tmp_path).video("vid1")
+    assert (row["path"], row["status"], row["num_chunks"], row["model"]) == ("/videos/a.mp4", "ingesting", 3, "test")
+    assert row["duration_s"] == 180.0
+    hits = Searcher(tmp_path, embedder).search("when does the red truck arrive?", k=1)
+    assert hits[0].video == "/videos/a.mp4"
 
 
 def test_remove_video_drops_vectors_records_and_rows(tmp_path, embedder):

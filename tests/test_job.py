@@ -97,6 +97,51 @@ def test_bad_inputs_fail_alone_and_nothing_is_lost(tmp_path, media, embedder):
     writer.close()
 
 
+def test_after_losing_the_catalog_rebuild_and_a_new_ingest_finish_without_describing_again(tmp_path, media, embedder):
+    """The Parquet records are the durable copy: a lost catalog comes back from them, and ingesting the file
+    again only completes it."""
+    from pipeline.index import Catalog, rebuild_index
+    from tests.doubles import FrameCountDescriber
+
+    cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=5"])
+    index = tmp_path / "idx"
+    writer = IndexWriter(index, embedder)
+    assert run_local(cfg, [media("bikes.mp4")], writer, FrameCountDescriber()).exit_code == 0
+    writer.close()
+    for part in index.glob(Catalog.FILE + "*"):
+        part.unlink()
+    assert rebuild_index(index, embedder).videos_restored == 1
+    describer = FrameCountDescriber()
+    writer = IndexWriter(index, embedder)
+    report = run_local(cfg, [media("bikes.mp4")], writer, describer)
+    writer.close()
+    assert [r.status for r in report.results] == ["ingested"] and describer.seen == []
+    (row,) = Catalog(index).videos()
+    assert (row["status"], row["chunks"]) == ("complete", 2)
+
+
+def test_a_file_that_changed_replaces_its_earlier_version(tmp_path, media, embedder):
+    """A recording ingested while still being copied, then again once complete: one video, no duplicate hits."""
+    from pipeline.index import Catalog
+    from tests.doubles import FrameCountDescriber
+
+    cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=2"])
+    full = Path(media("flipping_a_pancake.mkv")).read_bytes()
+    path = tmp_path / "cam.mkv"
+    path.write_bytes(full[: len(full) * 6 // 10])
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    (partial,) = run_local(cfg, [str(path)], writer, FrameCountDescriber()).results
+    path.write_bytes(full)
+    (complete,) = run_local(cfg, [str(path)], writer, FrameCountDescriber()).results
+    writer.close()
+    assert partial.status == "failed" and "truncated" in partial.reason
+    assert complete.status == "ingested" and complete.reason.startswith("replaced the earlier version of this file")
+    catalog = Catalog(tmp_path / "idx")
+    (row,) = catalog.videos()
+    assert (row["path"], row["status"], row["chunks"]) == (str(path), "complete", 5)
+    assert catalog.count_segments() == 2 * 5  # a caption and an event per chunk, none left from the first version
+
+
 def test_second_run_over_a_folder_ingests_only_the_new_video(tmp_path, media, embedder):
     from pipeline.describe import make_describer
 

@@ -76,7 +76,10 @@ class Service:
             if self.searcher is None or stamp != self._stamp:
                 if not (self.index_dir / "catalog.sqlite").exists():
                     raise HTTPException(503, f"{self.index_dir} holds no index yet; ingest something first")
-                self.searcher = Searcher(self.index_dir, self.embedder)
+                try:
+                    self.searcher = Searcher(self.index_dir, self.embedder)
+                except ValueError as exc:  # a damaged FAISS file: say which, and how to rebuild it
+                    raise HTTPException(503, str(exc)) from None
                 self._stamp = stamp
             return self.searcher
 

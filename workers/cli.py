@@ -362,8 +362,16 @@ def index_rebuild(
     from pipeline.embed import make_embedder
     from pipeline.index import rebuild_index
 
-    total = rebuild_index(index, make_embedder(cfg.embed), cfg.index)
-    out.print(f"rebuilt {index}: {total} segments")
+    rebuilt = rebuild_index(index, make_embedder(cfg.embed), cfg.index)
+    if rebuilt.damaged_catalog:
+        err.print(f"the unreadable catalog was moved to {rebuilt.damaged_catalog}", highlight=False)
+    if rebuilt.videos_restored:
+        err.print(
+            f"catalog rows recreated from the records for {rebuilt.videos_restored} video(s), marked ingesting: "
+            "ingest them again to complete them (only chunks missing from the records are described)",
+            highlight=False,
+        )
+    out.print(f"rebuilt {index}: {rebuilt.segments} segments")
 
 
 app.command()(watch)
@@ -373,7 +381,13 @@ app.command()(summarize)
 
 
 def main() -> None:
-    app()
+    from pipeline.index.damage import IndexDamaged
+
+    try:
+        app()
+    except IndexDamaged as exc:  # any command that opens the index: name the file and the remedy
+        fail(str(exc))
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.index.damage import IndexDamaged
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (
     video_id TEXT PRIMARY KEY, path TEXT NOT NULL, size_bytes INTEGER, duration_s REAL,
@@ -49,6 +51,15 @@ class Catalog:
         self.path = Path(index_dir) / self.FILE
         self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.OperationalError):  # locked, out of disk space: not damage
+                raise
+            raise IndexDamaged(self.path, str(exc)) from None
+
+    def _open(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
@@ -112,6 +123,9 @@ class Catalog:
             "FROM videos v ORDER BY path"
         ).fetchall()
         return [dict(r) for r in rows]
+
+    def video_ids_at(self, path: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT video_id FROM videos WHERE path=?", (path,))]
 
     def ids_by_path(self) -> dict[str, str]:
         """Path as ingested -> video id, without the per-video counts ``videos()`` computes."""

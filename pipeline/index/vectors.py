@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import IndexConfig
+from pipeline.index.damage import IndexDamaged
 
 log = logging.getLogger(__name__)
 EXACT_SUBSET_MAX = 20_000  # filtered searches over at most this many ids score them exactly
@@ -50,7 +51,10 @@ class VectorIndex:
         self.cfg = cfg or IndexConfig()
         self.mapped = mapped and self.path.exists()
         if self.path.exists():
-            self.index = faiss.read_index(str(self.path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
+            try:
+                self.index = faiss.read_index(str(self.path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
+            except RuntimeError as exc:  # FAISS's own message is a C++ trace; keep its last clause
+                raise IndexDamaged(self.path, str(exc).split("Error: ")[-1].strip()) from None
             if self.index.d != dim:
                 raise ValueError(
                     f"{self.path} holds {self.index.d}-d vectors but the embedder makes {dim}-d ones; "

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import ContextVectors, update_context
+from pipeline.index.damage import IndexDamaged, set_aside
 from pipeline.index.hubness import update_hubness
 from pipeline.index.lock import IndexLock
 from pipeline.index.records import RecordStore, vectors_of
@@ -170,6 +172,11 @@ class IndexWriter:
             self.save()
         self.catalog.set_video(video_id, status=status, reason=reason, num_chunks=num_chunks)
 
+    def remove_earlier_versions(self, video_id: str, path: str) -> int:
+        """Remove the other videos recorded at ``path``: the file there has changed (it finished copying, or was
+        replaced), so their times no longer match it. Returns how many segments went."""
+        return sum(self.remove_video(old) for old in self.catalog.video_ids_at(path) if old != video_id)
+
     def remove_video(self, video_id: str) -> int:
         ids = self.catalog.remove_video(video_id)
         self.vectors.remove(ids)
@@ -216,12 +223,25 @@ def save_context(catalog: Catalog, context: ContextVectors, embedder: Embedder, 
     catalog.set_context_ok(done)
 
 
-def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexConfig | None = None) -> int:
-    """Recreate catalog segments and FAISS from the Parquet records (re-embedding if the embedder changed)."""
+@dataclass
+class Rebuilt:
+    segments: int
+    videos_restored: int = 0  # catalog rows recreated from the records (the catalog was lost or set aside)
+    damaged_catalog: Path | None = None  # where an unreadable catalog was moved
+
+
+def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexConfig | None = None) -> Rebuilt:
+    """Recreate catalog segments and FAISS from the Parquet records (re-embedding if the embedder changed). An
+    unreadable catalog is set aside, and videos missing from the catalog get their rows back from the records."""
     index_dir = Path(index_dir)
     lock = IndexLock(index_dir)
     lock.acquire()
-    catalog = Catalog(index_dir)
+    damaged = None
+    try:
+        catalog = Catalog(index_dir)
+    except IndexDamaged:
+        damaged = set_aside(index_dir / Catalog.FILE)
+        catalog = Catalog(index_dir)
     same_embedder = catalog.get_meta("embedder") in (None, embedder.name)
     with catalog.db:
         catalog.db.execute("DELETE FROM segments")
@@ -233,7 +253,7 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
     vectors = VectorIndex(index_dir, embedder.dim, index_cfg)
     context = _open_context(index_dir, embedder.dim, index_cfg)
     records = RecordStore(index_dir)
-    total = 0
+    total = restored = 0
     for video_id in records.video_ids():
         rows = records.rows(video_id)
         if not rows:
@@ -242,10 +262,29 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
         catalog.upsert_segments(rows)
         vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
         total += len(rows)
+        if catalog.video(video_id) is None:
+            restore_video_row(catalog, video_id, rows, embedder.name)
+            restored += 1
     update_hubness(catalog, vectors)
     if context is not None:
         save_context(catalog, context, embedder, index_cfg.context_s)
     vectors.save()
     catalog.close()
     lock.release()
-    return total
+    return Rebuilt(total, restored, damaged)
+
+
+def restore_video_row(catalog: Catalog, video_id: str, rows: list[dict], embedder_name: str) -> None:
+    """A video's catalog row from its records. Whether every chunk was indexed is not in them, so a file is
+    marked ``ingesting``: the next ingest of it describes only the chunks the records lack, then completes it."""
+    live = video_id.startswith("live-")
+    catalog.set_video(
+        video_id,
+        path=rows[0]["video_path"],
+        duration_s=max(r["chunk_end_s"] for r in rows) if not live else None,
+        status="stopped" if live else "ingesting",
+        reason="restored from the records by `vidseek index rebuild`",
+        num_chunks=len({r["chunk_id"] for r in rows}),
+        model=rows[0]["model"],
+        embedder=embedder_name,
+    )
