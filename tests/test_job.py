@@ -142,6 +142,22 @@ def test_a_file_that_changed_replaces_its_earlier_version(tmp_path, media, embed
     assert catalog.count_segments() == 2 * 5  # a caption and an event per chunk, none left from the first version
 
 
+def test_a_partly_decodable_file_stays_failed_on_the_next_run(tmp_path, media, embedder):
+    """Same bytes, same decode: a second run reports the first run's reason instead of calling the file complete."""
+    from pipeline.index import Catalog
+    from tests.doubles import FrameCountDescriber
+
+    cfg = load_config("tiny.yaml", ["ray.enabled=false"])
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    (first,) = run_local(cfg, [media("corrupted.mp4")], writer, FrameCountDescriber()).results
+    describer = FrameCountDescriber()
+    (second,) = run_local(cfg, [media("corrupted.mp4")], writer, describer).results
+    writer.close()
+    assert first.status == "failed" and "decoding stopped at" in first.reason and first.chunks == 1
+    assert (second.status, second.reason) == ("failed", first.reason) and describer.seen == []
+    assert Catalog(tmp_path / "idx").videos()[0]["status"] == "failed"
+
+
 def test_second_run_over_a_folder_ingests_only_the_new_video(tmp_path, media, embedder):
     from pipeline.describe import make_describer
 

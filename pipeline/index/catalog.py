@@ -1,7 +1,8 @@
 """SQLite catalog: what each FAISS id means (video, span, kind, text), and the state of each video.
 
 Video status: ``ingesting`` (started, may be partial), ``complete`` (every chunk indexed: later runs skip it),
-``failed`` (reason recorded; what was decoded is still indexed, and the next run tries again); live sources are
+``failed`` (reason recorded; what was decoded is still indexed, and the next run retries the chunks that are
+missing; a file whose chunks are all indexed but that decoded only partly stays failed); live sources are
 ``live`` while watched and ``stopped`` after, with their uncaptured stretches in ``gaps``.
 """
 
