@@ -90,7 +90,8 @@ def prepare(
         done = writer.done_chunk_ids(video_id)
         todo = [s for s in spans if s.chunk_id not in done]
         if known and known["status"] == "failed" and not todo:  # every chunk indexed, yet failed: the bytes
-            report.results.append(VideoResult(path, "failed", known["reason"]))  # decode only partly, as before
+            result = VideoResult(path, "failed", known["reason"], known["num_chunks"] or 0, info.duration_s)
+            report.results.append(result)  # decode only partly, as before
             continue
         writer.begin_video(video_id, path, size, info.duration_s, model_name, cfg.model_dump())
         task = VideoTask(path, video_id, info, size, todo, len(spans), chunks_done=len(spans) - len(todo))

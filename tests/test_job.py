@@ -154,7 +154,7 @@ def test_a_partly_decodable_file_stays_failed_on_the_next_run(tmp_path, media, e
     (second,) = run_local(cfg, [media("corrupted.mp4")], writer, describer).results
     writer.close()
     assert first.status == "failed" and "decoding stopped at" in first.reason and first.chunks == 1
-    assert (second.status, second.reason) == ("failed", first.reason) and describer.seen == []
+    assert (second.status, second.reason, second.chunks) == ("failed", first.reason, 1) and describer.seen == []
     assert Catalog(tmp_path / "idx").videos()[0]["status"] == "failed"
 
 
