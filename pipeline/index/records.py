@@ -55,7 +55,15 @@ class RecordStore:
         folder.rmdir()
 
     def chunk_ids(self, video_id: str) -> set[str]:
-        return {r["chunk_id"] for r in self.rows(video_id, columns=["chunk_id"])}
+        return set(self._column(video_id, "chunk_id"))
+
+    def segment_ids(self, video_id: str) -> set[int]:
+        return set(self._column(video_id, "segment_id"))
+
+    def _column(self, video_id: str, name: str) -> list:
+        """One column of a video's records, read alone (the vectors are most of each file)."""
+        files = [self.root / f"{video_id}.parquet"] + sorted((self.root / video_id).glob("*.parquet"))
+        return [v for f in files if f.exists() for v in _read(f, [name]).column(0).to_pylist()]
 
     def rows(self, video_id: str, columns: list[str] | None = None) -> list[dict]:
         files = [self.root / f"{video_id}.parquet"] + sorted((self.root / video_id).glob("*.parquet"))

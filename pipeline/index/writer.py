@@ -72,16 +72,16 @@ class IndexWriter:
 
     # -- crash repair ---------------------------------------------------------------------------------------
     def reconcile(self) -> int:
-        """Bring catalog and vectors in line with the Parquet records; returns how many segments were repaired."""
+        """Bring catalog and vectors in line with the Parquet records; returns how many segments were repaired.
+        Runs on every open, so it compares ids only and reads whole records (vectors) just where one is missing."""
         repaired = 0
-        for video_id in self.records.video_ids():
-            rows = self.records.rows(video_id)
-            known = self.catalog.segment_ids(video_id)
-            missing = [r for r in rows if r["segment_id"] not in known]
-            if missing:
-                self.catalog.upsert_segments(missing)
-                repaired += len(missing)
         catalog_ids = self.catalog.segment_ids()
+        recorded = {video_id: self.records.segment_ids(video_id) for video_id in self.records.video_ids()}
+        for video_id, ids in recorded.items():
+            if missing := ids - catalog_ids:
+                self.catalog.upsert_segments([r for r in self.records.rows(video_id) if r["segment_id"] in missing])
+                catalog_ids |= missing
+                repaired += len(missing)
         faiss_ids = set(self.vectors.ids().tolist())
         stale = faiss_ids - catalog_ids
         if stale:
@@ -94,9 +94,9 @@ class IndexWriter:
             self.catalog.set_context_ok(list(self.catalog.context_done() - context_ids), ok=False)
         absent = catalog_ids - faiss_ids
         if absent:
-            for video_id in self.records.video_ids():
-                rows = [r for r in self.records.rows(video_id) if r["segment_id"] in absent]
-                if rows:
+            for video_id, ids in recorded.items():
+                if ids & absent:
+                    rows = [r for r in self.records.rows(video_id) if r["segment_id"] in absent]
                     self.vectors.upsert(np.array([r["segment_id"] for r in rows]), vectors_of(rows))
             repaired += len(absent)
         if stale or absent:
