@@ -89,9 +89,11 @@ def prepare(
         spans = plan_spans(info, video_id, cfg.decode)
         done = writer.done_chunk_ids(video_id)
         todo = [s for s in spans if s.chunk_id not in done]
-        if known and known["status"] == "failed" and not todo:  # every chunk indexed, yet failed: the bytes
-            result = VideoResult(path, "failed", known["reason"], known["num_chunks"] or 0, info.duration_s)
-            report.results.append(result)  # decode only partly, as before
+        if known and known["status"] == "failed" and not todo:
+            # every chunk indexed, yet failed: these bytes decode only partly, and would again
+            report.results.append(
+                VideoResult(path, "failed", known["reason"], known["num_chunks"] or 0, info.duration_s)
+            )
             continue
         writer.begin_video(video_id, path, size, info.duration_s, model_name, cfg.model_dump())
         task = VideoTask(path, video_id, info, size, todo, len(spans), chunks_done=len(spans) - len(todo))

@@ -62,16 +62,15 @@ class RecordStore:
 
     def _column(self, video_id: str, name: str) -> list:
         """One column of a video's records, read alone (the vectors are most of each file)."""
-        files = [self.root / f"{video_id}.parquet"] + sorted((self.root / video_id).glob("*.parquet"))
-        return [v for f in files if f.exists() for v in _read(f, [name]).column(0).to_pylist()]
+        return [v for f in self._files(video_id) for v in _read(f, [name]).column(0).to_pylist()]
 
     def rows(self, video_id: str, columns: list[str] | None = None) -> list[dict]:
+        return [row for f in self._files(video_id) for row in _read(f, columns).to_pylist()]
+
+    def _files(self, video_id: str) -> list[Path]:
+        """The compacted file, then the parts written since."""
         files = [self.root / f"{video_id}.parquet"] + sorted((self.root / video_id).glob("*.parquet"))
-        out: list[dict] = []
-        for f in files:
-            if f.exists():
-                out.extend(_read(f, columns).to_pylist())
-        return out
+        return [f for f in files if f.exists()]
 
     def video_ids(self) -> list[str]:
         ids = {p.stem for p in self.root.glob("*.parquet")} | {p.name for p in self.root.iterdir() if p.is_dir()}
