@@ -104,6 +104,19 @@ def test_a_damaged_catalog_is_named_then_set_aside_and_rebuilt_from_the_records(
     assert hits[0].video == "/videos/a.mp4"
 
 
+def test_a_writer_that_changed_nothing_leaves_the_faiss_file_alone(tmp_path, embedder):
+    """Readers reload when the file changes; an open and close (a `remove` of nothing) must not rewrite it."""
+    fill(tmp_path, embedder).close()
+    stamp = (tmp_path / VectorIndex.FILE).stat().st_mtime_ns
+    IndexWriter(tmp_path, embedder).close()
+    assert (tmp_path / VectorIndex.FILE).stat().st_mtime_ns == stamp
+    writer = IndexWriter(tmp_path, embedder)
+    writer.remove_video("vid1")
+    writer.close()
+    assert (tmp_path / VectorIndex.FILE).stat().st_mtime_ns != stamp
+    assert VectorIndex(tmp_path, embedder.dim).size == 0
+
+
 def test_remove_video_drops_vectors_records_and_rows(tmp_path, embedder):
     writer = fill(tmp_path, embedder)
     assert writer.remove_video("vid1") == 5

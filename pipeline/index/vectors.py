@@ -50,6 +50,7 @@ class VectorIndex:
         self.dim = dim
         self.cfg = cfg or IndexConfig()
         self.mapped = mapped and self.path.exists()
+        self._changed = False  # since the last save or open: save() rewrites the file only then
         if self.path.exists():
             try:
                 self.index = faiss.read_index(str(self.path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
@@ -118,6 +119,7 @@ class VectorIndex:
             return
         self.remove(ids)
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self._changed = True
         if self.cfg.type != "auto":
             return
         if self._ivf is None and self.size > self.cfg.flat_max:
@@ -130,7 +132,7 @@ class VectorIndex:
         faiss = _faiss()
         ids = np.ascontiguousarray(list(ids), dtype=np.int64)
         if len(ids):  # an array selector: IVF's hash-table direct map accepts no other
-            self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+            self._changed |= bool(self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids))))
 
     def to_ivf(self, codec: str = "Flat") -> None:
         """Re-index as IVF{nlist},{codec}: train on a sample of the current vectors, then move them all, a batch
@@ -182,6 +184,11 @@ class VectorIndex:
         return self.index.search(q, k, params=params) if params else self.index.search(q, k)
 
     def save(self) -> None:
+        """Write the index if it changed (a writer that only opened and closed leaves the file, and readers'
+        reload stamps, alone)."""
+        if not self._changed and self.path.exists():
+            return
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         _faiss().write_index(self.index, str(tmp))
         os.replace(tmp, self.path)
+        self._changed = False
