@@ -31,6 +31,9 @@ from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
 log = logging.getLogger(__name__)
 
 
+COMPACT_EVERY = 240  # chunks (4 h of 60 s chunks): a source's per-chunk Parquet parts are merged this often
+
+
 def live_video_id(source: str) -> str:
     return "live-" + hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
 
@@ -187,6 +190,8 @@ class Watcher:
                 continue
             self.writer.write(self._to_utc(result), decoder="stream")
             state.chunks += 1
+            if state.chunks % COMPACT_EVERY == 0:  # a camera watched for months must not pile up small files
+                self.writer.records.compact(state.video_id)
             state.first_s = chunk.start_s if state.first_s is None else state.first_s
             state.last_s = chunk.end_s
         self.writer.save(contexts=False)  # searchable now, by other processes too

@@ -96,6 +96,29 @@ def test_stream_drop_and_reconnect(kind, tmp_path, media, embedder):
     assert alert.video == sender.url and alert.start_s >= started - 1
 
 
+def test_a_long_watch_compacts_its_records_as_it_goes(tmp_path, embedder, monkeypatch):
+    """Chunks committed as the model describes them (no stream needed): parts merge every COMPACT_EVERY chunks."""
+    import numpy as np
+
+    from pipeline import live
+    from pipeline.decode.stream import StreamFrame
+
+    monkeypatch.setattr(live, "COMPACT_EVERY", 2)
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    watcher = Watcher(["udp://127.0.0.1:9"], load_config(None, LIVE), writer, FrameCountDescriber())
+    (state,) = watcher.sources.values()
+    writer.begin_video(state.video_id, state.source, 0, 0.0, "frame-count", {})
+    start = time.time()
+    frames = [StreamFrame(start, np.zeros((8, 8, 3), np.uint8))]
+    for i in range(5):
+        watcher._commit([live.LiveChunk(state.source, state.video_id, start + 10 * i, start + 10 * i + 10, frames)])
+    records = tmp_path / "idx" / "records"
+    assert len(list((records / state.video_id).glob("*.parquet"))) == 1  # the fifth, written after the last merge
+    assert writer.records.chunk_ids(state.video_id) == writer.done_chunk_ids(state.video_id)
+    assert len(writer.done_chunk_ids(state.video_id)) == 5 and (records / f"{state.video_id}.parquet").exists()
+    writer.close()
+
+
 @pytest.mark.parametrize("kind", ["hls", "file"])
 def test_growing_sources_are_followed(kind, tmp_path, media, embedder):
     """An HLS playlist that grows, and a recording still being written: chunks keep coming as they grow."""
