@@ -4,7 +4,7 @@ catalog and FAISS with the Parquet records) and for searching.
     python benchmarks/bench_index_open.py [--videos 1000] [--chunks 50]
 
 Builds an index of VIDEOS x CHUNKS chunks (a caption and an event each, random unit vectors: the cost measured
-here does not depend on what the text says) through IndexWriter, then times, each the median of 3:
+here does not depend on what the text says), then times, each the median of 3:
   writer open     IndexWriter(...), which reconciles: record ids against catalog and FAISS ids
   baseline        reading every record whole (vectors included), what reconcile did before it compared ids only
   searcher open   Searcher(...), which maps the FAISS file
@@ -37,27 +37,38 @@ class RandomEmbedder:
 
 
 def build(index: Path, videos: int, chunks: int) -> None:
-    from pipeline.config import IndexConfig
-    from pipeline.index import IndexWriter
+    """The files an ingest leaves (compacted records, catalog rows with hubness, FAISS), written in bulk: going
+    through IndexWriter would spend most of an hour on 1M hubness searches that opening does not touch."""
+    from pipeline.index import Catalog, RecordStore, VectorIndex
+    from pipeline.index.writer import record_rows
     from pipeline.types import ChunkDescription, ChunkSpan, Event
 
-    writer = IndexWriter(index, RandomEmbedder(), index_cfg=IndexConfig(context_s=0))
+    embedder = RandomEmbedder()
+    catalog, records = Catalog(index), RecordStore(index)
+    vectors = VectorIndex(index, embedder.dim)  # default config: exact, then IVF past 200,000
+    catalog.set_meta("embedder", embedder.name)
+    catalog.set_meta("dim", str(embedder.dim))
     for v in range(videos):
         video_id, path = f"v{v:06d}", f"/footage/v{v:06d}.mp4"
-        writer.begin_video(video_id, path, 1, chunks * 60.0, "bench", {})
-        writer.write_batch(
-            [
-                ChunkDescription(
-                    ChunkSpan(video_id, path, 60.0 * i, 60.0 * i + 60),
-                    f"caption {v} {i}",
-                    [Event(60.0 * i + 5, 60.0 * i + 9, "label", f"event {v} {i}")],
-                    model="bench",
-                )
-                for i in range(chunks)
-            ]
-        )
-        writer.finish_video(video_id, "complete", num_chunks=chunks, save=False)
-    writer.close()
+        descriptions = [
+            ChunkDescription(
+                ChunkSpan(video_id, path, 60.0 * i, 60.0 * i + 60),
+                f"caption {v} {i}",
+                [Event(60.0 * i + 5, 60.0 * i + 9, "label", f"event {v} {i}")],
+                model="bench",
+            )
+            for i in range(chunks)
+        ]
+        rows, vecs = record_rows(descriptions, embedder)
+        records.write_chunk(video_id, "all", rows)
+        records.compact(video_id)
+        catalog.upsert_segments(rows)
+        ids = [r["segment_id"] for r in rows]
+        catalog.set_hubness(ids, [0.0] * len(ids))
+        catalog.set_video(video_id, path=path, duration_s=chunks * 60.0, status="complete", num_chunks=chunks)
+        vectors.upsert(np.array(ids), vecs)
+    vectors.save()
+    catalog.close()
 
 
 def median_s(fn, after=lambda result: None) -> float:

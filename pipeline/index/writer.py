@@ -130,23 +130,7 @@ class IndexWriter:
     def write_batch(self, descriptions: list[ChunkDescription], decoder: str = "") -> list[dict]:
         """Index several chunks with one embedding call and one Parquet file per video, then tell the listeners
         (standing queries)."""
-        segments = [(d, s) for d in descriptions for s in segments_from(d)]
-        vectors = self.embedder.embed([s.text for _, s in segments])
-        rows = [
-            dict(
-                s.__dict__,
-                chunk_start_s=d.span.start_s,
-                chunk_end_s=d.span.end_s,
-                model=d.model,
-                input_tokens=d.input_tokens,
-                output_tokens=d.output_tokens,
-                problem=d.problem,
-                reasoning=d.reasoning,
-                decoder=decoder,
-                vector=v.tolist(),
-            )
-            for (d, s), v in zip(segments, vectors, strict=True)
-        ]
+        rows, vectors = record_rows(descriptions, self.embedder, decoder)
         by_video: dict[str, list[dict]] = {}
         for row in rows:
             by_video.setdefault(row["video_id"], []).append(row)
@@ -155,7 +139,7 @@ class IndexWriter:
         self.catalog.upsert_segments(rows)
         if self.context is not None:
             self.catalog.mark_context_stale(rows, self.context_s)
-        self.vectors.upsert(np.array([s.segment_id for _, s in segments]), vectors)
+        self.vectors.upsert(np.array([r["segment_id"] for r in rows]), vectors)
         if time.monotonic() - self._last_save > self.save_every_s:
             self.save()
         for listener in self.listeners:
@@ -205,6 +189,30 @@ class IndexWriter:
         self.save(full_hubness=full_hubness)
         self.catalog.close()
         self.lock.release()
+
+
+def record_rows(
+    descriptions: list[ChunkDescription], embedder: Embedder, decoder: str = ""
+) -> tuple[list[dict], np.ndarray]:
+    """The segments of described chunks as Parquet record rows (each with its vector), and the vectors."""
+    segments = [(d, s) for d in descriptions for s in segments_from(d)]
+    vectors = embedder.embed([s.text for _, s in segments])
+    rows = [
+        dict(
+            s.__dict__,
+            chunk_start_s=d.span.start_s,
+            chunk_end_s=d.span.end_s,
+            model=d.model,
+            input_tokens=d.input_tokens,
+            output_tokens=d.output_tokens,
+            problem=d.problem,
+            reasoning=d.reasoning,
+            decoder=decoder,
+            vector=v.tolist(),
+        )
+        for (d, s), v in zip(segments, vectors, strict=True)
+    ]
+    return rows, vectors
 
 
 def _open_context(index_dir: Path, dim: int, cfg: IndexConfig) -> ContextVectors | None:
