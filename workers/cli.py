@@ -182,7 +182,7 @@ def status(index: Path = IndexOpt) -> None:
         raise fail(f"{index} is not a vidseek index; run `vidseek ingest` first")
     catalog = Catalog(index)
     videos = catalog.videos()
-    table = Table(title=f"{index}: {len(videos)} videos")
+    table = Table(title=f"{index}: {len(videos)} video{'' if len(videos) == 1 else 's'}")
     for col in ("video", "status", "duration", "chunks", "events", "model", "note"):
         table.add_column(col, overflow="fold")
     for v in videos:
