@@ -26,7 +26,7 @@ from pipeline.config import VidseekConfig
 from pipeline.decode.stream import StreamDrop, StreamFrame, StreamGap, StreamReader
 from pipeline.describe.base import Describer
 from pipeline.index.writer import IndexWriter
-from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
+from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ COMPACT_EVERY = 240  # chunks (4 h of 60 s chunks): a source's per-chunk Parquet
 
 
 def live_video_id(source: str) -> str:
-    return "live-" + hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
+    return LIVE_ID_PREFIX + hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
 
 
 @dataclass

@@ -18,6 +18,8 @@ import numpy as np
 
 SegmentKind = Literal["caption", "event"]
 
+LIVE_ID_PREFIX = "live-"  # a live source's video id: this, then a hash of its URL (files use content hashes)
+
 # Namespace for chunk ids: uuid5(namespace, f"{video_id}:{start_ms}:{end_ms}").
 _CHUNK_NAMESPACE = uuid.UUID("6f1c2a7e-4b1d-5e0a-9c3f-2d8e7b6a5f40")
 

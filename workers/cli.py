@@ -22,6 +22,7 @@ from pipeline.timefmt import format_span, hhmmss
 from workers.cli_answers import ask, summarize
 from workers.cli_common import (
     IndexOpt,
+    counted,
     err,
     fail,
     load_config_or_exit,
@@ -156,7 +157,7 @@ def search(
         from pipeline.describe.tiny import TINY_NOTICE
 
         err.print(f"[yellow]note: some videos were described by the {TINY_NOTICE}[/yellow]", soft_wrap=True)
-    table = Table(title=f"{len(hits)} result{'' if len(hits) == 1 else 's'} for {query!r}")
+    table = Table(title=f"{counted(len(hits), 'result')} for {query!r}")
     for col in ("#", "file", "start-end", "score", "kind", "text"):
         table.add_column(col, overflow="fold")
     for rank, hit in enumerate(hits, 1):
@@ -182,7 +183,7 @@ def status(index: Path = IndexOpt) -> None:
         raise fail(f"{index} is not a vidseek index; run `vidseek ingest` first")
     catalog = Catalog(index)
     videos = catalog.videos()
-    table = Table(title=f"{index}: {len(videos)} video{'' if len(videos) == 1 else 's'}")
+    table = Table(title=f"{index}: {counted(len(videos), 'video')}")
     for col in ("video", "status", "duration", "chunks", "events", "model", "note"):
         table.add_column(col, overflow="fold")
     for v in videos:
@@ -254,7 +255,7 @@ def remove(video: str = typer.Argument(..., help="path as ingested, file name or
     writer = IndexWriter(index, make_embedder(EmbedConfig(model=embedder_name)))
     removed = writer.remove_video(row["video_id"])
     writer.close()
-    out.print(f"removed {row['path']}: {removed} segment{'' if removed == 1 else 's'}")
+    out.print(f"removed {row['path']}: {counted(removed, 'segment')}")
 
 
 @app.command()
@@ -367,8 +368,8 @@ def index_rebuild(
         err.print(f"the unreadable catalog was moved to {rebuilt.damaged_catalog}", highlight=False)
     if rebuilt.videos_restored:
         err.print(
-            f"catalog rows recreated from the records for {rebuilt.videos_restored} video(s), marked ingesting: "
-            "ingest them again to complete them (only chunks missing from the records are described)",
+            f"catalog rows recreated from the records for {counted(rebuilt.videos_restored, 'video')}, "
+            "marked ingesting: ingest them again to complete them (only chunks missing from the records are described)",
             highlight=False,
         )
     out.print(f"rebuilt {index}: {rebuilt.segments} segments")

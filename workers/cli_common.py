@@ -49,6 +49,11 @@ IndexOpt = typer.Option(
 )
 
 
+def counted(n: int, noun: str) -> str:
+    """ "1 video", "2 videos"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def parse_time(text: str | None) -> float | None:
     """Seconds from '95', '95.5', '1:35', '00:01:35', or a UTC time '2026-11-24T23:59:01Z' (live sources)."""
     if text is None:

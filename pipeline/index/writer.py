@@ -25,7 +25,7 @@ from pipeline.index.hubness import update_hubness
 from pipeline.index.lock import IndexLock
 from pipeline.index.records import RecordStore, vectors_of
 from pipeline.index.vectors import VectorIndex
-from pipeline.types import ChunkDescription, segments_from
+from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, segments_from
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
 def restore_video_row(catalog: Catalog, video_id: str, rows: list[dict], embedder_name: str) -> None:
     """A video's catalog row from its records. Whether every chunk was indexed is not in them, so a file is
     marked ``ingesting``: the next ingest of it describes only the chunks the records lack, then completes it."""
-    live = video_id.startswith("live-")
+    live = video_id.startswith(LIVE_ID_PREFIX)
     catalog.set_video(
         video_id,
         path=rows[0]["video_path"],
