@@ -125,6 +125,33 @@ def test_remove_video_drops_vectors_records_and_rows(tmp_path, embedder):
     writer.close()
 
 
+def test_compacted_records_continue_in_a_new_file_once_one_is_full(tmp_path, monkeypatch):
+    """A live source is compacted every few hours for months: a full file is left alone, not rewritten."""
+    from pipeline.index import RecordStore, records
+
+    store = RecordStore(tmp_path)
+
+    def row(segment_id, text):
+        return {"segment_id": segment_id, "chunk_id": f"c{segment_id}", "text": text, "vector": [0.0, 1.0]}
+
+    store.write_chunk("v1", "c1", [row(1, "first")])
+    store.compact("v1")
+    first = tmp_path / "records" / "v1.parquet"
+    monkeypatch.setattr(records, "VOLUME_BYTES", first.stat().st_size)
+    written = first.stat().st_mtime_ns
+    store.write_chunk("v1", "c2", [row(2, "second")])
+    store.write_chunk("v1", "c1", [row(1, "first, again")])  # a chunk written again after it was compacted
+    store.compact("v1")
+    assert first.stat().st_mtime_ns == written and (tmp_path / "records" / "v1.1.parquet").exists()
+    assert store.video_ids() == ["v1"] and store.segment_ids("v1") == {1, 2}
+    assert sorted(r["text"] for r in store.rows("v1")) == ["first, again", "second"]  # the newest row of each
+    store.write_chunk("v1", "c3", [row(3, "third")])
+    store.compact("v1")
+    assert (tmp_path / "records" / "v1.2.parquet").exists() and store.segment_ids("v1") == {1, 2, 3}
+    store.remove_video("v1")
+    assert store.video_ids() == [] and not list((tmp_path / "records").iterdir())
+
+
 def test_local_paths_are_stored_absolute_and_found_by_any_name(tmp_path, monkeypatch):
     """A catalog written from one folder must still point at the files when served from another."""
     from pipeline.media import discover

@@ -97,13 +97,16 @@ def test_stream_drop_and_reconnect(kind, tmp_path, media, embedder):
 
 
 def test_a_long_watch_compacts_its_records_as_it_goes(tmp_path, embedder, monkeypatch):
-    """Chunks committed as the model describes them (no stream needed): parts merge every COMPACT_EVERY chunks."""
+    """Chunks committed as the model describes them (no stream needed): parts merge every COMPACT_EVERY chunks,
+    each merge into a new file here (every file counts as full)."""
     import numpy as np
 
     from pipeline import live
     from pipeline.decode.stream import StreamFrame
+    from pipeline.index import records as record_files
 
     monkeypatch.setattr(live, "COMPACT_EVERY", 2)
+    monkeypatch.setattr(record_files, "VOLUME_BYTES", 1)
     writer = IndexWriter(tmp_path / "idx", embedder)
     watcher = Watcher(["udp://127.0.0.1:9"], load_config(None, LIVE), writer, FrameCountDescriber())
     (state,) = watcher.sources.values()
@@ -116,7 +119,13 @@ def test_a_long_watch_compacts_its_records_as_it_goes(tmp_path, embedder, monkey
     assert len(list((records / state.video_id).glob("*.parquet"))) == 1  # the fifth, written after the last merge
     assert writer.records.chunk_ids(state.video_id) == writer.done_chunk_ids(state.video_id)
     assert len(writer.done_chunk_ids(state.video_id)) == 5 and (records / f"{state.video_id}.parquet").exists()
+    assert (records / f"{state.video_id}.1.parquet").exists()
+    segments = writer.vectors.size
     writer.close()
+    (tmp_path / "idx" / "vectors.faiss").unlink()  # lost: the next writer restores every vector from all the files
+    reopened = IndexWriter(tmp_path / "idx", embedder)
+    assert reopened.vectors.size == segments and len(reopened.done_chunk_ids(state.video_id)) == 5
+    reopened.close()
 
 
 @pytest.mark.parametrize("kind", ["hls", "file"])

@@ -1,7 +1,9 @@
 """Durable per-chunk results in Parquet: the source of truth the FAISS index and SQLite catalog are rebuilt from.
 
     DIR/records/<video_id>/<chunk_id>.parquet   one file per described chunk, written while ingesting
-    DIR/records/<video_id>.parquet              all chunks of a finished video (parts compacted into one)
+    DIR/records/<video_id>.parquet              the chunks compacted so far (a finished video's parts merged)
+    DIR/records/<video_id>.<n>.parquet          ... continued, once the file before is VOLUME_BYTES: a live source
+                                                compacted every few hours for months never rewrites more than that
 
 Each file is written to a temporary name and renamed, so a crash never leaves half a file; writing a chunk again
 replaces it (same chunk id), so retries never duplicate.
@@ -13,6 +15,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+VOLUME_BYTES = 256 << 20  # a compacted file takes merged parts until it is this large; later ones start the next
 
 
 def _write_atomic(table, path: Path) -> None:
@@ -36,20 +40,22 @@ class RecordStore:
         _write_atomic(pa.Table.from_pylist(rows), folder / f"{chunk_id}.parquet")
 
     def compact(self, video_id: str) -> None:
-        """Merge a video's chunk parts into one file, then drop the parts."""
+        """Merge a video's chunk parts into its last compacted file (a new one once that is VOLUME_BYTES), then
+        drop the parts."""
         import pyarrow as pa
 
         folder = self.root / video_id
         parts = sorted(folder.glob("*.parquet")) if folder.exists() else []
         if not parts:
             return
-        tables = [_read(p) for p in parts]
-        existing = self.root / f"{video_id}.parquet"
-        if existing.exists():
-            tables.insert(0, _read(existing))
-        merged = pa.concat_tables(tables, promote_options="default")
-        merged = _dedupe_last(merged)
-        _write_atomic(merged, existing)
+        volumes = self._volumes(video_id)
+        if volumes and volumes[-1].stat().st_size < VOLUME_BYTES:
+            target = volumes[-1]
+        else:
+            target = self.root / (f"{video_id}.{len(volumes)}.parquet" if volumes else f"{video_id}.parquet")
+        tables = ([_read(target)] if target.exists() else []) + [_read(p) for p in parts]
+        merged = _dedupe_last(pa.concat_tables(tables, promote_options="default"))
+        _write_atomic(merged, target)
         for p in parts:
             p.unlink()
         folder.rmdir()
@@ -64,22 +70,30 @@ class RecordStore:
         """One column of a video's records, read alone (the vectors are most of each file)."""
         return [v for f in self._files(video_id) for v in _read(f, [name]).column(0).to_pylist()]
 
-    def rows(self, video_id: str, columns: list[str] | None = None) -> list[dict]:
-        return [row for f in self._files(video_id) for row in _read(f, columns).to_pylist()]
+    def rows(self, video_id: str) -> list[dict]:
+        """Every segment's newest row (a chunk written again after its first version was compacted has two)."""
+        newest = {row["segment_id"]: row for f in self._files(video_id) for row in _read(f).to_pylist()}
+        return list(newest.values())
 
     def _files(self, video_id: str) -> list[Path]:
-        """The compacted file, then the parts written since."""
-        files = [self.root / f"{video_id}.parquet"] + sorted((self.root / video_id).glob("*.parquet"))
-        return [f for f in files if f.exists()]
+        """The compacted files, oldest first, then the parts written since."""
+        return self._volumes(video_id) + sorted((self.root / video_id).glob("*.parquet"))
+
+    def _volumes(self, video_id: str) -> list[Path]:
+        first = self.root / f"{video_id}.parquet"
+        numbered = sorted(self.root.glob(f"{video_id}.*.parquet"), key=lambda p: int(p.name.split(".")[1]))
+        return ([first] if first.exists() else []) + numbered
 
     def video_ids(self) -> list[str]:
-        ids = {p.stem for p in self.root.glob("*.parquet")} | {p.name for p in self.root.iterdir() if p.is_dir()}
-        return sorted(ids)
+        """Video ids contain no dot (content hashes, ``live-`` + a hash)."""
+        ids = {p.name.split(".")[0] for p in self.root.glob("*.parquet")}
+        return sorted(ids | {p.name for p in self.root.iterdir() if p.is_dir()})
 
     def remove_video(self, video_id: str) -> None:
         import shutil
 
-        (self.root / f"{video_id}.parquet").unlink(missing_ok=True)
+        for volume in self._volumes(video_id):
+            volume.unlink()
         shutil.rmtree(self.root / video_id, ignore_errors=True)
 
 
