@@ -49,10 +49,8 @@ class RecordStore:
         if not parts:
             return
         volumes = self._volumes(video_id)
-        if volumes and volumes[-1].stat().st_size < VOLUME_BYTES:
-            target = volumes[-1]
-        else:
-            target = self.root / (f"{video_id}.{len(volumes)}.parquet" if volumes else f"{video_id}.parquet")
+        full = not volumes or volumes[-1].stat().st_size >= VOLUME_BYTES
+        target = self._volume(video_id, len(volumes)) if full else volumes[-1]
         tables = ([_read(target)] if target.exists() else []) + [_read(p) for p in parts]
         merged = _dedupe_last(pa.concat_tables(tables, promote_options="default"))
         _write_atomic(merged, target)
@@ -80,9 +78,14 @@ class RecordStore:
         return self._volumes(video_id) + sorted((self.root / video_id).glob("*.parquet"))
 
     def _volumes(self, video_id: str) -> list[Path]:
-        first = self.root / f"{video_id}.parquet"
-        numbered = sorted(self.root.glob(f"{video_id}.*.parquet"), key=lambda p: int(p.name.split(".")[1]))
-        return ([first] if first.exists() else []) + numbered
+        """Probed in order (compaction numbers them without gaps): globbing would list every video's files."""
+        volumes = []
+        while (path := self._volume(video_id, len(volumes))).exists():
+            volumes.append(path)
+        return volumes
+
+    def _volume(self, video_id: str, number: int) -> Path:
+        return self.root / (f"{video_id}.{number}.parquet" if number else f"{video_id}.parquet")
 
     def video_ids(self) -> list[str]:
         """Video ids contain no dot (content hashes, ``live-`` + a hash)."""
@@ -102,9 +105,12 @@ def vectors_of(rows: list[dict]) -> np.ndarray:
 
 
 def _read(path: Path, columns: list[str] | None = None):
+    """One file as a table (``ParquetFile`` rather than ``read_table``, which sets up a dataset per call and
+    takes twice as long: the writer reads one column of every video's records on each open)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(path, columns=columns)
+    with pq.ParquetFile(path) as f:
+        return f.read(columns=columns)
 
 
 def _dedupe_last(table):
