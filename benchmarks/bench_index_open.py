@@ -37,8 +37,9 @@ class RandomEmbedder:
 
 
 def build(index: Path, videos: int, chunks: int) -> None:
-    """The files an ingest leaves (compacted records, catalog rows with hubness, FAISS), written in bulk: going
-    through IndexWriter would spend most of an hour on 1M hubness searches that opening does not touch."""
+    """The files an ingest leaves (compacted records and kept video rows, catalog rows with hubness, FAISS), written
+    in bulk: going through IndexWriter would spend most of an hour on 1M hubness searches that opening does not
+    touch."""
     from pipeline.index import Catalog, RecordStore, VectorIndex
     from pipeline.index.writer import record_rows
     from pipeline.types import ChunkDescription, ChunkSpan, Event
@@ -66,6 +67,7 @@ def build(index: Path, videos: int, chunks: int) -> None:
         ids = [r["segment_id"] for r in rows]
         catalog.set_hubness(ids, [0.0] * len(ids))
         catalog.set_video(video_id, path=path, duration_s=chunks * 60.0, status="complete", num_chunks=chunks)
+        records.write_video(video_id, catalog.video(video_id))
         vectors.upsert(np.array(ids), vecs)
     catalog.set_meta("hubness_full_at", str(catalog.count_segments()))  # as if the writer's last pass was at the end
     vectors.save()

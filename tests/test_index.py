@@ -97,11 +97,31 @@ def test_a_damaged_catalog_is_named_then_set_aside_and_rebuilt_from_the_records(
     rebuilt = rebuild_index(tmp_path, embedder)
     assert (rebuilt.segments, rebuilt.videos_restored) == (5, 1)
     assert rebuilt.damaged_catalog.name.startswith("catalog.sqlite.damaged-") and rebuilt.damaged_catalog.exists()
-    row = Catalog(tmp_path).video("vid1")
-    assert (row["path"], row["status"], row["num_chunks"], row["model"]) == ("/videos/a.mp4", "ingesting", 3, "test")
-    assert row["duration_s"] == 180.0
+    row = Catalog(tmp_path).video("vid1")  # as the writer left it, from the row kept beside the records
+    assert (row["path"], row["status"], row["num_chunks"], row["model"]) == ("/videos/a.mp4", "complete", 3, "test")
+    assert (row["duration_s"], row["size_bytes"], row["config"]) == (180.0, 1, "{}")
     hits = Searcher(tmp_path, embedder).search("when does the red truck arrive?", k=1)
     assert hits[0].video == "/videos/a.mp4"
+
+
+def test_rebuild_restores_failed_and_interrupted_videos_as_they_were(tmp_path, embedder):
+    """A failed file keeps its reason (even one with nothing indexed), an interrupted one stays to be finished,
+    and records written before rows were kept beside them still give a row."""
+    writer = fill(tmp_path, embedder)
+    writer.begin_video("broken", "/videos/broken.mp4", 9, 60.0, "test", {})
+    writer.finish_video("broken", "failed", reason="no frame could be decoded")
+    writer.begin_video("cut", "/videos/cut.mp4", 5, 120.0, "test", {})
+    writer.write(ChunkDescription(ChunkSpan("cut", "/videos/cut.mp4", 0.0, 60.0), "A dog runs.", model="test"))
+    writer.close()  # "cut" is left ingesting, as by a run that was stopped
+    (tmp_path / "records" / "vid1.json").unlink()  # as an index written before the rows were kept
+    for part in tmp_path.glob(Catalog.FILE + "*"):
+        part.unlink()
+    assert rebuild_index(tmp_path, embedder).videos_restored == 3
+    catalog = Catalog(tmp_path)
+    broken, cut, vid1 = (catalog.video(v) for v in ("broken", "cut", "vid1"))
+    assert (broken["status"], broken["reason"], broken["duration_s"]) == ("failed", "no frame could be decoded", 60.0)
+    assert (cut["status"], cut["num_chunks"], cut["duration_s"]) == ("ingesting", 1, 120.0)
+    assert (vid1["status"], vid1["num_chunks"], vid1["duration_s"]) == ("ingesting", 3, 180.0)
 
 
 def test_a_writer_that_changed_nothing_leaves_the_faiss_file_alone(tmp_path, embedder):

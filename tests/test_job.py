@@ -97,9 +97,9 @@ def test_bad_inputs_fail_alone_and_nothing_is_lost(tmp_path, media, embedder):
     writer.close()
 
 
-def test_after_losing_the_catalog_rebuild_and_a_new_ingest_finish_without_describing_again(tmp_path, media, embedder):
-    """The Parquet records are the durable copy: a lost catalog comes back from them, and ingesting the file
-    again only completes it."""
+def test_after_losing_the_catalog_rebuild_restores_it_and_a_new_ingest_describes_nothing(tmp_path, media, embedder):
+    """The Parquet records are the durable copy: a lost catalog comes back from them, the video complete, and
+    ingesting the file again skips it."""
     from pipeline.index import Catalog, rebuild_index
     from tests.doubles import FrameCountDescriber
 
@@ -115,7 +115,7 @@ def test_after_losing_the_catalog_rebuild_and_a_new_ingest_finish_without_descri
     writer = IndexWriter(index, embedder)
     report = run_local(cfg, [media("bikes.mp4")], writer, describer)
     writer.close()
-    assert [r.status for r in report.results] == ["ingested"] and describer.seen == []
+    assert [r.status for r in report.results] == ["skipped"] and describer.seen == []
     (row,) = Catalog(index).videos()
     assert (row["status"], row["chunks"]) == ("complete", 2)
 

@@ -150,12 +150,19 @@ def test_records_pushed_mid_run_survive_a_lost_machine(s3, tmp_path, embedder):
     writer.begin_video("v", "/footage/v.mp4", 1, 30.0, "test", {})
     for start in (0, 10, 20):
         writer.write(ChunkDescription(ChunkSpan("v", "/footage/v.mp4", start, start + 10), f"scene {start}"))
-    assert remote.push(records_only=True) == 3  # three Parquet records; catalog and vectors not yet
+    assert remote.push(records_only=True) == 4  # three Parquet records and the video's row; not the catalog
     shutil.rmtree(tmp_path / "machine-a")  # the machine is lost with its open writer (lease left to expire)
 
     fresh = RemoteIndex(url, cache_dir=tmp_path / "machine-b")
     writer = IndexWriter(fresh.pull(), embedder)  # repair: catalog and vectors rebuilt from the records
     assert len(writer.done_chunk_ids("v")) == 3 and writer.catalog.count_segments() == 3
+    video = writer.catalog.video("v")  # listed by `status`, to be finished by the next ingest
+    assert (video["path"], video["status"], video["num_chunks"], video["duration_s"]) == (
+        "/footage/v.mp4",
+        "ingesting",
+        3,
+        30.0,
+    )
     writer.close()
 
 

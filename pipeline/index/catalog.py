@@ -125,6 +125,9 @@ class Catalog:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    def video_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT video_id FROM videos")}
+
     def video_ids_at(self, path: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT video_id FROM videos WHERE path=?", (path,))]
 

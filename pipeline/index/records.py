@@ -4,6 +4,8 @@
     DIR/records/<video_id>.parquet              the chunks compacted so far (a finished video's parts merged)
     DIR/records/<video_id>.<n>.parquet          ... continued, once the file before is VOLUME_BYTES: a live source
                                                 compacted every few hours for months never rewrites more than that
+    DIR/records/<video_id>.json                 the video's catalog row (status, reason, duration, config) as the
+                                                writer last set it, so a rebuild restores it as it was
 
 Each file is written to a temporary name and renamed, so a crash never leaves half a file; writing a chunk again
 replaces it (same chunk id), so retries never duplicate.
@@ -11,7 +13,9 @@ replaces it (same chunk id), so retries never duplicate.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +23,16 @@ import numpy as np
 VOLUME_BYTES = 256 << 20  # a compacted file takes merged parts until it is this large; later ones start the next
 
 
-def _write_atomic(table, path: Path) -> None:
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_table(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class RecordStore:
@@ -37,7 +45,15 @@ class RecordStore:
 
         folder = self.root / video_id
         folder.mkdir(exist_ok=True)
-        _write_atomic(pa.Table.from_pylist(rows), folder / f"{chunk_id}.parquet")
+        _write_table(pa.Table.from_pylist(rows), folder / f"{chunk_id}.parquet")
+
+    def write_video(self, video_id: str, row: dict) -> None:
+        _write_atomic(self.root / f"{video_id}.json", lambda tmp: tmp.write_text(json.dumps(row)))
+
+    def video_row(self, video_id: str) -> dict | None:
+        """The catalog row kept by ``write_video``; None for videos indexed before rows were kept."""
+        path = self.root / f"{video_id}.json"
+        return json.loads(path.read_text()) if path.exists() else None
 
     def compact(self, video_id: str) -> None:
         """Merge a video's chunk parts into its last compacted file (a new one once that is VOLUME_BYTES), then
@@ -53,7 +69,7 @@ class RecordStore:
         target = self._volume(video_id, len(volumes)) if full else volumes[-1]
         tables = ([_read(target)] if target.exists() else []) + [_read(p) for p in parts]
         merged = _dedupe_last(pa.concat_tables(tables, promote_options="default"))
-        _write_atomic(merged, target)
+        _write_table(merged, target)
         for p in parts:
             p.unlink()
         folder.rmdir()
@@ -89,7 +105,7 @@ class RecordStore:
 
     def video_ids(self) -> list[str]:
         """Video ids contain no dot (content hashes, ``live-`` + a hash)."""
-        ids = {p.name.split(".")[0] for p in self.root.glob("*.parquet")}
+        ids = {p.name.split(".")[0] for pattern in ("*.parquet", "*.json") for p in self.root.glob(pattern)}
         return sorted(ids | {p.name for p in self.root.iterdir() if p.is_dir()})
 
     def remove_video(self, video_id: str) -> None:
@@ -97,6 +113,7 @@ class RecordStore:
 
         for volume in self._volumes(video_id):
             volume.unlink()
+        (self.root / f"{video_id}.json").unlink(missing_ok=True)
         shutil.rmtree(self.root / video_id, ignore_errors=True)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +82,7 @@ class IndexWriter:
                 self.catalog.upsert_segments([r for r in self.records.rows(video_id) if r["segment_id"] in missing])
                 catalog_ids |= missing
                 repaired += len(missing)
+        restore_missing_videos(self.catalog, self.records, recorded, self.embedder.name)
         faiss_ids = set(self.vectors.ids().tolist())
         stale = faiss_ids - catalog_ids
         if stale:
@@ -119,6 +120,7 @@ class IndexWriter:
             embedder=self.embedder.name,
             config=json.dumps(config),
         )
+        self.records.write_video(video_id, self.catalog.video(video_id))
 
     def done_chunk_ids(self, video_id: str) -> set[str]:
         return self.records.chunk_ids(video_id)
@@ -155,6 +157,7 @@ class IndexWriter:
         if save:
             self.save()
         self.catalog.set_video(video_id, status=status, reason=reason, num_chunks=num_chunks)
+        self.records.write_video(video_id, self.catalog.video(video_id))
 
     def remove_earlier_versions(self, video_id: str, path: str) -> int:
         """Remove the other videos recorded at ``path``: the file there has changed (it finished copying, or was
@@ -261,7 +264,7 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
     vectors = VectorIndex(index_dir, embedder.dim, index_cfg)
     context = _open_context(index_dir, embedder.dim, index_cfg)
     records = RecordStore(index_dir)
-    total = restored = 0
+    total = 0
     for video_id in records.video_ids():
         rows = records.rows(video_id)
         if not rows:
@@ -270,9 +273,7 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
         catalog.upsert_segments(rows)
         vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
         total += len(rows)
-        if catalog.video(video_id) is None:
-            restore_video_row(catalog, video_id, rows, embedder.name)
-            restored += 1
+    restored = restore_missing_videos(catalog, records, records.video_ids(), embedder.name)
     update_hubness(catalog, vectors)
     if context is not None:
         save_context(catalog, context, embedder, index_cfg.context_s)
@@ -282,10 +283,29 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
     return Rebuilt(total, restored, damaged)
 
 
-def restore_video_row(catalog: Catalog, video_id: str, rows: list[dict], embedder_name: str) -> None:
-    """A video's catalog row from its records. Whether every chunk was indexed is not in them, so a file is
-    marked ``ingesting``: the next ingest of it describes only the chunks the records lack, then completes it."""
+def restore_missing_videos(catalog: Catalog, records: RecordStore, recorded: Iterable[str], embedder: str) -> int:
+    """Catalog rows for the videos the records have and the catalog lacks (a lost catalog; a machine lost mid-run
+    after pushing only its records); returns how many were restored."""
+    missing = set(recorded) - catalog.video_ids()
+    return sum(restore_video_row(catalog, records, video_id, embedder) for video_id in sorted(missing))
+
+
+def restore_video_row(catalog: Catalog, records: RecordStore, video_id: str, embedder: str) -> bool:
+    """A video's catalog row: the one the writer kept beside the records where there is one, else one made from
+    the records, which do not say whether every chunk was indexed: such a file is marked ``ingesting``, and the
+    next ingest of it describes only the chunks the records lack, then completes it. A run that was cut short
+    (``ingesting``, ``live``) gets its chunk count from the records."""
     live = video_id.startswith(LIVE_ID_PREFIX)
+    kept = records.video_row(video_id)
+    if kept is not None:
+        fields = {k: v for k, v in kept.items() if k not in ("video_id", "updated")}
+        if fields["status"] in ("ingesting", "live"):
+            fields.update(status="stopped" if live else "ingesting", num_chunks=len(records.chunk_ids(video_id)))
+        catalog.set_video(video_id, **(fields | {"embedder": embedder}))
+        return True
+    rows = records.rows(video_id)
+    if not rows:
+        return False
     catalog.set_video(
         video_id,
         path=rows[0]["video_path"],
@@ -294,5 +314,6 @@ def restore_video_row(catalog: Catalog, video_id: str, rows: list[dict], embedde
         reason="restored from the records by `vidseek index rebuild`",
         num_chunks=len({r["chunk_id"] for r in rows}),
         model=rows[0]["model"],
-        embedder=embedder_name,
+        embedder=embedder,
     )
+    return True
