@@ -105,8 +105,9 @@ class RecordStore:
 
     def video_ids(self) -> list[str]:
         """Video ids contain no dot (content hashes, ``live-`` + a hash)."""
-        ids = {p.name.split(".")[0] for pattern in ("*.parquet", "*.json") for p in self.root.glob(pattern)}
-        return sorted(ids | {p.name for p in self.root.iterdir() if p.is_dir()})
+        with os.scandir(self.root) as entries:
+            names = [e.name for e in entries if e.is_dir() or e.name.endswith((".parquet", ".json"))]
+        return sorted({name.split(".")[0] for name in names})
 
     def remove_video(self, video_id: str) -> None:
         import shutil
