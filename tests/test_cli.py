@@ -67,6 +67,12 @@ def test_ingest_search_status_and_exit_codes(tmp_path, media):
     status = vidseek("status", "--index", index)
     assert status.returncode == 0
     assert "bikes.mp4" in status.stdout and "complete" in status.stdout and "all-MiniLM-L6-v2" in status.stdout
+    for part in index.glob("catalog.sqlite*"):
+        part.unlink()  # lost: the rebuild brings the videos back as they were, not as unfinished
+    rebuilt = vidseek("index", "rebuild", "--index", index)
+    assert rebuilt.returncode == 0 and "restored from the records for 2 videos" in rebuilt.stderr, rebuilt.stderr
+    status = vidseek("status", "--index", index)
+    assert status.stdout.count("complete") == 2 and "ingesting" not in status.stdout, status.stdout
 
 
 @pytest.mark.slow

@@ -368,8 +368,9 @@ def index_rebuild(
         err.print(f"the unreadable catalog was moved to {rebuilt.damaged_catalog}", highlight=False)
     if rebuilt.videos_restored:
         err.print(
-            f"catalog rows recreated from the records for {counted(rebuilt.videos_restored, 'video')}, "
-            "marked ingesting: ingest them again to complete them (only chunks missing from the records are described)",
+            f"catalog rows restored from the records for {counted(rebuilt.videos_restored, 'video')}; any that "
+            "`vidseek status` lists as ingesting were cut short: ingest them again to finish them (only chunks "
+            "missing from the records are described)",
             highlight=False,
         )
     out.print(f"rebuilt {index}: {rebuilt.segments} segments")
