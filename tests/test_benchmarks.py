@@ -45,13 +45,13 @@ def run_bench(monkeypatch, capsys):
 
 
 def test_throughput_table(run_bench):
-    out = run_bench("--batches", "1", "2", "--new-tokens", "4", "--decode", "eager", "static-compile")
+    out = run_bench("--batches", "1", "2", "--new-tokens", "32", "--decode", "eager", "static-compile")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["eager"], ["static-compile"])]
     assert [r[:3] for r in rows] == [
-        ["eager", "1", "4"],
-        ["static-compile", "1", "4"],
-        ["eager", "2", "4"],
-        ["static-compile", "2", "4"],
+        ["eager", "1", "32"],
+        ["static-compile", "1", "32"],
+        ["eager", "2", "32"],
+        ["static-compile", "2", "32"],
     ]
     for r in rows:
         prompt, footage_h_per_h, gen_tok_s = int(r[3]), float(r[4]), float(r[6])
