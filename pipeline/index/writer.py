@@ -265,7 +265,8 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
     context = _open_context(index_dir, embedder.dim, index_cfg)
     records = RecordStore(index_dir)
     total = 0
-    for video_id in records.video_ids():
+    video_ids = records.video_ids()
+    for video_id in video_ids:
         rows = records.rows(video_id)
         if not rows:
             continue
@@ -273,7 +274,7 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
         catalog.upsert_segments(rows)
         vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
         total += len(rows)
-    restored = restore_missing_videos(catalog, records, records.video_ids(), embedder.name)
+    restored = restore_missing_videos(catalog, records, video_ids, embedder.name)
     update_hubness(catalog, vectors)
     if context is not None:
         save_context(catalog, context, embedder, index_cfg.context_s)
