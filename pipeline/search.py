@@ -22,6 +22,7 @@ from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
 from pipeline.index.hubness import rank_scores
 from pipeline.index.vectors import VectorIndex
 from pipeline.moments import Neighbour, localize, merge_overlapping
+from pipeline.timefmt import check_range
 from pipeline.types import Hit
 
 PRIOR_NEIGHBOURS = 40  # similar segments in other videos that vote for where the moment sits
@@ -38,6 +39,9 @@ class Filters:
     before_s: float | None = None
     kind: str | None = None  # caption | event
     label: str | None = None
+
+    def __post_init__(self) -> None:
+        check_range(self.after_s, self.before_s)
 
     @property
     def active(self) -> bool:

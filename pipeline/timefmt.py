@@ -27,3 +27,12 @@ def format_time(seconds: float) -> str:
 def format_span(start_s: float, end_s: float) -> str:
     """'00:01:35-00:02:35', or two full UTC timestamps for a live source."""
     return f"{format_time(start_s)}-{format_time(end_s)}"
+
+
+def check_range(after_s: float | None, before_s: float | None) -> None:
+    """A range filter means "overlaps [after, before]": after past before matches nothing, so it is a typo."""
+    if after_s is not None and before_s is not None and after_s > before_s:
+        raise ValueError(
+            f"after ({format_time(after_s)}) is later than before ({format_time(before_s)}): "
+            "no moment can fall in that range"
+        )

@@ -110,6 +110,8 @@ def test_long_range_is_summarized_hierarchically_within_budget(index):
     )
     ranged = summarize(catalog, "yard", ScriptedModel(), AnswerConfig(context_tokens=300), 600, 1200)
     assert (ranged.start_s, ranged.end_s) == (600.0, 1200.0) and len(ranged.levels[0]) == 10
+    with pytest.raises(ValueError, match=r"after \(00:20:00\) is later than before \(00:10:00\)"):
+        summarize(catalog, "yard", ScriptedModel(), AnswerConfig(context_tokens=300), 1200, 600)
 
 
 def test_tiny_qwen3vl_runs_the_text_path(index, embedder):

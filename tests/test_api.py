@@ -160,6 +160,8 @@ def test_bounds_and_json_errors(setup, embedder):
         assert httpx.get(f"{url}/search", params={"q": "car", "k": 5000}).status_code == 422
         assert httpx.get(f"{url}/search", params={"q": "x" * 600}).status_code == 422
         assert httpx.get(f"{url}/search", params={"q": "car", "kind": "nonsense"}).status_code == 422
+        backwards = httpx.get(f"{url}/search", params={"q": "car", "after": 5, "before": 3})
+        assert backwards.status_code == 422 and "later than before" in backwards.json()["error"]
         big = httpx.post(
             f"{url}/ingest", content=b"{" + b" " * 70_000 + b"}", headers={"content-type": "application/json"}
         )

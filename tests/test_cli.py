@@ -45,6 +45,13 @@ def test_search_on_missing_index_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "not a vidseek index" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["search", "ask"])
+def test_a_range_that_ends_before_it_starts_is_a_usage_error(tmp_path, command):
+    result = vidseek(command, "anything", "--index", tmp_path / "nope", "--after", "0:05", "--before", "3")
+    assert result.returncode == 2
+    assert "after (00:00:05) is later than before (00:00:03)" in result.stderr, result.stderr
+
+
 @pytest.mark.slow
 def test_ingest_search_status_and_exit_codes(tmp_path, media):
     index = tmp_path / "idx"

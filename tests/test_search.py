@@ -71,6 +71,9 @@ def test_filters(index, embedder):
     assert events and all(h.kind == "event" for h in events)
     assert [h.label for h in s.search("anything", 10, Filters(label="BIKES"), merge=False)] == ["bikes"]
     assert s.search("truck", 10, Filters(video="a.mp4", after_s=500)) == []
+    assert s.search("truck", 10, Filters(after_s=12, before_s=12), merge=False)  # moments covering 12 s
+    with pytest.raises(ValueError, match="later than before"):
+        Filters(after_s=5, before_s=3)
 
 
 def test_unknown_video_filter_is_a_clear_error(index, embedder):

@@ -170,10 +170,14 @@ def create_app(service: Service) -> FastAPI:
         kind: str | None = Query(None, pattern="^(caption|event)$"),
         label: str | None = Query(None, max_length=200),
     ):
+        try:
+            filters = Filters(video, after, before, kind, label)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
         searcher = service.current()
         start = time.perf_counter()
         try:
-            hits = searcher.search(q, k, Filters(video, after, before, kind, label))
+            hits = searcher.search(q, k, filters)
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
         metrics["search_s"].observe(time.perf_counter() - start)

@@ -32,8 +32,11 @@ def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
 
     @app.post("/ask", dependencies=guarded)
     def ask_route(body: AskRequest):
+        try:
+            filters = Filters(body.video, body.after_s, body.before_s)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
         searcher = service.current()
-        filters = Filters(body.video, body.after_s, body.before_s)
         with lock:
             try:
                 answer = ask(body.question, searcher, text_model(), service.cfg.answer, filters).to_json()

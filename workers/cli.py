@@ -126,8 +126,8 @@ def search(
 
     if kind not in (None, "caption", "event"):
         raise fail(f"--kind must be caption or event, got {kind!r}")
-    filters = Filters(video, parse_time(after), parse_time(before), kind, label)
     try:
+        filters = Filters(video, parse_time(after), parse_time(before), kind, label)
         searcher = Searcher(index)
         hits = searcher.search(query, k, filters)
     except (FileNotFoundError, ValueError) as exc:

@@ -42,12 +42,14 @@ def ask(
     from pipeline.answers import moment_label
     from pipeline.search import Filters
 
+    try:
+        filters = Filters(video, parse_time(after), parse_time(before))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     cfg = load_config_or_exit(config, set_)
     searcher = _searcher(index)
     try:
-        answer = answer_question(
-            question, searcher, _text_model(cfg), cfg.answer, Filters(video, parse_time(after), parse_time(before))
-        )
+        answer = answer_question(question, searcher, _text_model(cfg), cfg.answer, filters)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if as_json:

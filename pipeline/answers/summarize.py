@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pipeline.config import AnswerConfig
 from pipeline.describe.base import TextModel
 from pipeline.index.catalog import Catalog
-from pipeline.timefmt import format_span
+from pipeline.timefmt import check_range, format_span
 
 GROUP_INSTRUCTIONS = (
     "Below are descriptions of consecutive stretches of one video, each with its time range. Summarize what "
@@ -117,6 +117,7 @@ def summarize(
     row = catalog.video(video_id)
     if row is None:
         raise ValueError(f"no indexed video with id {video_id!r}")
+    check_range(after_s, before_s)
     lines = caption_lines(catalog, video_id, after_s, before_s)
     if not lines:
         raise ValueError(f"{row['path']} has no captions in the requested range")
