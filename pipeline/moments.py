@@ -51,19 +51,28 @@ def localize(
     prior_tau: float = 0.05,
     prior_weight: float = 5.0,
     max_overlap: float = 0.7,
+    after_s: float | None = None,
+    before_s: float | None = None,
 ) -> list[tuple[float, float, float]]:
-    """Top ``k`` (start_s, end_s, score) spans in one video, best first."""
+    """Top ``k`` (start_s, end_s, score) spans in one video, best first; with ``after_s``/``before_s`` only spans
+    that overlap that window, as the time filters mean."""
+    lo = -np.inf if after_s is None else after_s
+    hi = np.inf if before_s is None else before_s
+
+    def in_window(spans) -> list[tuple[float, float]]:
+        return [(a, b) for a, b in spans if b > lo and a < hi]
+
     points = sorted({0.0, float(duration_s), *starts_s.tolist(), *ends_s.tolist()})
-    candidates = [(a, b) for a, b in itertools.combinations(points, 2) if b - a > 0.5]
+    candidates = in_window((a, b) for a, b in itertools.combinations(points, 2) if b - a > 0.5)
     own = _softmax(scores, tau)
     if prior:
         ps = np.array([n.start_frac for n in prior]) * duration_s
         pe = np.array([n.end_frac for n in prior]) * duration_s
         pw = _softmax(np.array([n.score for n in prior]), prior_tau)
-        candidates.append((float((pw * ps).sum()), float((pw * pe).sum())))
+        candidates += in_window([(float((pw * ps).sum()), float((pw * pe).sum()))])
     num_primary = len(candidates)  # the best span comes from these; neighbours' own spans are alternatives
     if prior:
-        candidates.extend((float(ps[i]), float(pe[i])) for i in np.argsort(-pw)[:5])
+        candidates += in_window((float(ps[i]), float(pe[i])) for i in np.argsort(-pw)[:5])
     if not candidates:
         candidates = list(zip(starts_s.tolist(), ends_s.tolist(), strict=True))
     value = []

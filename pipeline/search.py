@@ -93,7 +93,7 @@ class Searcher:
             if not only:
                 return []
         if video_id is not None and localize_moments and only is not None and len(only) <= MAX_VIDEO_SEGMENTS:
-            return self._localize(query_vector, video_id, only, k)
+            return self._localize(query_vector, video_id, only, k, filters)
         scores, ids = self.vectors.search(query_vector, max(k * 4, RERANK_POOL) if merge else k, only)
         hits = self._hits(scores, ids, query_vector if video_id is None else None)
         return (merge_overlapping(hits, k) if merge else hits)[:k]
@@ -124,7 +124,7 @@ class Searcher:
             [float(vectors[i] @ query_vector) if i in vectors else s for i, s in zip(ids, sims, strict=True)]
         )
 
-    def _localize(self, query_vector: np.ndarray, video_id: str, only: list[int], k: int) -> list[Hit]:
+    def _localize(self, query_vector: np.ndarray, video_id: str, only: list[int], k: int, f: Filters) -> list[Hit]:
         scores, ids = self.vectors.search(query_vector, len(only), only)
         rows = self.catalog.segments(int(i) for i in ids)
         segs = [(rows[int(i)], float(s)) for s, i in zip(scores, ids, strict=True) if int(i) in rows]
@@ -132,7 +132,8 @@ class Searcher:
         ends = np.array([r["end_s"] for r, _ in segs])
         sims = rank_scores(np.array([s for _, s in segs]), [r["hubness"] for r, _ in segs])
         duration = self.catalog.durations([video_id]).get(video_id) or float(ends.max())
-        spans = localize(starts, ends, sims, duration, self._prior(query_vector, video_id), k)
+        prior = self._prior(query_vector, video_id)
+        spans = localize(starts, ends, sims, duration, prior, k, after_s=f.after_s, before_s=f.before_s)
         hits = []
         for start_s, end_s, value in spans:
             overlap = np.maximum(0, np.minimum(end_s, ends) - np.maximum(start_s, starts)) > 0

@@ -86,6 +86,17 @@ def test_localize_within_a_video_prefers_the_matching_span(index, embedder):
     assert hits[0].video == "a.mp4" and iou(hits[0].start_s, hits[0].end_s, 120.0, 180.0) >= 0.5
 
 
+def test_moments_localized_in_a_video_keep_to_the_time_filters(index, embedder):
+    """Localising proposes spans between any boundaries (0 and the end too): each must still overlap the window."""
+    s = Searcher(index, embedder)
+    for after_s, before_s in ((70, None), (None, 50), (65, 110)):
+        hits = s.search("a red truck", 10, Filters(video="a.mp4", after_s=after_s, before_s=before_s))
+        assert hits, (after_s, before_s)
+        for h in hits:
+            assert after_s is None or h.end_s > after_s, (h, after_s)
+            assert before_s is None or h.start_s < before_s, (h, before_s)
+
+
 def test_remove_drops_a_video(index, embedder):
     writer = IndexWriter(index, embedder)
     assert writer.remove_video("b.mp4") == 3
