@@ -43,34 +43,39 @@ def browser(tmp_path):
     driver.quit()
 
 
+def index_bunny(tmp_path, media, embedder, name: str = "bunny") -> tuple[Path, Path]:
+    """An index of Big Buck Bunny's first 30 s (VP8: plays in any Chromium build) as ``name``: three captions
+    and one event. Called again with another name, it adds a second video to the same index."""
+    root = tmp_path / "media"
+    root.mkdir(exist_ok=True)
+    video = root / f"{name}.webm"
+    shutil.copy(media("big_buck_bunny_0_30.webm"), video)
+    index = tmp_path / "index"
+    writer = IndexWriter(index, embedder)
+    writer.begin_video(name, str(video), video.stat().st_size, 30.0, "test", {})
+    writer.write_batch(
+        [
+            ChunkDescription(ChunkSpan(name, str(video), 0, 10), "Title cards over a green landscape.", model="test"),
+            ChunkDescription(
+                ChunkSpan(name, str(video), 10, 20),
+                "A big rabbit wakes up in his burrow.",
+                [Event(12.0, 16.0, "rabbit", "the rabbit stretches")],
+                model="test",
+            ),
+            ChunkDescription(ChunkSpan(name, str(video), 20, 30), "Butterflies fly over a meadow.", model="test"),
+        ]
+    )
+    writer.finish_video(name, "complete", num_chunks=3)
+    writer.close()
+    return index, root
+
+
 def test_click_a_result_plays_the_video_from_its_second(tmp_path, media, embedder, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    root = tmp_path / "media"
-    root.mkdir()
-    video = root / "bunny.webm"
-    shutil.copy(media("big_buck_bunny_0_30.webm"), video)  # VP8: plays in any Chromium build
-    index = tmp_path / "index"
-    writer = IndexWriter(index, embedder)
-    writer.begin_video("bunny", str(video), video.stat().st_size, 30.0, "test", {})
-    writer.write_batch(
-        [
-            ChunkDescription(
-                ChunkSpan("bunny", str(video), 0, 10), "Title cards over a green landscape.", model="test"
-            ),
-            ChunkDescription(
-                ChunkSpan("bunny", str(video), 10, 20),
-                "A big rabbit wakes up in his burrow.",
-                [Event(12.0, 16.0, "rabbit", "the rabbit stretches")],
-                model="test",
-            ),
-            ChunkDescription(ChunkSpan("bunny", str(video), 20, 30), "Butterflies fly over a meadow.", model="test"),
-        ]
-    )
-    writer.finish_video("bunny", "complete", num_chunks=3)
-    writer.close()
+    index, root = index_bunny(tmp_path, media, embedder)
     with LiveServer(service_for(index, root, embedder)) as url:
         browser.get(url + "/")
         box = browser.find_element(By.ID, "q")
@@ -101,22 +106,7 @@ def test_ask_shows_an_answer_whose_citation_plays_its_moment(tmp_path, media, em
 
     from tests.test_answers import ScriptedModel
 
-    root = tmp_path / "media"
-    root.mkdir()
-    video = root / "bunny.webm"
-    shutil.copy(media("big_buck_bunny_0_30.webm"), video)
-    index = tmp_path / "index"
-    writer = IndexWriter(index, embedder)
-    writer.begin_video("bunny", str(video), video.stat().st_size, 30.0, "test", {})
-    captions = ["Title cards over a green landscape.", "A big rabbit wakes up.", "Butterflies fly over a meadow."]
-    writer.write_batch(
-        [
-            ChunkDescription(ChunkSpan("bunny", str(video), 10 * i, 10 * i + 10), c, model="t")
-            for i, c in enumerate(captions)
-        ]
-    )
-    writer.finish_video("bunny", "complete", num_chunks=3)
-    writer.close()
+    index, root = index_bunny(tmp_path, media, embedder)
     app = service_for(index, root, embedder)
     app.state.service.text_model = ScriptedModel()  # cites the first moment, and one that was never retrieved
     with LiveServer(app) as url:
@@ -138,3 +128,36 @@ def test_ask_shows_an_answer_whose_citation_plays_its_moment(tmp_path, media, em
         browser.find_element(By.ID, "summarize").click()
         WebDriverWait(browser, 30).until(lambda d: "stretches" in d.find_element(By.ID, "answer").text)
         assert "model calls" in browser.find_element(By.ID, "status").text
+
+
+def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    index_bunny(tmp_path, media, embedder, "bunny")
+    index, root = index_bunny(tmp_path, media, embedder, "copy")
+
+    def cards(query: str) -> list[str]:
+        box = browser.find_element(By.ID, "q")
+        box.clear()
+        box.send_keys(query, Keys.ENTER)
+        WebDriverWait(browser, 30).until(lambda d: "result" in d.find_element(By.ID, "status").text)
+        return [c.find_element(By.CLASS_NAME, "meta").text for c in browser.find_elements(By.CSS_SELECTOR, ".card")]
+
+    with LiveServer(service_for(index, root, embedder)) as url:
+        browser.get(url + "/")
+        assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"bunny.webm", "copy.webm"}
+        Select(browser.find_element(By.ID, "video")).select_by_visible_text("copy.webm")
+        assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"copy.webm"}
+        Select(browser.find_element(By.ID, "kind")).select_by_visible_text("event")
+        events = cards("a rabbit")
+        assert events[0].startswith("copy.webm · 00:00:12-00:00:16") and all(m.endswith("event") for m in events)
+        Select(browser.find_element(By.ID, "kind")).select_by_visible_text("any")
+        browser.find_element(By.ID, "after").send_keys("0:00:21")
+        found = cards("a rabbit")
+        assert found and all(m.split(" · ")[1].split("-")[1] > "00:00:21" for m in found), found  # moments ending after
+        browser.find_element(By.ID, "before").send_keys("0:15")  # before its "from": the server says why
+        box = browser.find_element(By.ID, "q")
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(browser, 30).until(lambda d: "later than before" in d.find_element(By.ID, "status").text)

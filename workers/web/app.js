@@ -1,8 +1,9 @@
 // The search page: results as cards; a click plays the video from the moment's start with captions on,
 // and the strip under the player marks the video's events. Ask shows an answer whose citations play their
-// moment (unverified ones are marked, not linked); Summarize summarizes the playing video; new alerts
-// arrive over server-sent events. The API key goes in a header on the page's own
-// requests and as ?key= on media URLs, since <video>, <img> and <track> cannot send headers.
+// moment (unverified ones are marked, not linked); the filter row narrows searches (video, kind, from/to)
+// and answers (video, from/to); Summarize summarizes the playing video; new alerts arrive over server-sent
+// events. The API key goes in a header on the page's own requests and as ?key= on media URLs, since <video>,
+// <img> and <track> cannot send headers.
 const $ = (id) => document.getElementById(id);
 const hhmmss = (s) => new Date(Math.max(0, s) * 1000).toISOString().substring(11, 19);
 
@@ -23,10 +24,39 @@ async function getJSON(url, options = {}) {
   return body;
 }
 
+function seconds(text) {
+  // "95", "1:35" or "00:01:35" -> 95; empty -> null; anything else is an error the status line shows
+  if (!text.trim()) return null;
+  const parts = text.trim().split(":");
+  if (parts.length > 3 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) throw new Error(`"${text}" is not a time (s or HH:MM:SS)`);
+  return parts.reduce((total, p) => total * 60 + Number(p), 0);
+}
+
+function filters() {
+  // the filter row as the API's parameters; only the ones set
+  const set = { video: $("video").value || null, kind: $("kind").value || null, after: seconds($("after").value), before: seconds($("before").value) };
+  return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== null));
+}
+
+async function loadVideos() {
+  // the video filter's choices; reloaded when it is opened, since ingests add videos while the page is open
+  try {
+    const body = await getJSON("/videos");
+    const select = $("video");
+    const chosen = select.value;
+    select.length = 1;
+    for (const v of body.videos) select.add(new Option(v.path.split("/").pop(), v.video_id));
+    select.value = chosen;
+  } catch (err) {
+    // no key yet, or the server is busy: the list stays as it was
+  }
+}
+
 async function search(query) {
   $("status").textContent = "searching...";
   try {
-    const body = await getJSON(`/search?q=${encodeURIComponent(query)}&k=12`);
+    const params = new URLSearchParams({ q: query, k: 12, ...filters() });
+    const body = await getJSON(`/search?${params}`);
     renderResults(body.results);
     $("status").textContent = `${body.results.length} result${body.results.length === 1 ? "" : "s"}`;
   } catch (err) {
@@ -57,10 +87,11 @@ async function ask(question) {
   const panel = $("answer");
   panel.textContent = "";
   try {
+    const { video, after, before } = filters();
     const body = await getJSON("/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ question }),
+      body: JSON.stringify({ question, video, after_s: after, before_s: before }),
     });
     renderAnswer(body);
     renderResults(body.moments.map((m) => ({ ...m })));
@@ -177,4 +208,7 @@ function drawTimeline(video) {
 $("q").addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target.value.trim()) search(e.target.value.trim()); });
 $("ask").addEventListener("click", () => { if ($("q").value.trim()) ask($("q").value.trim()); });
 $("summarize").addEventListener("click", summarizeVideo);
+$("video").addEventListener("focus", loadVideos);
+$("key").addEventListener("change", loadVideos);
+loadVideos();
 watchAlerts();
