@@ -29,10 +29,14 @@ def format_span(start_s: float, end_s: float) -> str:
     return f"{format_time(start_s)}-{format_time(end_s)}"
 
 
+class TimeRangeError(ValueError):
+    """A time window that ends before it starts (the service answers it with 422)."""
+
+
 def check_range(after_s: float | None, before_s: float | None) -> None:
     """A range filter means "overlaps [after, before]": after past before matches nothing, so it is a typo."""
     if after_s is not None and before_s is not None and after_s > before_s:
-        raise ValueError(
+        raise TimeRangeError(
             f"after ({format_time(after_s)}) is later than before ({format_time(before_s)}): "
             "no moment can fall in that range"
         )

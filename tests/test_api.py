@@ -243,3 +243,9 @@ def test_ask_and_summary_routes(setup, embedder):
         assert summary["levels"] == [2] and summary["model_calls"] == 1 and isinstance(summary["summary"], str)
         assert httpx.post(f"{url}/ask", json={"question": ""}).status_code == 422
         assert httpx.get(f"{url}/videos/nope/summary").status_code == 404
+        backwards = [
+            httpx.post(f"{url}/ask", json={"question": "a car", "after_s": 9, "before_s": 2}),
+            httpx.get(f"{url}/videos/bikes/summary", params={"after_s": 9, "before_s": 2}),
+        ]
+        assert [r.status_code for r in backwards] == [422, 422]
+        assert all("after (00:00:09) is later than before (00:00:02)" in r.json()["error"] for r in backwards)

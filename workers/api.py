@@ -27,6 +27,7 @@ from pipeline.export import render, video_segments
 from pipeline.index.context import ContextVectors
 from pipeline.index.vectors import VectorIndex
 from pipeline.search import Filters, Searcher
+from pipeline.timefmt import TimeRangeError
 from workers.api_alerts import add_alert_routes
 from workers.api_answers import add_answer_routes
 
@@ -126,6 +127,10 @@ def create_app(service: Service) -> FastAPI:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return JSONResponse({"error": problems}, status_code=422)
 
+    @app.exception_handler(TimeRangeError)
+    async def time_range_error(request: Request, exc: TimeRangeError):
+        return JSONResponse({"error": str(exc)}, status_code=422)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         return JSONResponse({"error": f"internal error ({exc.__class__.__name__})"}, status_code=500)
@@ -170,10 +175,7 @@ def create_app(service: Service) -> FastAPI:
         kind: str | None = Query(None, pattern="^(caption|event)$"),
         label: str | None = Query(None, max_length=200),
     ):
-        try:
-            filters = Filters(video, after, before, kind, label)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        filters = Filters(video, after, before, kind, label)
         searcher = service.current()
         start = time.perf_counter()
         try:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from pipeline.answers import ask, summarize
 from pipeline.search import Filters
+from pipeline.timefmt import check_range
 
 
 class AskRequest(BaseModel):
@@ -32,10 +33,7 @@ def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
 
     @app.post("/ask", dependencies=guarded)
     def ask_route(body: AskRequest):
-        try:
-            filters = Filters(body.video, body.after_s, body.before_s)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        filters = Filters(body.video, body.after_s, body.before_s)
         searcher = service.current()
         with lock:
             try:
@@ -52,6 +50,7 @@ def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
         catalog = service.current().catalog
         if catalog.video(video_id) is None:
             raise HTTPException(404, f"no video with id {video_id!r}")
+        check_range(after_s, before_s)  # before the text model loads
         with lock:
             try:
                 return summarize(catalog, video_id, text_model(), service.cfg.answer, after_s, before_s).to_json()
