@@ -43,15 +43,16 @@ def browser(tmp_path):
     driver.quit()
 
 
-def index_bunny(tmp_path, media, embedder, name: str = "bunny") -> tuple[Path, Path]:
-    """An index of Big Buck Bunny's first 30 s (VP8: plays in any Chromium build) as ``name``: three captions
-    and one event. Called again with another name, it adds a second video to the same index."""
+def index_bunny(tmp_path, media, embedder, name: str = "bunny", folder: str = "") -> tuple[Path, Path]:
+    """An index of Big Buck Bunny's first 30 s (VP8: plays in any Chromium build) as ``folder/name.webm``: three
+    captions and one event. Called again with another name or folder, it adds a video to the same index."""
     root = tmp_path / "media"
-    root.mkdir(exist_ok=True)
-    video = root / f"{name}.webm"
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    video = root / folder / f"{name}.webm"
     shutil.copy(media("big_buck_bunny_0_30.webm"), video)
     index = tmp_path / "index"
     writer = IndexWriter(index, embedder)
+    name = f"{folder}-{name}" if folder else name  # the video id
     writer.begin_video(name, str(video), video.stat().st_size, 30.0, "test", {})
     writer.write_batch(
         [
@@ -136,7 +137,8 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     index_bunny(tmp_path, media, embedder, "bunny")
-    index, root = index_bunny(tmp_path, media, embedder, "copy")
+    index_bunny(tmp_path, media, embedder, "copy", "a")
+    index, root = index_bunny(tmp_path, media, embedder, "copy", "b")
 
     def cards(query: str) -> list[str]:
         box = browser.find_element(By.ID, "q")
@@ -148,7 +150,9 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
     with LiveServer(service_for(index, root, embedder)) as url:
         browser.get(url + "/")
         assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"bunny.webm", "copy.webm"}
-        Select(browser.find_element(By.ID, "video")).select_by_visible_text("copy.webm")
+        choices = [o.text for o in Select(browser.find_element(By.ID, "video")).options]
+        assert choices == ["all videos", f"{root}/a/copy.webm", f"{root}/b/copy.webm", "bunny.webm"]  # by path
+        Select(browser.find_element(By.ID, "video")).select_by_visible_text(f"{root}/b/copy.webm")
         assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"copy.webm"}
         Select(browser.find_element(By.ID, "kind")).select_by_visible_text("event")
         events = cards("a rabbit")

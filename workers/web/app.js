@@ -45,7 +45,10 @@ async function loadVideos() {
     const select = $("video");
     const chosen = select.value;
     select.length = 1;
-    for (const v of body.videos) select.add(new Option(v.path.split("/").pop(), v.video_id));
+    const name = (v) => v.path.split("/").pop();
+    const count = {};
+    for (const v of body.videos) count[name(v)] = (count[name(v)] || 0) + 1;
+    for (const v of body.videos) select.add(new Option(count[name(v)] > 1 ? v.path : name(v), v.video_id));  // same name twice: the paths
     select.value = chosen;
   } catch (err) {
     // no key yet, or the server is busy: the list stays as it was
