@@ -28,27 +28,37 @@ function seconds(text) {
   // "95", "1:35" or "00:01:35" -> 95; empty -> null; anything else is an error the status line shows
   if (!text.trim()) return null;
   const parts = text.trim().split(":");
-  if (parts.length > 3 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) throw new Error(`"${text}" is not a time (s or HH:MM:SS)`);
+  if (parts.length > 3 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) {
+    throw new Error(`"${text}" is not a time (s or HH:MM:SS)`);
+  }
   return parts.reduce((total, p) => total * 60 + Number(p), 0);
 }
 
 function filters() {
   // the filter row as the API's parameters; only the ones set
-  const set = { video: $("video").value || null, kind: $("kind").value || null, after: seconds($("after").value), before: seconds($("before").value) };
+  const set = {
+    video: $("video").value || null,
+    kind: $("kind").value || null,
+    after: seconds($("after").value),
+    before: seconds($("before").value),
+  };
   return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== null));
 }
 
 async function loadVideos() {
-  // the video filter's choices; reloaded when it is opened, since ingests add videos while the page is open
+  // the video filter's choices, by file name (by path where two share a name); reloaded when it gets focus,
+  // since ingests add videos while the page is open, and rebuilt only when they changed (an open list stays)
   try {
     const body = await getJSON("/videos");
     const select = $("video");
+    const ids = body.videos.map((v) => v.video_id);
+    if (ids.join() === [...select.options].slice(1).map((o) => o.value).join()) return;
     const chosen = select.value;
     select.length = 1;
     const name = (v) => v.path.split("/").pop();
     const count = {};
     for (const v of body.videos) count[name(v)] = (count[name(v)] || 0) + 1;
-    for (const v of body.videos) select.add(new Option(count[name(v)] > 1 ? v.path : name(v), v.video_id));  // same name twice: the paths
+    for (const v of body.videos) select.add(new Option(count[name(v)] > 1 ? v.path : name(v), v.video_id));
     select.value = chosen;
   } catch (err) {
     // no key yet, or the server is busy: the list stays as it was
