@@ -158,6 +158,10 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
         events = cards("a rabbit")
         assert events[0].startswith("copy.webm · 00:00:12-00:00:16") and all(m.endswith("event") for m in events)
         Select(browser.find_element(By.ID, "kind")).select_by_visible_text("any")
+        browser.find_element(By.ID, "label").send_keys("Rabbit")  # labels match case-insensitively
+        labelled = cards("wakes up")
+        assert labelled and all(m.endswith("event") for m in labelled), labelled  # only events carry labels
+        browser.find_element(By.ID, "label").clear()
         browser.find_element(By.ID, "after").send_keys("0:00:21")
         found = cards("a rabbit")
         assert found and all(m.split(" · ")[1].split("-")[1] > "00:00:21" for m in found), found  # moments ending after

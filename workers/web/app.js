@@ -1,6 +1,6 @@
 // The search page: results as cards; a click plays the video from the moment's start with captions on,
 // and the strip under the player marks the video's events. Ask shows an answer whose citations play their
-// moment (unverified ones are marked, not linked); the filter row narrows searches (video, kind, from/to)
+// moment (unverified ones are marked, not linked); the filter row narrows searches (video, kind, label, from/to)
 // and answers (video, from/to); Summarize summarizes the playing video; new alerts arrive over server-sent
 // events. The API key goes in a header on the page's own requests and as ?key= on media URLs, since <video>,
 // <img> and <track> cannot send headers.
@@ -39,6 +39,7 @@ function filters() {
   const set = {
     video: $("video").value || null,
     kind: $("kind").value || null,
+    label: $("label").value.trim() || null,
     after: seconds($("after").value),
     before: seconds($("before").value),
   };
