@@ -149,6 +149,11 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
 
     with LiveServer(service_for(index, root, embedder)) as url:
         browser.get(url + "/")
+        parsed = browser.execute_script(
+            "return ['95', '1:35', '00:01:35.5', '2026-11-24T23:59:01Z', ''].map(seconds)"
+            ".concat([(() => { try { seconds('1:x'); } catch (e) { return e.message; } })()])"
+        )
+        assert parsed == [95, 95, 95.5, 1795564741, None, '"1:x" is not a time (s or HH:MM:SS)']
         assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"bunny.webm", "copy.webm"}
         choices = [o.text for o in Select(browser.find_element(By.ID, "video")).options]
         assert choices == ["all videos", f"{root}/a/copy.webm", f"{root}/b/copy.webm", "bunny.webm"]  # by path

@@ -25,8 +25,14 @@ async function getJSON(url, options = {}) {
 }
 
 function seconds(text) {
-  // "95", "1:35" or "00:01:35" -> 95; empty -> null; anything else is an error the status line shows
+  // "95", "1:35" or "00:01:35" -> 95; a UTC time "2026-11-24T23:59:01Z" (live sources) -> Unix seconds;
+  // empty -> null; anything else is an error the status line shows
   if (!text.trim()) return null;
+  if (text.includes("T")) {
+    const ms = Date.parse(text.trim());
+    if (Number.isNaN(ms)) throw new Error(`"${text}" is not an ISO time such as 2026-11-24T23:59:01Z`);
+    return ms / 1000;
+  }
   const parts = text.trim().split(":");
   if (parts.length > 3 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) {
     throw new Error(`"${text}" is not a time (s or HH:MM:SS)`);
