@@ -158,6 +158,9 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
         choices = [o.text for o in Select(browser.find_element(By.ID, "video")).options]
         assert choices == ["all videos", f"{root}/a/copy.webm", f"{root}/b/copy.webm", "bunny.webm"]  # by path
         Select(browser.find_element(By.ID, "video")).select_by_visible_text(f"{root}/b/copy.webm")
+        WebDriverWait(browser, 30).until(  # a changed filter runs the query again, no Enter needed
+            lambda d: "bunny.webm" not in d.find_element(By.ID, "results").text
+        )
         assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"copy.webm"}
         Select(browser.find_element(By.ID, "kind")).select_by_visible_text("event")
         events = cards("a rabbit")

@@ -72,15 +72,19 @@ async function loadVideos() {
   }
 }
 
+let lastSearch = 0;  // searches overlap when filters change quickly: only the newest one's answer is shown
+
 async function search(query) {
+  const mine = ++lastSearch;
   $("status").textContent = "searching...";
   try {
     const params = new URLSearchParams({ q: query, k: 12, ...filters() });
     const body = await getJSON(`/search?${params}`);
+    if (mine !== lastSearch) return;
     renderResults(body.results);
     $("status").textContent = `${body.results.length} result${body.results.length === 1 ? "" : "s"}`;
   } catch (err) {
-    $("status").textContent = `error: ${err.message}`;
+    if (mine === lastSearch) $("status").textContent = `error: ${err.message}`;
   }
 }
 
@@ -228,6 +232,9 @@ function drawTimeline(video) {
 $("q").addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target.value.trim()) search(e.target.value.trim()); });
 $("ask").addEventListener("click", () => { if ($("q").value.trim()) ask($("q").value.trim()); });
 $("summarize").addEventListener("click", summarizeVideo);
+for (const id of ["video", "kind", "label", "after", "before"]) {
+  $(id).addEventListener("change", () => { if ($("q").value.trim()) search($("q").value.trim()); });  // re-run
+}
 $("video").addEventListener("focus", loadVideos);
 $("key").addEventListener("change", loadVideos);
 loadVideos();
