@@ -45,7 +45,7 @@ def test_search_on_missing_index_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "not a vidseek index" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["search", "ask"])
+@pytest.mark.parametrize("command", ["search", "ask", "summarize"])
 def test_a_range_that_ends_before_it_starts_is_a_usage_error(tmp_path, command):
     result = vidseek(command, "anything", "--index", tmp_path / "nope", "--after", "0:05", "--before", "3")
     assert result.returncode == 2

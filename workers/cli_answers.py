@@ -77,16 +77,20 @@ def summarize(
     """Summarize a video's time range with timestamps, built hierarchically from its chunk captions so hours of
     footage fit the model's context (answer.context_tokens per call)."""
     from pipeline.answers import summarize as summarize_range
+    from pipeline.timefmt import check_range
 
+    after_s, before_s = parse_time(after), parse_time(before)
+    try:
+        check_range(after_s, before_s)  # before minutes of loading the model
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     cfg = load_config_or_exit(config, set_)
     catalog = _searcher(index).catalog
     row = catalog.find_video(video)
     if row is None:
         raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
     try:
-        summary = summarize_range(
-            catalog, row["video_id"], _text_model(cfg), cfg.answer, parse_time(after), parse_time(before)
-        )
+        summary = summarize_range(catalog, row["video_id"], _text_model(cfg), cfg.answer, after_s, before_s)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if as_json:
