@@ -124,7 +124,9 @@ class Searcher:
             [float(vectors[i] @ query_vector) if i in vectors else s for i, s in zip(ids, sims, strict=True)]
         )
 
-    def _localize(self, query_vector: np.ndarray, video_id: str, only: list[int], k: int, f: Filters) -> list[Hit]:
+    def _localize(
+        self, query_vector: np.ndarray, video_id: str, only: list[int], k: int, filters: Filters
+    ) -> list[Hit]:
         scores, ids = self.vectors.search(query_vector, len(only), only)
         rows = self.catalog.segments(int(i) for i in ids)
         segs = [(rows[int(i)], float(s)) for s, i in zip(scores, ids, strict=True) if int(i) in rows]
@@ -133,7 +135,7 @@ class Searcher:
         sims = rank_scores(np.array([s for _, s in segs]), [r["hubness"] for r, _ in segs])
         duration = self.catalog.durations([video_id]).get(video_id) or float(ends.max())
         prior = self._prior(query_vector, video_id)
-        spans = localize(starts, ends, sims, duration, prior, k, after_s=f.after_s, before_s=f.before_s)
+        spans = localize(starts, ends, sims, duration, prior, k, after_s=filters.after_s, before_s=filters.before_s)
         hits = []
         for start_s, end_s, value in spans:
             overlap = np.maximum(0, np.minimum(end_s, ends) - np.maximum(start_s, starts)) > 0

@@ -52,21 +52,23 @@ def index_bunny(tmp_path, media, embedder, name: str = "bunny", folder: str = ""
     shutil.copy(media("big_buck_bunny_0_30.webm"), video)
     index = tmp_path / "index"
     writer = IndexWriter(index, embedder)
-    name = f"{folder}-{name}" if folder else name  # the video id
-    writer.begin_video(name, str(video), video.stat().st_size, 30.0, "test", {})
+    video_id = f"{folder}-{name}" if folder else name
+    writer.begin_video(video_id, str(video), video.stat().st_size, 30.0, "test", {})
     writer.write_batch(
         [
-            ChunkDescription(ChunkSpan(name, str(video), 0, 10), "Title cards over a green landscape.", model="test"),
             ChunkDescription(
-                ChunkSpan(name, str(video), 10, 20),
+                ChunkSpan(video_id, str(video), 0, 10), "Title cards over a green landscape.", model="test"
+            ),
+            ChunkDescription(
+                ChunkSpan(video_id, str(video), 10, 20),
                 "A big rabbit wakes up in his burrow.",
                 [Event(12.0, 16.0, "rabbit", "the rabbit stretches")],
                 model="test",
             ),
-            ChunkDescription(ChunkSpan(name, str(video), 20, 30), "Butterflies fly over a meadow.", model="test"),
+            ChunkDescription(ChunkSpan(video_id, str(video), 20, 30), "Butterflies fly over a meadow.", model="test"),
         ]
     )
-    writer.finish_video(name, "complete", num_chunks=3)
+    writer.finish_video(video_id, "complete", num_chunks=3)
     writer.close()
     return index, root
 
