@@ -19,6 +19,7 @@ from pipeline.config import EmbedConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
+from pipeline.index.health import check_vectors
 from pipeline.index.hubness import rank_scores
 from pipeline.index.vectors import VectorIndex
 from pipeline.moments import Neighbour, localize, merge_overlapping
@@ -62,6 +63,7 @@ class Searcher:
             embedder = make_embedder(EmbedConfig(model=self.catalog.get_meta("embedder") or EmbedConfig().model))
         self.embedder = embedder
         self.vectors = VectorIndex(self.dir, embedder.dim, mapped=True)
+        check_vectors(self.dir, self.catalog, self.vectors)  # a missing or stale file is named, not an empty answer
         has_context = (self.dir / ContextVectors.FILE).exists()
         self.context = ContextVectors(self.dir, embedder.dim, mapped=True) if has_context else None
 

@@ -124,6 +124,89 @@ def test_rebuild_restores_failed_and_interrupted_videos_as_they_were(tmp_path, e
     assert (vid1["status"], vid1["num_chunks"], vid1["duration_s"]) == ("ingesting", 3, 180.0)
 
 
+def two_videos(tmp_path, embedder):
+    """vid1 (three chunks, compacted) and vid2 (one chunk), both complete."""
+    writer = fill(tmp_path, embedder)
+    writer.begin_video("vid2", "/videos/b.mp4", 1, 60.0, "test", {})
+    writer.write(ChunkDescription(ChunkSpan("vid2", "/videos/b.mp4", 0, 60), "A dog runs on a beach.", model="test"))
+    writer.finish_video("vid2", "complete", num_chunks=1)
+    writer.close()
+
+
+def test_rebuild_sets_an_unreadable_record_aside_and_restores_everything_else(tmp_path, embedder):
+    import os
+
+    from pipeline.index.damage import IndexDamaged
+
+    two_videos(tmp_path, embedder)
+    record = tmp_path / "records" / "vid1.parquet"
+    os.truncate(record, record.stat().st_size // 2)
+    with pytest.raises(IndexDamaged, match=f"{record} cannot be read.*rebuild --index {tmp_path}` moves it aside"):
+        IndexWriter(tmp_path, embedder)  # an ingest stops on it, naming the file and the remedy
+    rebuilt = rebuild_index(tmp_path, embedder)
+    assert rebuilt.segments == 1
+    [(bad, moved)] = rebuilt.set_aside
+    assert bad.path == record and "ArrowInvalid" in bad.reason
+    assert moved.parent == tmp_path / "damaged" / "records" and moved.exists() and not record.exists()
+    assert list(rebuilt.videos_failed) == ["/videos/a.mp4"] and str(moved) in rebuilt.videos_failed["/videos/a.mp4"]
+    catalog = Catalog(tmp_path)
+    vid1, vid2 = catalog.video("vid1"), catalog.video("vid2")
+    assert (vid1["status"], vid1["num_chunks"]) == ("failed", 0) and "vid1.parquet unreadable" in vid1["reason"]
+    assert vid2["status"] == "complete" and catalog.count_segments() == 1
+    hits = Searcher(tmp_path, embedder).search("a dog on the beach", k=3)
+    assert [h.video for h in hits] == ["/videos/b.mp4"]
+    writer = IndexWriter(tmp_path, embedder)  # ingests work again; vid1's chunks are to be described anew
+    assert writer.done_chunk_ids("vid1") == set()
+    writer.close()
+
+
+def test_a_rebuild_that_fails_midway_leaves_the_index_as_it_was(tmp_path, embedder, monkeypatch):
+    two_videos(tmp_path, embedder)
+    faiss_before = (tmp_path / VectorIndex.FILE).read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(VectorIndex, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        rebuild_index(tmp_path, embedder)
+    monkeypatch.undo()
+    assert (tmp_path / VectorIndex.FILE).read_bytes() == faiss_before
+    assert Catalog(tmp_path).count_segments() == 6
+    assert Searcher(tmp_path, embedder).search("a red truck", k=1)[0].video == "/videos/a.mp4"
+    assert rebuild_index(tmp_path, embedder).segments == 6  # and a later rebuild completes
+
+
+def test_rebuild_marks_a_finished_video_whose_records_lost_chunks_failed(tmp_path, embedder):
+    """A record moved away by hand: the video must not stay complete (a re-ingest would skip it)."""
+    two_videos(tmp_path, embedder)
+    (tmp_path / "records" / "vid1.parquet").rename(tmp_path / "elsewhere.parquet")
+    rebuilt = rebuild_index(tmp_path, embedder)
+    why = "records hold 0 of 3 chunks: ingest the file again to describe the rest"
+    assert rebuilt.videos_failed == {"/videos/a.mp4": why}
+    assert Catalog(tmp_path).video("vid1")["status"] == "failed"
+
+
+def test_a_damaged_kept_video_row_is_set_aside_and_the_row_made_from_the_records(tmp_path, embedder):
+    two_videos(tmp_path, embedder)
+    (tmp_path / "records" / "vid2.json").write_bytes(b"\xff\xfe not json")
+    rebuilt = rebuild_index(tmp_path, embedder)
+    assert [bad.path.name for bad, _ in rebuilt.set_aside] == ["vid2.json"] and rebuilt.segments == 6
+    assert Catalog(tmp_path).video("vid2")["status"] == "failed"  # its row could not be trusted: described again
+
+
+def test_setting_aside_a_compacted_file_renumbers_the_later_ones(tmp_path):
+    from pipeline.index import RecordStore
+
+    store = RecordStore(tmp_path)
+    for n, name in enumerate(["v1.parquet", "v1.1.parquet", "v1.2.parquet"]):
+        store.write_chunk("v1", f"c{n}", [{"segment_id": n, "chunk_id": f"c{n}", "text": "t", "vector": [0.0]}])
+        (tmp_path / "records" / "v1" / f"c{n}.parquet").rename(tmp_path / "records" / name)
+    store.set_aside(tmp_path / "records" / "v1.1.parquet")
+    assert sorted(p.name for p in (tmp_path / "records").iterdir()) == ["v1", "v1.1.parquet", "v1.parquet"]
+    assert store.segment_ids("v1") == {0, 2}
+
+
 def test_a_writer_that_changed_nothing_leaves_the_faiss_file_alone(tmp_path, embedder):
     """Readers reload when the file changes; an open and close (a `remove` of nothing) must not rewrite it."""
     fill(tmp_path, embedder).close()

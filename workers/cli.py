@@ -22,21 +22,29 @@ from pipeline.timefmt import format_span, hhmmss
 from workers.cli_answers import ask, summarize
 from workers.cli_common import (
     IndexOpt,
+    WaitOpt,
     counted,
     err,
     fail,
+    labelled,
     load_config_or_exit,
     out,
     parse_time,
+    require_index,
     take_index_for_writing,
     with_runnable_model,
 )
 from workers.cli_live import alert_app, print_alert, watch
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Make hours of video searchable to the second.")
-index_app = typer.Typer(no_args_is_help=True, help="Maintain an index.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Make hours of video searchable to the second.",
+)
+index_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Maintain an index.")
 app.add_typer(index_app, name="index")
-eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
+eval_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Measure quality.")
 app.add_typer(eval_app, name="eval")
 
 
@@ -47,7 +55,7 @@ def ingest(
     config: str = typer.Option(None, "--config", "-c", help="YAML config (default configs/local.yaml)"),
     set_: list[str] = typer.Option([], "--set", help="override one config field, e.g. --set decode.fps=2"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print chunks, tokens and cost; call no model"),
-    wait: float = typer.Option(0.0, "--wait", min=0, help="seconds to wait if another run is writing the index"),
+    wait: float = WaitOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Decode, describe, embed and index videos. Finished videos are skipped; interrupted ones resume.
@@ -156,7 +164,7 @@ def search(
     if searcher.catalog.uses_model(TINY_MODEL):
         from pipeline.describe.tiny import TINY_NOTICE
 
-        err.print(f"[yellow]note: some videos were described by the {TINY_NOTICE}[/yellow]", soft_wrap=True)
+        err.print(f"note: some videos were described by the {TINY_NOTICE}", style="yellow", soft_wrap=True)
     table = Table(title=f"{counted(len(hits), 'result')} for {query!r}")
     for col in ("#", "file", "start-end", "score", "kind", "text"):
         table.add_column(col, overflow="fold")
@@ -174,15 +182,21 @@ def search(
 
 @app.command()
 def status(index: Path = IndexOpt) -> None:
-    """What an index holds: videos, chunks, events, model, embedder, size."""
+    """What an index holds: videos, chunks, events, model, embedder, size; and any damaged file, with its remedy.
+    Exit codes: 0 sound, 2 not an index or a file is damaged."""
     from rich.table import Table
 
     from pipeline.index.catalog import Catalog
+    from pipeline.index.damage import IndexDamaged
+    from pipeline.index.health import diagnose
 
-    if not (index / Catalog.FILE).exists():
-        raise fail(f"{index} is not a vidseek index; run `vidseek ingest` first")
-    catalog = Catalog(index)
-    videos = catalog.videos()
+    require_index(index)
+    problems = diagnose(index)
+    try:
+        catalog = Catalog(index) if (index / Catalog.FILE).exists() else None
+    except IndexDamaged:
+        catalog = None
+    videos = catalog.videos() if catalog else []
     table = Table(title=f"{index}: {counted(len(videos), 'video')}")
     for col in ("video", "status", "duration", "chunks", "events", "model", "note"):
         table.add_column(col, overflow="fold")
@@ -201,10 +215,15 @@ def status(index: Path = IndexOpt) -> None:
         for gap in catalog.gaps(v["video_id"]):
             out.print(f"gap in {v['path']}: {format_span(gap['start_s'], gap['end_s'])} ({gap['reason']})")
     size_bytes = sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
-    out.print(
-        f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
-        f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB"
-    )
+    if catalog:
+        out.print(
+            f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
+            f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB"
+        )
+    for problem in problems:
+        err.print(labelled("damaged:", "red", problem), highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -238,21 +257,24 @@ def serve(
 
 
 @app.command()
-def remove(video: str = typer.Argument(..., help="path as ingested, file name or id"), index: Path = IndexOpt) -> None:
+def remove(
+    video: str = typer.Argument(..., help="path as ingested, file name or id"),
+    index: Path = IndexOpt,
+    wait: float = WaitOpt,
+) -> None:
     """Remove a video's vectors, catalog rows and records from the index."""
     from pipeline.config import EmbedConfig
     from pipeline.embed import make_embedder
     from pipeline.index import Catalog, IndexWriter
 
-    if not (index / Catalog.FILE).exists():
-        raise fail(f"{index} is not a vidseek index")
+    require_index(index)
     catalog = Catalog(index)
     row = catalog.find_video(video)
     embedder_name = catalog.get_meta("embedder") or EmbedConfig().model
     catalog.close()
     if row is None:
         raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
-    writer = IndexWriter(index, make_embedder(EmbedConfig(model=embedder_name)))
+    writer = IndexWriter(index, make_embedder(EmbedConfig(model=embedder_name)), lock_wait_s=wait)
     removed = writer.remove_video(row["video_id"])
     writer.close()
     out.print(f"removed {row['path']}: {counted(removed, 'segment')}")
@@ -271,8 +293,7 @@ def export(
 
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if not (index / Catalog.FILE).exists():
-        raise fail(f"{index} is not a vidseek index")
+    require_index(index)
     catalog = Catalog(index)
     row = catalog.find_video(video)
     if row is None:
@@ -357,15 +378,23 @@ def index_rebuild(
     index: Path = IndexOpt,
     config: str = typer.Option(None, "--config", "-c"),
     set_: list[str] = typer.Option([], "--set"),
+    wait: float = WaitOpt,
 ) -> None:
-    """Rebuild the SQLite catalog and FAISS vectors from the Parquet records."""
+    """Rebuild the SQLite catalog and FAISS vectors from the Parquet records, beside the old ones, then swap.
+    Exit codes: 0 rebuilt, 1 rebuilt but unreadable records were set aside (their videos marked failed), 2 usage
+    error, 3 another run holds the index."""
+    require_index(index)
     cfg = load_config_or_exit(config, set_)
     from pipeline.embed import make_embedder
     from pipeline.index import rebuild_index
 
-    rebuilt = rebuild_index(index, make_embedder(cfg.embed), cfg.index)
+    rebuilt = rebuild_index(index, make_embedder(cfg.embed), cfg.index, wait_s=wait)
     if rebuilt.damaged_catalog:
         err.print(f"the unreadable catalog was moved to {rebuilt.damaged_catalog}", highlight=False)
+    for bad, moved in rebuilt.set_aside:
+        err.print(labelled("unreadable:", "red", f"{bad.path} ({bad.reason}); moved to {moved}"), highlight=False)
+    for path, reason in rebuilt.videos_failed.items():
+        err.print(labelled("marked failed:", "red", f"{path}: {reason}"), highlight=False, soft_wrap=True)
     if rebuilt.videos_restored:
         err.print(
             f"catalog rows restored from the records for {counted(rebuilt.videos_restored, 'video')}; any that "
@@ -374,6 +403,7 @@ def index_rebuild(
             highlight=False,
         )
     out.print(f"rebuilt {index}: {rebuilt.segments} segments")
+    raise typer.Exit(1 if rebuilt.set_aside or rebuilt.videos_failed else 0)
 
 
 app.command()(watch)
@@ -384,11 +414,18 @@ app.command()(summarize)
 
 def main() -> None:
     from pipeline.index.damage import IndexDamaged
+    from pipeline.index.lock import IndexBusy
 
     try:
         app()
     except IndexDamaged as exc:  # any command that opens the index: name the file and the remedy
         fail(str(exc))
+        raise SystemExit(2) from None
+    except IndexBusy as exc:
+        fail(str(exc))
+        raise SystemExit(3) from None
+    except OSError as exc:  # a folder that cannot be created or read, a full disk: one line naming the file
+        fail(f"{exc.strerror or exc.__class__.__name__}: {exc.filename or exc}")
         raise SystemExit(2) from None
 
 

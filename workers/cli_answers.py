@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from workers.cli_common import IndexOpt, err, fail, load_config_or_exit, out, parse_time, with_runnable_model
+from workers.cli_common import IndexOpt, err, fail, labelled, load_config_or_exit, out, parse_time, with_runnable_model
 
 
 def _text_model(cfg):
@@ -56,13 +56,13 @@ def ask(
         sys.stdout.write(json.dumps(answer.to_json()) + "\n")
         return
     out.print(answer.text, highlight=False, soft_wrap=True)
-    out.print("\n[bold]Moments given to the model[/bold]")
+    out.print("\nMoments given to the model", style="bold")
     cited = {c.moment for c in answer.citations if c.valid}
     for i, hit in enumerate(answer.moments):
         mark = "*" if i in cited else " "
         out.print(f"{mark} {moment_label(hit)} {hit.text}", highlight=False, soft_wrap=True)
     for c in answer.unsupported:
-        err.print(f"[red]unsupported citation[/red] {c.text}: not among the retrieved moments", soft_wrap=True)
+        err.print(labelled("unsupported citation", "red", f"{c.text}: not among the retrieved moments"), soft_wrap=True)
 
 
 def summarize(

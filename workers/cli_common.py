@@ -9,11 +9,20 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 # Piped output (logs, scripts, CI) gets wide lines instead of Rich's 80-column default, so paths stay whole.
+# No console markup: paths, captions and reasons are printed as they are ("[/red]" in a caption is text), and
+# colour comes only from ``labelled``.
 PIPED_WIDTH = 240
-out = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
+out = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, markup=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH, markup=False)
+
+
+def labelled(label: str, style: str, message: str) -> Text:
+    """A coloured label, then ``message`` as it is."""
+    return Text.assemble((label, style), " ", message)
+
 
 _REMOTES: dict[Path, object] = {}  # local mirror -> RemoteIndex, for the --index values that were URLs
 
@@ -49,6 +58,19 @@ IndexOpt = typer.Option(
 )
 
 
+WaitOpt = typer.Option(0.0, "--wait", min=0, help="seconds to wait if another run is writing the index")
+
+
+def require_index(index: Path) -> None:
+    """Commands that read an index stop here, with exit 2, when the folder holds none."""
+    from pipeline.index.catalog import Catalog
+
+    if not index.is_dir():
+        raise fail(f"{index} is not a vidseek index: {'not a folder' if index.exists() else 'no such folder'}")
+    if not (index / Catalog.FILE).exists() and not (index / "records").is_dir():
+        raise fail(f"{index} is not a vidseek index (no {Catalog.FILE}); run `vidseek ingest` first")
+
+
 def counted(n: int, noun: str) -> str:
     """ "1 video", "2 videos"."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -74,7 +96,7 @@ def parse_time(text: str | None) -> float | None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error on one unwrapped line (scripts grep it) and return the exit to raise."""
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(labelled("error:", "red", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -94,7 +116,7 @@ def with_runnable_model(cfg):
 
     describe_cfg, notice = resolve_model(cfg.describe)
     if notice:
-        err.print(f"[yellow]{notice}[/yellow]", highlight=False, soft_wrap=True)
+        err.print(notice, style="yellow", highlight=False, soft_wrap=True)
     return cfg.model_copy(update={"describe": describe_cfg})
 
 

@@ -14,6 +14,7 @@ from workers.cli_common import (
     IndexOpt,
     err,
     fail,
+    labelled,
     load_config_or_exit,
     out,
     remote_of,
@@ -21,13 +22,19 @@ from workers.cli_common import (
     with_runnable_model,
 )
 
-alert_app = typer.Typer(no_args_is_help=True, help="Standing queries: an alert when a new moment matches.")
+alert_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Standing queries: an alert when a new moment matches."
+)
 
 
 def print_alert(alert) -> None:
     err.print(
-        f"[bold red]ALERT[/bold red] #{alert.id} {alert.query!r}: {alert.video} "
-        f"{format_span(alert.start_s, alert.end_s)} score {alert.score:.3f}: {alert.text}",
+        labelled(
+            "ALERT",
+            "bold red",
+            f"#{alert.id} {alert.query!r}: {alert.video} "
+            f"{format_span(alert.start_s, alert.end_s)} score {alert.score:.3f}: {alert.text}",
+        ),
         highlight=False,
         soft_wrap=True,
     )
@@ -70,7 +77,8 @@ def watch(
         )
 
     def on_gap(source, gap) -> None:
-        err.print(f"[yellow]gap[/yellow] {source} {format_span(gap.start_s, gap.end_s)}: {gap.reason}", soft_wrap=True)
+        span = format_span(gap.start_s, gap.end_s)
+        err.print(labelled("gap", "yellow", f"{source} {span}: {gap.reason}"), soft_wrap=True)
 
     watcher = Watcher(sources, cfg, writer, make_describer(cfg.describe), on_chunk, on_gap)
 

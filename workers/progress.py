@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.config import DescribeConfig
 from pipeline.job import DryRunLine, IngestReport, VideoResult
@@ -58,7 +59,7 @@ def print_summary(console: Console, report: IngestReport) -> None:
         table.add_column(col, overflow="fold")
     style = {"ingested": "green", "skipped": "dim", "failed": "red"}
     for r in report.results:
-        table.add_row(r.path, f"[{style[r.status]}]{r.status}[/]", str(r.chunks), r.reason)
+        table.add_row(r.path, Text(r.status, style[r.status]), str(r.chunks), r.reason)
     console.print(table)
 
 

@@ -16,16 +16,20 @@ from pathlib import Path
 
 from pipeline.index.damage import IndexDamaged
 
-_SCHEMA = """
+_SEGMENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    segment_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, video_id TEXT NOT NULL, video_path TEXT NOT NULL,
+    start_s REAL NOT NULL, end_s REAL NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, label TEXT DEFAULT '',
+    model TEXT DEFAULT '', hubness REAL, context_ok INTEGER DEFAULT 0);
+"""
+_SEGMENTS_INDEX = "CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s)"
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS videos (
     video_id TEXT PRIMARY KEY, path TEXT NOT NULL, size_bytes INTEGER, duration_s REAL,
     status TEXT NOT NULL, reason TEXT DEFAULT '', num_chunks INTEGER DEFAULT 0,
     model TEXT DEFAULT '', embedder TEXT DEFAULT '', config TEXT DEFAULT '', updated REAL);
-CREATE TABLE IF NOT EXISTS segments (
-    segment_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, video_id TEXT NOT NULL, video_path TEXT NOT NULL,
-    start_s REAL NOT NULL, end_s REAL NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, label TEXT DEFAULT '',
-    model TEXT DEFAULT '');
-CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s);
+{_SEGMENTS_TABLE.format(name="segments")}
+{_SEGMENTS_INDEX};
 CREATE TABLE IF NOT EXISTS file_ids (
     path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -147,14 +151,28 @@ class Catalog:
         return ids
 
     # -- segments -------------------------------------------------------------------------------------------
-    def upsert_segments(self, rows: Iterable[dict]) -> None:
+    def upsert_segments(self, rows: Iterable[dict], table: str = "segments") -> None:
         values = [[r.get(c, "") for c in SEGMENT_COLUMNS] for r in rows]
         with self.db:
             self.db.executemany(
-                f"INSERT OR REPLACE INTO segments ({','.join(SEGMENT_COLUMNS)}) "
+                f"INSERT OR REPLACE INTO {table} ({','.join(SEGMENT_COLUMNS)}) "
                 f"VALUES ({','.join('?' * len(SEGMENT_COLUMNS))})",
                 values,
             )
+
+    # -- rebuild: a new segments table is filled beside the old one, then swapped in by one transaction ----------
+    NEW_SEGMENTS = "segments_new"
+
+    def start_new_segments(self) -> None:
+        with self.db:
+            self.db.execute(f"DROP TABLE IF EXISTS {self.NEW_SEGMENTS}")  # left by a rebuild that was cut short
+            self.db.execute(_SEGMENTS_TABLE.format(name=self.NEW_SEGMENTS))
+
+    def swap_in_new_segments(self) -> None:
+        with self.db:
+            self.db.execute("DROP TABLE segments")
+            self.db.execute(f"ALTER TABLE {self.NEW_SEGMENTS} RENAME TO segments")
+            self.db.execute(_SEGMENTS_INDEX)
 
     def segments(self, ids: Iterable[int]) -> dict[int, dict]:
         ids = [int(i) for i in ids]
@@ -200,6 +218,10 @@ class Catalog:
         ids = list(set(video_ids))
         q = f"SELECT video_id, duration_s FROM videos WHERE video_id IN ({','.join('?' * len(ids))})"
         return {r[0]: r[1] for r in self.db.execute(q, ids)} if ids else {}
+
+    def segment_id_range(self) -> tuple[int | None, int | None]:
+        """The smallest and largest segment id (the rowid: two index lookups at any size)."""
+        return tuple(self.db.execute("SELECT MIN(segment_id), MAX(segment_id) FROM segments").fetchone())
 
     def count_segments(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]

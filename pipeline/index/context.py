@@ -34,9 +34,11 @@ class ContextVectors(VectorIndex):
 
     FILE = "context.faiss"
 
-    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False) -> None:
+    def __init__(
+        self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False, file: str = ""
+    ) -> None:
         cfg = cfg or IndexConfig()
-        super().__init__(index_dir, dim, IndexConfig(type="flat"), mapped)
+        super().__init__(index_dir, dim, IndexConfig(type="flat"), mapped, file)
         self.compress_min = cfg.compress_min if cfg.codec != "Flat" else None
         self._known: set[int] | None = None
 

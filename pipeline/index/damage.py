@@ -1,6 +1,6 @@
 """A damaged index file is named with its remedy. The Parquet records are the durable copy: `vidseek index
-rebuild` recreates the catalog and FAISS files from them, setting an unreadable catalog aside rather than
-deleting it."""
+rebuild` recreates the catalog and FAISS files from them, setting an unreadable catalog or record aside (never
+deleting it)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,27 @@ from pathlib import Path
 
 
 class IndexDamaged(ValueError):
-    def __init__(self, path: Path, reason: str) -> None:
+    """``index_dir`` defaults to the file's folder; a record's is two levels up (``DIR/records/<file>``)."""
+
+    def __init__(self, path: Path, reason: str, index_dir: Path | None = None, remedy: str = "") -> None:
+        self.path, self.reason = Path(path), reason
+        index_dir = index_dir or self.path.parent
+        remedy = remedy or "rebuilds it from the records"
         super().__init__(
             f"{path} cannot be read, damaged or truncated ({reason}); "
-            f"`vidseek index rebuild --index {path.parent}` rebuilds it from the records"
+            f"`vidseek index rebuild --index {index_dir}` {remedy}"
         )
+
+
+def stamp() -> str:
+    return f".damaged-{int(time.time())}"
 
 
 def set_aside(path: Path) -> Path:
     """Rename ``path`` (and SQLite's -wal/-shm files beside it) to ``<name>.damaged-<unix time>``."""
-    stamp = f".damaged-{int(time.time())}"
-    for suffix in ("-wal", "-shm", ""):
-        part = path.with_name(path.name + suffix)
+    suffix = stamp()
+    for extra in ("-wal", "-shm", ""):
+        part = path.with_name(path.name + extra)
         if part.exists():
-            part.rename(part.with_name(part.name + stamp))
-    return path.with_name(path.name + stamp)
+            part.rename(part.with_name(part.name + suffix))
+    return path.with_name(path.name + suffix)

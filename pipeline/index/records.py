@@ -6,9 +6,11 @@
                                                 compacted every few hours for months never rewrites more than that
     DIR/records/<video_id>.json                 the video's catalog row (status, reason, duration, config) as the
                                                 writer last set it, so a rebuild restores it as it was
+    DIR/damaged/records/...                     files found unreadable, moved here by `vidseek index rebuild`
 
 Each file is written to a temporary name and renamed, so a crash never leaves half a file; writing a chunk again
-replaces it (same chunk id), so retries never duplicate.
+replaces it (same chunk id), so retries never duplicate. A file that cannot be read (a disk fault, a truncated
+copy) raises ``IndexDamaged`` naming it; readers that can go on without it pass an ``unreadable`` list instead.
 """
 
 from __future__ import annotations
@@ -16,11 +18,23 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.index.damage import IndexDamaged, stamp
+
 VOLUME_BYTES = 256 << 20  # a compacted file takes merged parts until it is this large; later ones start the next
+DAMAGED_REMEDY = (
+    "moves it aside, restores everything else and marks its video failed, so the next ingest describes it again"
+)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    path: Path
+    reason: str
 
 
 def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
@@ -50,10 +64,20 @@ class RecordStore:
     def write_video(self, video_id: str, row: dict) -> None:
         _write_atomic(self.root / f"{video_id}.json", lambda tmp: tmp.write_text(json.dumps(row)))
 
-    def video_row(self, video_id: str) -> dict | None:
+    def video_row(self, video_id: str, unreadable: list[Unreadable] | None = None) -> dict | None:
         """The catalog row kept by ``write_video``; None for videos indexed before rows were kept."""
         path = self.root / f"{video_id}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            row = json.loads(path.read_bytes())
+            if isinstance(row, dict) and "status" in row:
+                return row
+            reason = "not a video row"
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            reason = f"{exc.__class__.__name__}: {exc}"
+        self._damaged(path, reason, unreadable)
+        return None
 
     def compact(self, video_id: str) -> None:
         """Merge a video's chunk parts into its last compacted file (a new one once that is VOLUME_BYTES), then
@@ -67,27 +91,72 @@ class RecordStore:
         volumes = self._volumes(video_id)
         full = not volumes or volumes[-1].stat().st_size >= VOLUME_BYTES
         target = self._volume(video_id, len(volumes)) if full else volumes[-1]
-        tables = ([_read(target)] if target.exists() else []) + [_read(p) for p in parts]
+        tables = ([self._read(target)] if target.exists() else []) + [self._read(p) for p in parts]
         merged = _dedupe_last(pa.concat_tables(tables, promote_options="default"))
         _write_table(merged, target)
         for p in parts:
             p.unlink()
         folder.rmdir()
 
-    def chunk_ids(self, video_id: str) -> set[str]:
-        return set(self._column(video_id, "chunk_id"))
+    def chunk_ids(self, video_id: str, unreadable: list[Unreadable] | None = None) -> set[str]:
+        return set(self._column(video_id, "chunk_id", unreadable))
 
     def segment_ids(self, video_id: str) -> set[int]:
         return set(self._column(video_id, "segment_id"))
 
-    def _column(self, video_id: str, name: str) -> list:
+    def _column(self, video_id: str, name: str, unreadable: list[Unreadable] | None = None) -> list:
         """One column of a video's records, read alone (the vectors are most of each file)."""
-        return [v for f in self._files(video_id) for v in _read(f, [name]).column(0).to_pylist()]
+        tables = (self._read(f, [name], unreadable) for f in self._files(video_id))
+        return [v for t in tables if t is not None for v in t.column(0).to_pylist()]
 
-    def rows(self, video_id: str) -> list[dict]:
-        """Every segment's newest row (a chunk written again after its first version was compacted has two)."""
-        newest = {row["segment_id"]: row for f in self._files(video_id) for row in _read(f).to_pylist()}
+    def rows(self, video_id: str, unreadable: list[Unreadable] | None = None) -> list[dict]:
+        """Every segment's newest row (a chunk written again after its first version was compacted has two).
+        With ``unreadable``, a file that cannot be read is listed there and left out instead of raising."""
+        tables = (self._read(f, None, unreadable) for f in self._files(video_id))
+        newest = {row["segment_id"]: row for t in tables if t is not None for row in t.to_pylist()}
         return list(newest.values())
+
+    def _read(self, path: Path, columns: list[str] | None = None, unreadable: list[Unreadable] | None = None):
+        """One file as a table (``ParquetFile`` rather than ``read_table``, which sets up a dataset per call and
+        takes twice as long: the writer reads one column of every video's records on each open)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            with pq.ParquetFile(path) as f:
+                return f.read(columns=columns)
+        except (pa.ArrowException, KeyError) as exc:  # KeyError: a file without the column asked for
+            self._damaged(path, f"{exc.__class__.__name__}: {str(exc)[:200]}", unreadable)
+        return None
+
+    def _damaged(self, path: Path, reason: str, unreadable: list[Unreadable] | None) -> None:
+        if unreadable is None:
+            raise IndexDamaged(path, reason, self.root.parent, DAMAGED_REMEDY)
+        unreadable.append(Unreadable(path, reason))
+
+    def check(self, video_id: str) -> list[Unreadable]:
+        """The video's files that cannot be opened (the kept row, and each Parquet file's footer, not its data):
+        what `vidseek status` reports."""
+        unreadable: list[Unreadable] = []
+        self.video_row(video_id, unreadable)
+        for path in self._files(video_id):
+            self._read(path, [], unreadable)
+        return unreadable
+
+    def set_aside(self, path: Path) -> Path:
+        """Move an unreadable file to ``DIR/damaged/`` (same relative path, ``.damaged-<time>`` added); the
+        compacted files after it are renumbered down, so the numbering has no gap and keeps their order."""
+        target = self.root.parent / "damaged" / path.relative_to(self.root.parent)
+        target = target.with_name(target.name + stamp())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        video_id, _, rest = path.name.partition(".")
+        if path.parent == self.root and rest.endswith("parquet"):
+            number = int(rest.split(".")[0]) if rest.count(".") else 0
+            while (later := self._volume(video_id, number + 1)).exists():
+                os.replace(later, self._volume(video_id, number))
+                number += 1
+        return target
 
     def _files(self, video_id: str) -> list[Path]:
         """The compacted files, oldest first, then the parts written since."""
@@ -120,15 +189,6 @@ class RecordStore:
 
 def vectors_of(rows: list[dict]) -> np.ndarray:
     return np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
-
-
-def _read(path: Path, columns: list[str] | None = None):
-    """One file as a table (``ParquetFile`` rather than ``read_table``, which sets up a dataset per call and
-    takes twice as long: the writer reads one column of every video's records on each open)."""
-    import pyarrow.parquet as pq
-
-    with pq.ParquetFile(path) as f:
-        return f.read(columns=columns)
 
 
 def _dedupe_last(table):

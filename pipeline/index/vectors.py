@@ -41,12 +41,15 @@ def _faiss():
 class VectorIndex:
     FILE = "vectors.faiss"
 
-    def __init__(self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False) -> None:
+    def __init__(
+        self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False, file: str = ""
+    ) -> None:
         """``mapped``: map the saved file instead of reading it, for searchers, which never write. It opens in
         milliseconds at any size (reading a 1M-vector index takes about 0.8 s and 1.6 GB per process) and
-        processes share its pages. The writer replaces the file by renaming, so a mapped copy stays valid."""
+        processes share its pages. The writer replaces the file by renaming, so a mapped copy stays valid.
+        ``file``: another name than ``FILE`` (a rebuild writes beside the live file, then renames)."""
         faiss = _faiss()
-        self.path = Path(index_dir) / self.FILE
+        self.path = Path(index_dir) / (file or self.FILE)
         self.dim = dim
         self.cfg = cfg or IndexConfig()
         self.mapped = mapped and self.path.exists()
@@ -107,6 +110,13 @@ class VectorIndex:
             if lists.list_size(i)
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def has(self, segment_id: int) -> bool:
+        try:
+            self.index.reconstruct(int(segment_id))
+            return True
+        except RuntimeError:
+            return False
 
     def _writable(self) -> None:
         if self.mapped:

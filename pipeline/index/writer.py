@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from pipeline.index.context import ContextVectors, update_context
 from pipeline.index.damage import IndexDamaged, set_aside
 from pipeline.index.hubness import update_hubness
 from pipeline.index.lock import IndexLock
-from pipeline.index.records import RecordStore, vectors_of
+from pipeline.index.records import RecordStore, Unreadable, vectors_of
 from pipeline.index.vectors import VectorIndex
 from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, segments_from
 
@@ -47,16 +48,25 @@ class IndexWriter:
             lock.acquire(lock_wait_s)  # raises IndexBusy while another process writes this index
         self.lock = lock
         self.embedder = embedder
-        self.records = RecordStore(self.dir)
-        self.catalog = Catalog(self.dir)
-        self._check_embedder()
-        index_cfg = index_cfg or IndexConfig()
-        self.vectors = VectorIndex(self.dir, embedder.dim, index_cfg)
-        self.context_s = index_cfg.context_s
-        self.context = _open_context(self.dir, embedder.dim, index_cfg)
         self.save_every_s = save_every_s
         self._last_save = time.monotonic()
         self.listeners: list[Callable[[list[dict]], object]] = []  # called with each batch's rows once committed
+        self.catalog = None
+        try:
+            self._open(index_cfg or IndexConfig())
+        except BaseException:  # a damaged file: the lease goes back, so the process can go on (the API server)
+            if self.catalog is not None:
+                self.catalog.close()
+            lock.release()
+            raise
+
+    def _open(self, index_cfg: IndexConfig) -> None:
+        self.records = RecordStore(self.dir)
+        self.catalog = Catalog(self.dir)
+        self._check_embedder()
+        self.vectors = VectorIndex(self.dir, self.embedder.dim, index_cfg)
+        self.context_s = index_cfg.context_s
+        self.context = _open_context(self.dir, self.embedder.dim, index_cfg)
         self.reconcile()
 
     def _check_embedder(self) -> None:
@@ -239,14 +249,32 @@ class Rebuilt:
     segments: int
     videos_restored: int = 0  # catalog rows recreated from the records (the catalog was lost or set aside)
     damaged_catalog: Path | None = None  # where an unreadable catalog was moved
+    set_aside: list[tuple[Unreadable, Path]] = field(default_factory=list)  # unreadable records, and where they went
+    videos_failed: dict[str, str] = field(default_factory=dict)  # path -> why: records unreadable or missing
 
 
-def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexConfig | None = None) -> Rebuilt:
-    """Recreate catalog segments and FAISS from the Parquet records (re-embedding if the embedder changed). An
-    unreadable catalog is set aside, and videos missing from the catalog get their rows back from the records."""
+REBUILD_PREFIX = ".rebuild-"  # the new FAISS files are written under this prefix, then renamed over the old
+
+
+def rebuild_index(
+    index_dir: str | Path, embedder: Embedder, index_cfg: IndexConfig | None = None, wait_s: float = 0.0
+) -> Rebuilt:
+    """Recreate catalog segments and FAISS from the Parquet records (re-embedding if the embedder changed).
+
+    Everything new is built beside the old (a second segments table, FAISS files under another name) and swapped
+    in only once complete, so a rebuild that fails leaves the index as it was. An unreadable catalog is set
+    aside; an unreadable record is moved to ``DIR/damaged/`` and its video marked failed, so the next ingest
+    describes what it held again; a finished video whose records lack chunks is marked failed the same way."""
     index_dir = Path(index_dir)
     lock = IndexLock(index_dir)
-    lock.acquire()
+    lock.acquire(wait_s)
+    try:
+        return _rebuild(index_dir, embedder, index_cfg or IndexConfig())
+    finally:
+        lock.release()
+
+
+def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Rebuilt:
     damaged = None
     try:
         catalog = Catalog(index_dir)
@@ -254,34 +282,75 @@ def rebuild_index(index_dir: str | Path, embedder: Embedder, index_cfg: IndexCon
         damaged = set_aside(index_dir / Catalog.FILE)
         catalog = Catalog(index_dir)
     same_embedder = catalog.get_meta("embedder") in (None, embedder.name)
-    with catalog.db:
-        catalog.db.execute("DELETE FROM segments")
-    catalog.set_meta("embedder", embedder.name)
-    catalog.set_meta("dim", str(embedder.dim))
-    (index_dir / VectorIndex.FILE).unlink(missing_ok=True)
-    (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
-    index_cfg = index_cfg or IndexConfig()
-    vectors = VectorIndex(index_dir, embedder.dim, index_cfg)
-    context = _open_context(index_dir, embedder.dim, index_cfg)
+    new_file = REBUILD_PREFIX + VectorIndex.FILE
+    (index_dir / new_file).unlink(missing_ok=True)  # left by a rebuild that was cut short
+    vectors = VectorIndex(index_dir, embedder.dim, index_cfg, file=new_file)
     records = RecordStore(index_dir)
+    unreadable: dict[str, list[Unreadable]] = {}
+    catalog.start_new_segments()
     total = 0
     video_ids = records.video_ids()
     for video_id in video_ids:
-        rows = records.rows(video_id)
-        if not rows:
-            continue
-        vecs = vectors_of(rows) if same_embedder else embedder.embed([r["text"] for r in rows])
-        catalog.upsert_segments(rows)
-        vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
-        total += len(rows)
-    restored = restore_missing_videos(catalog, records, video_ids, embedder.name)
-    update_hubness(catalog, vectors)
-    if context is not None:
-        save_context(catalog, context, embedder, index_cfg.context_s)
+        bad: list[Unreadable] = []
+        rows = records.rows(video_id, bad)
+        records.video_row(video_id, bad)
+        if bad:
+            unreadable[video_id] = bad
+        if rows:
+            vecs = vectors_of(rows) if same_embedder else embedder.embed([r["text"] for r in rows])
+            catalog.upsert_segments(rows, table=Catalog.NEW_SEGMENTS)
+            vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
+            total += len(rows)
     vectors.save()
+    # swap: the catalog's segments in one transaction, then the vectors by rename (a crash in between is what
+    # the writer's reconcile repairs on the next open)
+    catalog.swap_in_new_segments()
+    catalog.set_meta("embedder", embedder.name)
+    catalog.set_meta("dim", str(embedder.dim))
+    os.replace(index_dir / new_file, index_dir / VectorIndex.FILE)
+    vectors.path = index_dir / VectorIndex.FILE
+    moved = [(u, records.set_aside(u.path)) for bad in unreadable.values() for u in bad]
+    restored = restore_missing_videos(catalog, records, video_ids, embedder.name)
+    failed = mark_incomplete_videos(catalog, records, moved)
+    update_hubness(catalog, vectors)
+    _rebuild_context(index_dir, catalog, embedder, index_cfg)
     catalog.close()
-    lock.release()
-    return Rebuilt(total, restored, damaged)
+    return Rebuilt(total, restored, damaged, moved, failed)
+
+
+def _rebuild_context(index_dir: Path, catalog: Catalog, embedder: Embedder, index_cfg: IndexConfig) -> None:
+    """Context vectors for every segment, written beside the old file and renamed over it."""
+    if index_cfg.context_s <= 0:
+        (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
+        return
+    new_file = REBUILD_PREFIX + ContextVectors.FILE
+    (index_dir / new_file).unlink(missing_ok=True)
+    context = ContextVectors(index_dir, embedder.dim, index_cfg, file=new_file)
+    done = update_context(catalog, context, embedder, index_cfg.context_s)
+    context.save()
+    os.replace(index_dir / new_file, index_dir / ContextVectors.FILE)
+    catalog.set_context_ok(done)
+
+
+def mark_incomplete_videos(catalog: Catalog, records: RecordStore, moved: list[tuple[Unreadable, Path]]) -> dict:
+    """Mark failed every video whose records were unreadable, and every finished file whose records hold fewer
+    chunks than it had: the next ingest then describes the missing chunks again. Returns path -> reason."""
+    where = {}
+    for bad, target in moved:
+        video_id = bad.path.name.split(".")[0] if bad.path.parent == records.root else bad.path.parent.name
+        where.setdefault(video_id, []).append(f"{bad.path.name} unreadable ({bad.reason}), moved to {target}")
+    failed = {}
+    for row in catalog.videos():
+        have = len(records.chunk_ids(row["video_id"]))
+        short = row["status"] == "complete" and have < (row["num_chunks"] or 0)
+        if row["video_id"] not in where and not short:
+            continue
+        held = f"records hold {have} of {row['num_chunks'] or have} chunks"
+        reason = "; ".join([*where.get(row["video_id"], []), held]) + ": ingest the file again to describe the rest"
+        catalog.set_video(row["video_id"], status="failed", reason=reason, num_chunks=have)
+        records.write_video(row["video_id"], catalog.video(row["video_id"]))
+        failed[row["path"]] = reason
+    return failed
 
 
 def restore_missing_videos(catalog: Catalog, records: RecordStore, recorded: Iterable[str], embedder: str) -> int:

@@ -1,0 +1,67 @@
+"""Whether an index's files can be read and agree: what searches check on open and `vidseek status` reports.
+
+The catalog lists segments; ``vectors.faiss`` must hold a vector for each. While a writer holds the lease the
+vectors may lag the catalog (they are saved every 30 s), so only an index nobody is writing is held to that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.index.catalog import Catalog
+from pipeline.index.context import ContextVectors
+from pipeline.index.damage import IndexDamaged
+from pipeline.index.lock import IndexLock
+from pipeline.index.records import DAMAGED_REMEDY, RecordStore
+from pipeline.index.vectors import VectorIndex
+
+VECTORS_REMEDY = "rebuilds it from the records (so does the next `vidseek ingest` into this index)"
+
+
+def check_vectors(index_dir: Path, catalog: Catalog, vectors: VectorIndex) -> None:
+    """Raise ``IndexDamaged`` naming ``vectors.faiss`` when it does not hold the catalog's segments (a missing,
+    stale or foreign file) and no writer is at work."""
+    if IndexLock(index_dir).held_elsewhere():
+        return
+    listed = catalog.count_segments()
+    problem = ""
+    if listed and not vectors.path.exists():
+        problem = f"missing: the catalog lists {listed} segments"
+    elif vectors.size != listed:
+        problem = f"holds {vectors.size} vectors but the catalog lists {listed} segments"
+    elif missing := [i for i in catalog.segment_id_range() if i is not None and not vectors.has(i)]:
+        problem = f"lacks segment {missing[0]}, which the catalog lists: it belongs to another state of the index"
+    if problem:
+        raise IndexDamaged(vectors.path, problem, index_dir, VECTORS_REMEDY)
+
+
+def diagnose(index_dir: Path) -> list[str]:
+    """Every problem found, one message each naming the file and the remedy; empty when the index is sound."""
+    problems, catalog = [], None
+    if not (index_dir / Catalog.FILE).exists():
+        rebuild = f"`vidseek index rebuild --index {index_dir}`"
+        problems.append(f"{index_dir / Catalog.FILE} is missing; {rebuild} restores it from the records")
+    else:
+        try:
+            catalog = Catalog(index_dir)
+        except IndexDamaged as exc:
+            problems.append(str(exc))
+    dim = int(catalog.get_meta("dim") or 0) if catalog is not None else 0
+    if dim:  # else nothing was ever indexed
+        try:
+            check_vectors(index_dir, catalog, VectorIndex(index_dir, dim, mapped=True))
+        except ValueError as exc:  # IndexDamaged, or vectors of another dimension
+            problems.append(str(exc))
+        if (index_dir / ContextVectors.FILE).exists():
+            try:
+                ContextVectors(index_dir, dim, mapped=True)
+            except ValueError as exc:
+                problems.append(str(exc))
+    if catalog is not None:
+        catalog.close()
+    if (index_dir / "records").is_dir():
+        records = RecordStore(index_dir)
+        for video_id in records.video_ids():
+            for bad in records.check(video_id):
+                problems.append(str(IndexDamaged(bad.path, bad.reason, index_dir, DAMAGED_REMEDY)))
+    return problems
