@@ -70,22 +70,41 @@ class NoProgress:
     def video_done(self, result: VideoResult) -> None: ...
 
 
+def discovered(paths: list[str], report: IngestReport, roots: list[Path] | None = None) -> list[str]:
+    """The files to consider; what discovery passed over goes into the report (a folder without videos fails)."""
+    found = discover(paths, roots)
+    report.results.extend(VideoResult(path, "skipped", why) for path, why in found.skipped)
+    report.results.extend(VideoResult(path, "failed", why) for path, why in found.empty)
+    return found.files
+
+
 def prepare(
-    paths: list[str], cfg: VidseekConfig, writer: IndexWriter, report: IngestReport, model_name: str
+    paths: list[str],
+    cfg: VidseekConfig,
+    writer: IndexWriter,
+    report: IngestReport,
+    model_name: str,
+    roots: list[Path] | None = None,
 ) -> list[VideoTask]:
-    """Probe and plan every video; finished ones are reported as skipped, unreadable ones as failed."""
+    """Probe and plan every video; finished ones are reported as skipped, unreadable ones as failed. A second
+    file with the same content is one video: skipped, and its path leads to it (``file_ids``) as well."""
     tasks = []
-    for path in discover(paths):
+    planned: dict[str, str] = {}  # video id -> the path planned for it in this run
+    for path in discovered(paths, report, roots):
         try:
             info = probe(path)
             video_id, size = identify(path, writer.catalog, remember=True)
         except DecodeError as exc:
             report.results.append(VideoResult(path, "failed", exc.reason))
             continue
+        if video_id in planned:
+            report.results.append(VideoResult(path, "skipped", f"same content as {planned[video_id]}"))
+            continue
         known = writer.catalog.video(video_id)
         if known and known["status"] == "complete":
             report.results.append(VideoResult(path, "skipped", f"already indexed as {known['path']}"))
             continue
+        planned[video_id] = path
         spans = plan_spans(info, video_id, cfg.decode)
         done = writer.done_chunk_ids(video_id)
         todo = [s for s in spans if s.chunk_id not in done]
@@ -133,8 +152,10 @@ def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path) -> list[DryRu
 
     catalog = Catalog(index_dir) if (index_dir / Catalog.FILE).exists() else None
     records = RecordStore(index_dir) if catalog else None
-    lines = []
-    for path in discover(paths):
+    report = IngestReport()
+    files = discovered(paths, report)
+    lines = [DryRunLine(r.path, note=f"{r.status}: {r.reason}") for r in report.results]
+    for path in files:
         try:
             info = probe(path)
         except DecodeError as exc:
@@ -172,12 +193,18 @@ def commit(
 
 
 def run_local(
-    cfg: VidseekConfig, paths: list[str], writer: IndexWriter, describer: Describer, progress: Progress | None = None
+    cfg: VidseekConfig,
+    paths: list[str],
+    writer: IndexWriter,
+    describer: Describer,
+    progress: Progress | None = None,
+    roots: list[Path] | None = None,
 ) -> IngestReport:
-    """Every stage in this process, one chunk batch at a time: same functions as the Ray job, no Ray."""
+    """Every stage in this process, one chunk batch at a time: same functions as the Ray job, no Ray. With
+    ``roots``, only files under them are ingested (the API's media roots)."""
     progress = progress or NoProgress()
     report = IngestReport()
-    tasks = prepare(paths, cfg, writer, report, describer.name)
+    tasks = prepare(paths, cfg, writer, report, describer.name, roots)
     progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
     describer.load()
     for task in tasks:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -27,25 +29,79 @@ VIDEO_SUFFIXES = {
     ".3gp",
     ".ogv",
     ".mxf",
+    ".gif",  # animated: footage; a one-frame GIF is refused by the probe as a still image
 }
 
 
-def discover(paths: list[str]) -> list[str]:
-    """Files as named (even non-videos: they fail with a reason later) and every video file under folders.
-    Local paths are made absolute, so the catalog's paths still work from another folder (``vidseek serve``)."""
-    found: list[str] = []
+@dataclass
+class Discovery:
+    """The files to ingest, and what was passed over with why (a folder's other files, loops, files outside the
+    media roots, a folder without videos)."""
+
+    files: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): nothing is wrong with the rest
+    empty: list[tuple[str, str]] = field(default_factory=list)  # (folder, why): named, yet holds no video
+
+
+def discover(paths: list[str], roots: list[Path] | None = None) -> Discovery:
+    """Files as named (even non-videos: they fail with a reason later) and the video files under folders, by
+    name (``VIDEO_SUFFIXES``); symlinked folders are followed once. Local paths are made absolute, so the
+    catalog's paths still work from another folder (``vidseek serve``). With ``roots``, each file is resolved
+    (symlinks followed) and kept, as its real path, only when it lies under one of them."""
+    found = Discovery()
     for raw in paths:
         if is_url(raw):
-            found.extend(discover_url(raw, VIDEO_SUFFIXES))
+            found.files.extend(discover_url(raw, VIDEO_SUFFIXES))
             continue
         if raw.startswith("file://"):
             raw = unquote(urlparse(raw).path)
         p = Path(os.path.abspath(raw))  # not resolve(): a symlink stays the name the user gave
         if p.is_dir():
-            found.extend(str(f) for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            _walk(p, found)
         else:
-            found.append(str(p))
-    return list(dict.fromkeys(found))  # de-duplicated, order kept
+            found.files.append(str(p))
+    found.files = list(dict.fromkeys(found.files))  # de-duplicated, order kept
+    if roots is not None:
+        _confine(found, roots)
+    return found
+
+
+def _walk(folder: Path, found: Discovery) -> None:
+    videos, others, seen = [], Counter(), set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a symlink back into the tree: walked already
+            found.skipped.append((dirpath, f"a symlink loop (to {real}), not followed again"))
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            suffix = Path(name).suffix.lower()
+            if suffix not in VIDEO_SUFFIXES:
+                others[suffix or "no suffix"] += 1
+            elif not os.path.exists(path):
+                found.skipped.append((path, "a broken symlink or a symlink loop"))
+            else:
+                videos.append(path)
+    found.files.extend(sorted(videos))
+    kinds = ", ".join(f"{suffix} x{n}" for suffix, n in sorted(others.items()))
+    not_videos = f"{sum(others.values())} files that are not videos by their name ({kinds})"
+    if not videos:
+        found.empty.append((str(folder), "no video files here" + (f"; {not_videos}" if others else "")))
+    elif others:
+        found.skipped.append((str(folder), not_videos))
+
+
+def _confine(found: Discovery, roots: list[Path]) -> None:
+    kept = []
+    for path in found.files:
+        real = Path(path).resolve()
+        if any(real.is_relative_to(root) for root in roots):
+            kept.append(str(real))
+        else:
+            found.skipped.append((path, f"outside the media roots (it leads to {real})"))
+    found.files = list(dict.fromkeys(kept))
 
 
 def content_id(path: str, block_bytes: int = 1 << 20) -> str:

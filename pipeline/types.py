@@ -3,8 +3,9 @@
     video file -> VideoInfo -> ChunkSpan -> FrameChunk -> ChunkDescription (caption + Events)
                -> Segment (one indexed text with its time span) -> Hit (a search answer)
 
-Every time is in seconds on the video's own clock: the container's presentation timestamps (PTS), counted from
-the first frame of the video stream. Spans are half-open: ``[start_s, end_s)``.
+Every time is in seconds on the file's own clock, as ffprobe and a browser show it: the frames' presentation
+timestamps (PTS) from the container, as they are (a video stream that starts after its audio starts after 0).
+Spans are half-open: ``[start_s, end_s)``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def segment_id_for(chunk_id: str, kind: SegmentKind, ordinal: int) -> int:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a cheap probe of the container tells: sizes are as displayed (rotation applied)."""
+    """What a cheap probe of the container tells: sizes are as displayed (rotation applied); ``duration_s`` is
+    where the video ends on the file's clock, ``start_s`` where its stream starts (usually 0; later when the
+    video starts after the audio)."""
 
     path: str
     duration_s: float
@@ -46,6 +49,7 @@ class VideoInfo:
     rotation_deg: int
     avg_fps: float
     codec: str
+    start_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.duration_s > 0:
@@ -54,12 +58,15 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class ChunkSpan:
-    """One unit of work: the frames of ``[start_s, end_s)`` of one video."""
+    """One unit of work: the frames of ``[start_s, end_s)`` of one video. ``decoded_end_s`` is set by a reader
+    whose file stopped decoding inside the span (corrupt or truncated data): the chunk then covers only
+    ``[start_s, covered_end_s)``, while its id stays the planned span's."""
 
     video_id: str
     video_path: str
     start_s: float
     end_s: float
+    decoded_end_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.start_s < self.end_s:
@@ -68,6 +75,10 @@ class ChunkSpan:
     @property
     def chunk_id(self) -> str:
         return chunk_id_for(self.video_id, self.start_s, self.end_s)
+
+    @property
+    def covered_end_s(self) -> float:
+        return self.end_s if self.decoded_end_s is None else self.decoded_end_s
 
     @property
     def duration_s(self) -> float:
@@ -173,11 +184,12 @@ def segments_from(description: ChunkDescription) -> list[Segment]:
             span.video_id,
             span.video_path,
             span.start_s,
-            span.end_s,
+            span.covered_end_s,
             "caption",
             description.caption,
         )
     ]
+    end_s = span.covered_end_s  # events are kept inside what was decoded
     for i, ev in enumerate(description.events):
         text = f"{ev.label}: {ev.description}" if ev.description else ev.label
         out.append(
@@ -186,8 +198,8 @@ def segments_from(description: ChunkDescription) -> list[Segment]:
                 cid,
                 span.video_id,
                 span.video_path,
-                ev.start_s,
-                ev.end_s,
+                min(ev.start_s, end_s),
+                min(ev.end_s, end_s),
                 "event",
                 text,
                 ev.label,

@@ -12,13 +12,11 @@ from pipeline.types import ChunkSpan, VideoInfo
 
 
 def pyav_pts(path: str) -> np.ndarray:
-    """Every frame's presentation time in seconds from the stream start, as PyAV reports it."""
+    """Every frame's presentation time in seconds, as PyAV (and ffprobe, and a browser) report it."""
     import av
 
     with av.open(path) as container:
-        stream = container.streams.video[0]
-        start = float((stream.start_time or 0) * stream.time_base)
-        return np.array(sorted(f.time - start for f in container.decode(stream)))
+        return np.array(sorted(f.time for f in container.decode(container.streams.video[0])))
 
 
 def read_all(path: str, cfg: DecodeConfig, reader_cls=None):
@@ -85,10 +83,53 @@ def test_file_decord_refuses_is_still_read(media, backend, used):
     assert sum(len(c.frames) for c in chunks) == 5
 
 
-def test_corrupt_file_gives_partial_result_and_reason(media):
-    _, chunks, reader = read_all(media("corrupted.mp4"), DecodeConfig(chunk_s=5))
+@pytest.mark.parametrize("backend", ["pyav", "decord", "opencv"])
+def test_corrupt_file_gives_partial_result_and_reason(media, backend):
+    """Decoding corrupted.mp4 stops at 2.7 s: its chunk ends after that last frame, not at the planned 5.0 s."""
+    _, chunks, reader = read_all(media("corrupted.mp4"), DecodeConfig(chunk_s=5, backend=backend))
     assert chunks and chunks[0].pts_s[-1] < 3.0
     assert "corrupt or truncated" in reader.warning
+    span = chunks[0].span
+    assert span.end_s == 5.0 and span.decoded_end_s == pytest.approx(2.8) and span.covered_end_s == span.decoded_end_s
+    assert span.chunk_id == ChunkSpan("vid", span.video_path, 0.0, 5.0).chunk_id  # still the planned chunk
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord", "opencv"])
+def test_times_are_the_files_own_clock_when_the_video_starts_after_the_audio(tmp_path, backend):
+    """As ffprobe and a browser show them: the first frame of a video stream that starts at 1.08 s is at 1.08 s
+    (it used to be reported at 0, every time 1.08 s early). The page's Chromium test checks the browser's side."""
+    from tests.clips import write_late_video
+
+    path = str(write_late_video(tmp_path / "late.webm"))
+    truth = pyav_pts(path)
+    info, chunks, _ = read_all(path, DecodeConfig(fps=2.0, chunk_s=60, backend=backend))
+    assert truth[0] == pytest.approx(1.08) and info.start_s == pytest.approx(1.08)
+    assert info.duration_s == pytest.approx(truth[-1] + 0.04, abs=0.01)
+    pts = chunks[0].pts_s
+    assert pts[0] == pytest.approx(truth[0], abs=1e-3)
+    nearest = truth[np.abs(truth[:, None] - pts[None, :]).argmin(axis=0)]
+    assert np.allclose(pts, nearest, atol=1e-3)
+
+
+def test_still_pictures_are_not_videos_but_an_animated_gif_is(tmp_path):
+    from tests.clips import write_images
+
+    made = write_images(tmp_path)
+    for name in ("still.png", "still.jpg", "one.gif"):
+        with pytest.raises(DecodeError, match="a still image"):
+            probe(made[name])
+    info = probe(made["animated.gif"])
+    assert info.duration_s == pytest.approx(2.0) and info.codec == "gif"
+
+
+def test_symlinks_that_lead_nowhere_say_so(tmp_path):
+    (tmp_path / "loop1.mp4").symlink_to(tmp_path / "loop2.mp4")
+    (tmp_path / "loop2.mp4").symlink_to(tmp_path / "loop1.mp4")
+    (tmp_path / "broken.mp4").symlink_to(tmp_path / "gone.mp4")
+    with pytest.raises(DecodeError, match="a symlink loop"):
+        probe(tmp_path / "loop1.mp4")
+    with pytest.raises(DecodeError, match=f"a broken symlink \\(to {tmp_path / 'gone.mp4'}\\)"):
+        probe(tmp_path / "broken.mp4")
 
 
 @pytest.mark.parametrize(

@@ -155,7 +155,59 @@ def test_a_partly_decodable_file_stays_failed_on_the_next_run(tmp_path, media, e
     writer.close()
     assert first.status == "failed" and "decoding stopped at" in first.reason and first.chunks == 1
     assert (second.status, second.reason, second.chunks) == ("failed", first.reason, 1) and describer.seen == []
-    assert Catalog(tmp_path / "idx").videos()[0]["status"] == "failed"
+    catalog = Catalog(tmp_path / "idx")
+    assert catalog.videos()[0]["status"] == "failed"
+    ends = [row["end_s"] for row in catalog.segments(catalog.segment_ids()).values()]
+    assert ends == [pytest.approx(2.8)] * 2  # the caption and the event end where decoding stopped, not at 5.0
+
+
+def test_a_folder_says_what_it_passed_over_and_what_is_a_video(tmp_path, embedder):
+    """An animated GIF is footage; pictures and other files in a folder are counted and named as passed over; a
+    folder with no video fails, saying so; a symlink looping back into the tree is walked once."""
+    from tests.clips import write_images
+    from tests.doubles import FrameCountDescriber
+
+    folder = tmp_path / "footage"
+    write_images(folder)
+    (folder / "notes.txt").write_text("shot list")
+    (folder / "again").symlink_to(folder)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.md").write_text("nothing here yet")
+    cfg = load_config("tiny.yaml", ["ray.enabled=false"])
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    report = run_local(
+        cfg, [str(folder), str(tmp_path / "empty"), str(folder / "still.png")], writer, FrameCountDescriber()
+    )
+    writer.close()
+    rows = {(Path(r.path).name, r.status): r.reason for r in report.results}
+    assert ("animated.gif", "ingested") in rows and ("one.gif", "failed") in rows
+    assert rows["one.gif", "failed"] == "a still image (gif), not a video"
+    assert rows["still.png", "failed"] == "a still image (png), not a video"  # named: probed, and refused
+    assert rows["footage", "skipped"] == "3 files that are not videos by their name (.jpg x1, .png x1, .txt x1)"
+    assert rows["again", "skipped"].startswith("a symlink loop")
+    assert rows["empty", "failed"] == "no video files here; 1 files that are not videos by their name (.md x1)"
+    assert report.exit_code == 1
+
+
+def test_two_copies_of_one_file_are_one_video_found_by_either_name(tmp_path, media, embedder):
+    from pipeline.index import Catalog
+    from tests.doubles import FrameCountDescriber
+
+    for name in ("dupA.mp4", "dupB.mp4"):
+        shutil.copy(media("bikes.mp4"), tmp_path / name)
+    cfg = load_config("tiny.yaml", ["ray.enabled=false"])
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    describer = FrameCountDescriber()
+    report = run_local(cfg, [str(tmp_path / "dupA.mp4"), str(tmp_path / "dupB.mp4")], writer, describer)
+    writer.close()
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert (by_name["dupA.mp4"].status, by_name["dupB.mp4"].status) == ("ingested", "skipped")
+    assert by_name["dupB.mp4"].reason == f"same content as {tmp_path / 'dupA.mp4'}"
+    assert len(describer.seen) == 1  # described once
+    catalog = Catalog(tmp_path / "idx")
+    for key in ("dupA.mp4", "dupB.mp4", str(tmp_path / "dupB.mp4")):
+        assert catalog.find_video(key)["path"] == str(tmp_path / "dupA.mp4"), key
+    assert catalog.find_video("dup_.mp4") is None  # a file name is matched as it is, not as a LIKE pattern
 
 
 def test_second_run_over_a_folder_ingests_only_the_new_video(tmp_path, media, embedder):

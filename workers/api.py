@@ -1,15 +1,18 @@
 """The HTTP service: search, videos (metadata, range-streamed file, thumbnails, WebVTT), ingest jobs, health,
 Prometheus metrics, alerts (list and live feed), answers (ask, summarize), and the web page at ``/``.
 
-Security: loopback by default; an API key (header ``X-API-Key``) is required when one is configured and always
-when binding elsewhere; only files under the configured media roots (symlinks resolved) are streamed or
-ingested; ``k``, query length and request bodies are bounded; every error is JSON with a message.
+Security (workers.api_guard acts before any route): loopback by default, answering only the Host names it was
+bound to; an API key (header ``X-API-Key``) is required when one is configured and always when binding
+elsewhere, and is checked before a body is read; bodies are counted as they stream; only files under the
+configured media roots (symlinks resolved, also inside folders) are streamed or ingested; ``k``, query length,
+queued ingest jobs and the thumbnail cache are bounded; every error is JSON with a message and documented in
+the OpenAPI schema.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
+import queue
 import threading
 import time
 import uuid
@@ -19,6 +22,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -30,10 +34,16 @@ from pipeline.search import Filters, Searcher
 from pipeline.timefmt import TimeRangeError
 from workers.api_alerts import add_alert_routes
 from workers.api_answers import add_answer_routes
+from workers.api_guard import DOCS_PATHS, Guard, documented
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_CHARS = 500
+MAX_TIME_S = 1e11  # seconds: past any file, and past the year 5000 for live sources' Unix times
+MAX_QUEUED_JOBS = 16  # ingest jobs waiting for the one that runs; more are refused with 429
+MAX_KEPT_JOBS = 1000  # finished jobs remembered for GET /jobs/{id}
+MAX_THUMBNAILS = 2000  # cached JPEGs; past this the oldest tenth is dropped
+THUMBNAIL_STEP_S = 0.5  # thumbnail times are rounded down to this
 
 
 @dataclass
@@ -56,8 +66,16 @@ class IngestRequest(BaseModel):
 class Service:
     """Loads the embedder and index once; reloads the index when an ingest commits a new version."""
 
-    def __init__(self, index_dir: Path, cfg: VidseekConfig, media_roots: list[Path], api_key: str | None) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        cfg: VidseekConfig,
+        media_roots: list[Path],
+        api_key: str | None,
+        allowed_hosts: set[str] | None = None,
+    ) -> None:
         self.index_dir, self.cfg, self.api_key = index_dir, cfg, api_key
+        self.allowed_hosts = allowed_hosts
         self.media_roots = [r.resolve() for r in media_roots]
         from pipeline.embed import make_embedder
 
@@ -66,7 +84,8 @@ class Service:
         self.searcher: Searcher | None = None
         self._stamp = None
         self.jobs: dict[str, Job] = {}
-        self.ingest_lock = threading.Lock()  # one ingest at a time: the index has a single writer
+        self.job_queue: queue.Queue[Job] = queue.Queue(MAX_QUEUED_JOBS)
+        self._job_runner: threading.Thread | None = None
         self.text_model = None  # for /ask and summaries: made on first use (workers.api_answers)
 
     def current(self) -> Searcher:
@@ -79,7 +98,7 @@ class Service:
                     raise HTTPException(503, f"{self.index_dir} holds no index yet; ingest something first")
                 try:
                     self.searcher = Searcher(self.index_dir, self.embedder)
-                except ValueError as exc:  # a damaged FAISS file: say which, and how to rebuild it
+                except ValueError as exc:  # a damaged or stale FAISS file: say which, and how to rebuild it
                     raise HTTPException(503, str(exc)) from None
                 self._stamp = stamp
             return self.searcher
@@ -90,6 +109,25 @@ class Service:
         if not any(path.is_relative_to(root) for root in self.media_roots):
             raise HTTPException(403, "path is outside the configured media roots")
         return path
+
+    def submit(self, job: Job, run) -> None:
+        """Queue ``job`` for the one runner thread (the index has a single writer); 429 when the queue is full."""
+        try:
+            self.job_queue.put_nowait(job)
+        except queue.Full:
+            raise HTTPException(429, f"{MAX_QUEUED_JOBS} ingest jobs are already waiting; try again later") from None
+        self.jobs[job.id] = job
+        finished = [j for j in self.jobs.values() if j.state in ("done", "failed")]
+        for old in finished[: max(0, len(self.jobs) - MAX_KEPT_JOBS)]:
+            del self.jobs[old.id]
+        with self.lock:
+            if self._job_runner is None:
+                self._job_runner = threading.Thread(target=self._run_jobs, args=(run,), daemon=True)
+                self._job_runner.start()
+
+    def _run_jobs(self, run) -> None:
+        while True:
+            run(self.job_queue.get())
 
 
 def _metrics():
@@ -104,15 +142,25 @@ def _metrics():
 
 
 def create_app(service: Service) -> FastAPI:
-    app = FastAPI(title="vidseek", version="0.1.0", description="Search hours of video to the second.")
+    app = FastAPI(
+        title="vidseek",
+        version="0.1.0",
+        description='Search hours of video to the second. Every error answers `{"error": "..."}`.',
+        responses=documented(400, 401, 422),
+    )
     registry, metrics = _metrics()
     app.state.service = service
+    web_files = {f"/{f.name}" for f in WEB_DIR.iterdir()} if WEB_DIR.exists() else set()
+    app.add_middleware(
+        Guard,
+        api_key=service.api_key,
+        allowed_hosts=service.allowed_hosts,
+        public_paths={"/", "/healthz", "/openapi.json", *DOCS_PATHS, *web_files},
+        max_body_bytes=MAX_BODY_BYTES,
+    )
 
     @app.middleware("http")
-    async def bounded_and_counted(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+    async def counted(request: Request, call_next):
         response = await call_next(request)
         route = request.scope.get("route")
         metrics["requests"].labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
@@ -135,16 +183,8 @@ def create_app(service: Service) -> FastAPI:
     async def unexpected(request: Request, exc: Exception):
         return JSONResponse({"error": f"internal error ({exc.__class__.__name__})"}, status_code=500)
 
-    def authorised(request: Request) -> None:
-        """The key comes in the X-API-Key header, or as ?key= for media the browser loads itself (<video>,
-        <img> and <track> cannot send headers)."""
-        if service.api_key is None:
-            return
-        given = request.headers.get("x-api-key") or request.query_params.get("key", "")
-        if not hmac.compare_digest(given.encode(), service.api_key.encode()):
-            raise HTTPException(401, "missing or wrong X-API-Key header")
-
-    guarded = [Depends(authorised)]
+    # The key itself is checked by the Guard, before a body is read; this documents it in the schema.
+    guarded = [Depends(APIKeyHeader(name="X-API-Key", auto_error=False))]
 
     def video_row(video_id: str) -> dict:
         row = service.current().catalog.video(video_id)
@@ -165,13 +205,13 @@ def create_app(service: Service) -> FastAPI:
 
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/search", dependencies=guarded)
+    @app.get("/search", dependencies=guarded, responses=documented(404, 503))
     def search(
-        q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS),
+        q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S", description="words to find"),
         k: int = Query(10, ge=1, le=100),
-        video: str | None = None,
-        after: float | None = Query(None, ge=0),
-        before: float | None = Query(None, ge=0),
+        video: str | None = Query(None, max_length=4096),
+        after: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
+        before: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
         kind: str | None = Query(None, pattern="^(caption|event)$"),
         label: str | None = Query(None, max_length=200),
     ):
@@ -186,14 +226,14 @@ def create_app(service: Service) -> FastAPI:
         ids = searcher.catalog.ids_by_path()
         return {"query": q, "results": [dict(h.__dict__, video_id=ids.get(h.video)) for h in hits]}
 
-    @app.get("/videos", dependencies=guarded)
+    @app.get("/videos", dependencies=guarded, responses=documented(503))
     def videos():
         # Each row's ingest config (a JSON text) is left to GET /videos/{id}: a list of thousands need not repeat it.
         return {
             "videos": [{k: v for k, v in row.items() if k != "config"} for row in service.current().catalog.videos()]
         }
 
-    @app.get("/videos/{video_id}", dependencies=guarded)
+    @app.get("/videos/{video_id}", dependencies=guarded, responses=documented(404, 503))
     def video(video_id: str):
         row = video_row(video_id)
         segments = video_segments(service.current().catalog, video_id)
@@ -204,41 +244,59 @@ def create_app(service: Service) -> FastAPI:
             "gaps": service.current().catalog.gaps(video_id),  # live sources: stretches not captured
         }
 
-    @app.get("/videos/{video_id}/stream", dependencies=guarded)
+    @app.get(
+        "/videos/{video_id}/stream",
+        dependencies=guarded,
+        responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "part of the file"}}
+        | documented(403, 404, 416, 503),
+    )
     def stream(video_id: str):
         path = service.allowed(video_row(video_id)["path"])
         if not path.is_file():
             raise HTTPException(404, "the video file is no longer there")
         return FileResponse(path, media_type="video/mp4" if path.suffix.lower() in (".mp4", ".m4v", ".mov") else None)
 
-    @app.get("/videos/{video_id}/thumbnail", dependencies=guarded)
-    def thumbnail(video_id: str, t: float = Query(0.0, ge=0, le=1e6)):
+    @app.get(
+        "/videos/{video_id}/thumbnail",
+        dependencies=guarded,
+        responses={200: {"content": {"image/jpeg": {}}}} | documented(403, 404, 503),
+    )
+    def thumbnail(video_id: str, t: float = Query(0.0, ge=0, le=MAX_TIME_S, allow_inf_nan=False)):
         row = video_row(video_id)
         path = service.allowed(row["path"])
+        if not path.is_file():
+            raise HTTPException(404, "the video file is no longer there")
+        # clamped to the video and rounded down, so a cache entry is one of a bounded set of frames
+        t = min(t, max((row["duration_s"] or 0) - 0.05, 0))
+        t = t // THUMBNAIL_STEP_S * THUMBNAIL_STEP_S
         cache = service.index_dir / "thumbnails" / f"{video_id}-{int(t * 1000)}.jpg"
         if not cache.exists():
-            cache.parent.mkdir(exist_ok=True)
-            _write_thumbnail(path, min(t, max((row["duration_s"] or 0) - 0.05, 0)), cache)
+            _make_room(cache.parent)
+            _write_thumbnail(path, t, cache)
         return FileResponse(cache, media_type="image/jpeg")
 
-    @app.get("/videos/{video_id}/captions.vtt", dependencies=guarded)
+    @app.get(
+        "/videos/{video_id}/captions.vtt",
+        dependencies=guarded,
+        responses={200: {"content": {"text/vtt": {}}}} | documented(404, 503),
+    )
     def captions(video_id: str):
         video_row(video_id)
         return PlainTextResponse(
             render(video_segments(service.current().catalog, video_id), "vtt"), media_type="text/vtt"
         )
 
-    @app.post("/ingest", dependencies=guarded, status_code=202)
+    @app.post("/ingest", dependencies=guarded, status_code=202, responses=documented(403, 413, 429))
     def ingest(body: IngestRequest):
+        """Ingest files or folders under the media roots, one job at a time; a file a folder leads to outside
+        the roots (a symlink) is skipped with that reason."""
         if not service.media_roots:
             raise HTTPException(403, "no media roots are configured: start `vidseek serve --media-root DIR`")
-        paths = [str(service.allowed(p)) for p in body.paths]
-        job = Job(uuid.uuid4().hex, paths)
-        service.jobs[job.id] = job
-        threading.Thread(target=_run_job, args=(service, job, metrics), daemon=True).start()
+        job = Job(uuid.uuid4().hex, [str(service.allowed(p)) for p in body.paths])
+        service.submit(job, lambda queued: _run_job(service, queued, metrics))
         return {"job_id": job.id, "state": job.state}
 
-    @app.get("/jobs/{job_id}", dependencies=guarded)
+    @app.get("/jobs/{job_id}", dependencies=guarded, responses=documented(404))
     def job_status(job_id: str):
         job = service.jobs.get(job_id)
         if job is None:
@@ -248,6 +306,16 @@ def create_app(service: Service) -> FastAPI:
     if WEB_DIR.exists():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
+
+
+def _make_room(folder: Path) -> None:
+    """Keep the thumbnail cache under ``MAX_THUMBNAILS`` files: past it, drop the oldest tenth."""
+    folder.mkdir(exist_ok=True)
+    files = list(folder.glob("*.jpg"))
+    if len(files) >= MAX_THUMBNAILS:
+        files.sort(key=lambda f: f.stat().st_mtime)
+        for old in files[: len(files) // 10 + 1]:
+            old.unlink(missing_ok=True)
 
 
 def _write_thumbnail(path: Path, t_s: float, out: Path) -> None:
@@ -270,7 +338,7 @@ def _write_thumbnail(path: Path, t_s: float, out: Path) -> None:
 
 
 def _run_job(service: Service, job: Job, metrics) -> None:
-    """One ingest at a time, in this process, with the same stages as the CLI's local run."""
+    """One ingest, in the runner thread (one at a time), with the same stages as the CLI's local run."""
     from pipeline.alerts import Alerting
     from pipeline.describe import make_describer
     from pipeline.describe.factory import resolve_model
@@ -284,19 +352,19 @@ def _run_job(service: Service, job: Job, metrics) -> None:
         def chunk_done(self, span) -> None:
             job.chunks_done += 1
 
-    with service.ingest_lock:
-        job.state, job.started = "running", time.time()
-        try:
-            describe_cfg, _ = resolve_model(service.cfg.describe)
-            cfg = service.cfg.model_copy(update={"describe": describe_cfg})
-            writer = IndexWriter(service.index_dir, service.embedder, index_cfg=cfg.index)
-            alerting = Alerting(writer)  # standing queries see API ingests too
-            report = run_local(cfg, job.paths, writer, make_describer(cfg.describe), Counting())
-            writer.close()
-            alerting.close()
-            job.results = [r.__dict__ for r in report.results]
-            job.state = "done"
-        except Exception as exc:  # noqa: BLE001 - a job's failure is reported through its status
-            job.state, job.error = "failed", f"{exc.__class__.__name__}: {exc}"
-        job.finished = time.time()
-        metrics["jobs"].labels(job.state).inc()
+    job.state, job.started = "running", time.time()
+    try:
+        describe_cfg, _ = resolve_model(service.cfg.describe)
+        cfg = service.cfg.model_copy(update={"describe": describe_cfg})
+        writer = IndexWriter(service.index_dir, service.embedder, index_cfg=cfg.index)
+        alerting = Alerting(writer)  # standing queries see API ingests too
+        describer = make_describer(cfg.describe)
+        report = run_local(cfg, job.paths, writer, describer, Counting(), roots=service.media_roots)
+        writer.close()
+        alerting.close()
+        job.results = [r.__dict__ for r in report.results]
+        job.state = "done"
+    except Exception as exc:  # a job's failure is reported through its status
+        job.state, job.error = "failed", f"{exc.__class__.__name__}: {exc}"
+    job.finished = time.time()
+    metrics["jobs"].labels(job.state).inc()

@@ -32,7 +32,8 @@ def add_alert_routes(app: FastAPI, index_dir, guarded: list) -> None:
     async def alert_stream(request: Request, after_id: int = Query(0, ge=0)):
         """Server-sent events, one per new alert (``id`` is the alert id; a reconnecting EventSource sends
         Last-Event-ID and resumes after it)."""
-        last = int(request.headers.get("last-event-id") or after_id)
+        resumed = request.headers.get("last-event-id", "")
+        last = int(resumed) if resumed.isdigit() else after_id
 
         async def events():
             nonlocal last

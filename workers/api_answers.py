@@ -11,13 +11,16 @@ from pydantic import BaseModel, Field
 from pipeline.answers import ask, summarize
 from pipeline.search import Filters
 from pipeline.timefmt import check_range
+from workers.api_guard import documented
+
+MAX_TIME_S = 1e11
 
 
 class AskRequest(BaseModel):
-    question: str = Field(..., min_length=1, max_length=500)
-    video: str | None = None
-    after_s: float | None = None
-    before_s: float | None = None
+    question: str = Field(..., min_length=1, max_length=500, pattern=r"\S")
+    video: str | None = Field(None, max_length=4096)
+    after_s: float | None = Field(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False)
+    before_s: float | None = Field(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False)
 
 
 def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
@@ -31,22 +34,26 @@ def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
             service.text_model = make_describer(resolve_model(service.cfg.describe)[0])
         return service.text_model
 
-    @app.post("/ask", dependencies=guarded)
+    @app.post("/ask", dependencies=guarded, responses=documented(404, 413, 503))
     def ask_route(body: AskRequest):
         filters = Filters(body.video, body.after_s, body.before_s)
         searcher = service.current()
         with lock:
             try:
                 answer = ask(body.question, searcher, text_model(), service.cfg.answer, filters).to_json()
-            except ValueError as exc:
-                raise HTTPException(400, str(exc)) from None
+            except ValueError as exc:  # no such video
+                raise HTTPException(404, str(exc)) from None
         ids = searcher.catalog.ids_by_path()
         for moment in answer["moments"]:
             moment["video_id"] = ids.get(moment["video"])  # the page plays moments by id
         return answer
 
-    @app.get("/videos/{video_id}/summary", dependencies=guarded)
-    def summary_route(video_id: str, after_s: float | None = Query(None), before_s: float | None = Query(None)):
+    @app.get("/videos/{video_id}/summary", dependencies=guarded, responses=documented(404, 503))
+    def summary_route(
+        video_id: str,
+        after_s: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
+        before_s: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
+    ):
         catalog = service.current().catalog
         if catalog.video(video_id) is None:
             raise HTTPException(404, f"no video with id {video_id!r}")

@@ -239,20 +239,29 @@ def serve(
     config: str = typer.Option(None, "--config", "-c"),
     set_: list[str] = typer.Option([], "--set"),
     api_key_env: str = typer.Option("VIDSEEK_API_KEY", help="environment variable holding the API key"),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="a Host name clients may use besides those bound to (repeatable), e.g. behind a proxy or DNS name",
+    ),
 ) -> None:
-    """The HTTP API and web page: search, stream from the second, thumbnails, captions, ingest jobs, metrics."""
+    """The HTTP API and web page: search, stream from the second, thumbnails, captions, ingest jobs, metrics.
+    The page is at http://HOST:PORT/, the API's interactive docs at /docs and its schema at /openapi.json."""
     import os
+
+    from workers.api_guard import LOOPBACK_NAMES, allowed_hosts_for, host_name
 
     cfg = load_config_or_exit(config, set_)
     api_key = os.environ.get(api_key_env) or None
-    loopback = host in ("127.0.0.1", "localhost", "::1")
-    if not loopback and api_key is None:
+    if host_name(host) not in LOOPBACK_NAMES and api_key is None:
         raise fail(f"binding to {host} needs an API key: set {api_key_env}")
+    if index.exists() and not index.is_dir():
+        raise fail(f"{index} is not a vidseek index: not a folder")
     import uvicorn
 
     from workers.api import Service, create_app
 
-    service = Service(index, cfg, media_root or [Path.cwd()], api_key)
+    service = Service(index, cfg, media_root or [Path.cwd()], api_key, allowed_hosts_for(host, allowed_host))
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 
 

@@ -52,8 +52,7 @@ class RichProgress:
 
 def print_summary(console: Console, report: IngestReport) -> None:
     table = Table(
-        title=f"ingested {report.count('ingested')}, skipped {report.count('skipped')} "
-        f"(already indexed), failed {report.count('failed')}"
+        title=f"ingested {report.count('ingested')}, skipped {report.count('skipped')}, failed {report.count('failed')}"
     )
     for col in ("video", "status", "chunks", "reason"):
         table.add_column(col, overflow="fold")

@@ -7,6 +7,7 @@ reads, without downloading the video.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -24,6 +25,39 @@ def _duration_from_packets(container, stream) -> float:
     return float((end - start) * stream.time_base)
 
 
+IMAGE_FORMATS = ("image2", "gif", "webp", "apng")  # and FFmpeg's "<codec>_pipe" image readers
+
+
+def _check_file(p: Path) -> None:
+    """A named local file that cannot be a video: say why in the words a user would look for."""
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        why = f"a broken symlink (to {os.readlink(p)})" if p.is_symlink() else "file not found"
+        raise DecodeError(str(p), why) from None
+    except OSError as exc:  # a symlink loop, no permission
+        why = exc.strerror or exc.__class__.__name__
+        raise DecodeError(str(p), f"a symlink loop ({why})" if exc.errno == errno.ELOOP else why) from None
+    if p.is_dir():
+        raise DecodeError(str(p), "is a directory")
+    if st.st_size == 0:
+        raise DecodeError(str(p), "empty file (0 bytes)")
+
+
+def _is_still_image(format_name: str, frames) -> bool:
+    """An image format with a single frame (a PNG, a JPEG, a one-frame GIF): one picture is not footage."""
+    names = format_name.split(",")
+    if not any(n in IMAGE_FORMATS or n.endswith("_pipe") for n in names):
+        return False
+    import av
+
+    try:
+        next(frames)
+        return False
+    except (StopIteration, av.FFmpegError):  # a second frame that does not decode: the picture is all there is
+        return True
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Raises ``DecodeError`` naming the file when it is missing, empty, or has no decodable video stream."""
     import av  # lazy: PyAV loads FFmpeg
@@ -33,13 +67,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         remote_info(path)  # missing / empty objects fail here with the URL named
         source = open_remote(path)  # range reads: only the header (and the first frame) is fetched
     else:
-        p = Path(path)
-        if not p.exists():
-            raise DecodeError(path, "file not found")
-        if p.is_dir():
-            raise DecodeError(path, "is a directory")
-        if p.stat().st_size == 0:
-            raise DecodeError(path, "empty file (0 bytes)")
+        _check_file(Path(path))
         source = path
     try:
         container = av.open(source)
@@ -54,21 +82,26 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise DecodeError(path, f"unsupported video codec ({stream.codec_context.name or 'unknown'})")
         rotation = 0
         try:
-            frame = next(container.decode(stream))
+            frames = container.decode(stream)
+            frame = next(frames)
             rotation = int(getattr(frame, "rotation", 0) or 0)
         except (StopIteration, av.FFmpegError) as exc:
             raise DecodeError(path, f"no decodable frame ({exc.__class__.__name__}: {exc})") from None
+        if _is_still_image(container.format.name, frames):
+            raise DecodeError(path, f"a still image ({ctx.name}), not a video")
+        # times are PTS as they are (ffprobe, browsers); decord and OpenCV count from the video stream's start
+        start_s = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         if stream.duration:
-            duration_s = float(stream.duration * stream.time_base)
+            duration_s = start_s + float(stream.duration * stream.time_base)
         elif container.duration:
-            duration_s = container.duration / av.time_base
+            duration_s = ((container.start_time or 0) + container.duration) / av.time_base
         else:
             container.seek(0)
-            duration_s = _duration_from_packets(container, stream)
+            duration_s = start_s + _duration_from_packets(container, stream)
         width, height = ctx.width, ctx.height
         if rotation % 180:
             width, height = height, width
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         if duration_s <= 0:
             raise DecodeError(path, "video has no duration and no timed packets")
-        return VideoInfo(path, duration_s, width, height, rotation, fps, ctx.name)
+        return VideoInfo(path, duration_s, width, height, rotation, fps, ctx.name, round(start_s, 6))

@@ -1,8 +1,10 @@
 """Read one chunk span's frames, sampled at ``fps`` and resized at decode time, each with its container PTS.
 
-Sampling rule (both readers): for each target time ``start_s + k / fps`` take the first frame whose PTS is at or
-after it, inside the span. Times are the frames' own PTS, never ``index / fps``, so VFR files come out right.
-decord is the default; OpenCV reads what decord cannot open or decode (rotation is applied by both).
+Sampling rule (every reader): for each target time ``start_s + k / fps`` take the first frame whose PTS is at or
+after it, inside the span. Times are the frames' own PTS on the file's clock (pipeline.types), never
+``index / fps``, so VFR files come out right. PyAV is the default; decord is supported; OpenCV reads what the
+chosen reader cannot open or decode (rotation is applied by all three). A file that stops decoding inside a span
+(corrupt or truncated) gives a chunk that ends at its last decoded frame (``ChunkSpan.decoded_end_s``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def sample_targets_s(span: ChunkSpan, fps: float) -> np.ndarray:
     return span.start_s + np.arange(math.ceil(span.duration_s * fps - _EPS_S)) / fps
 
 
+def cut_short(span: ChunkSpan, last_frame_s: float, frame_s: float) -> ChunkSpan:
+    """The span ending after its last decoded frame (shown for ``frame_s``), when decoding stopped more than a
+    second before the span's end; else the span as planned."""
+    if last_frame_s + frame_s < span.end_s - 1.0:
+        return replace(span, decoded_end_s=round(max(last_frame_s + frame_s, span.start_s + 1e-3), 3))
+    return span
+
+
 def sample_indices(frame_starts_s: np.ndarray, span: ChunkSpan, fps: float) -> np.ndarray:
     """Indices of the frames to keep for ``span``, given every frame's PTS (sorted)."""
     idx = np.searchsorted(frame_starts_s, sample_targets_s(span, fps) - _EPS_S, side="left")
@@ -65,8 +75,9 @@ class DecordReader:
                 info.path, ctx=decord.cpu(0), width=width, height=height, num_threads=cfg.threads
             )
             n = len(self._vr)
-            # (N, 2) float32 [start, end) seconds from PTS; an int array, not a slice (decord API)
-            self._starts_s = self._vr.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64)
+            # (N, 2) float32 [start, end) seconds from PTS, counted from the video stream's start; an int array,
+            # not a slice (decord API)
+            self._starts_s = self._vr.get_frame_timestamp(np.arange(n))[:, 0].astype(np.float64) + info.start_s
         except decord.DECORDError as exc:
             raise DecodeError(info.path, f"decord cannot open: {_first_line(exc)}") from None
 
@@ -82,6 +93,8 @@ class DecordReader:
             raise DecodeError(
                 self.info.path, f"decord failed in [{span.start_s:.1f}, {span.end_s:.1f}) s: {_first_line(exc)}"
             ) from None
+        if span.end_s > self._starts_s[-1] + 1.0 and span.end_s >= self.info.duration_s - 1e-3:
+            span = cut_short(span, float(self._starts_s[-1]), _frame_s(self.info))  # the file's frames end early
         return FrameChunk(span, frames, self._starts_s[idx], decoder=self.name)
 
     def close(self) -> None:
@@ -116,7 +129,7 @@ class OpenCVReader:
         if self._ended or not self._cap.grab():
             self._ended = True
             return False
-        self._last_pts_s = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        self._last_pts_s = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.info.start_s
         return True
 
     def read(self, span: ChunkSpan) -> FrameChunk:
@@ -149,6 +162,8 @@ class OpenCVReader:
             )
         if not frames:
             raise DecodeError(self.info.path, self.warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
+        if self._ended:
+            span = cut_short(span, self._last_pts_s, _frame_s(self.info))
         return FrameChunk(span, np.stack(frames), np.asarray(pts, dtype=np.float64), decoder=self.name)
 
     def close(self) -> None:
@@ -180,15 +195,12 @@ class PyAVReader:
             raise DecodeError(info.path, f"PyAV cannot open: {exc}") from None
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "SLICE" if cfg.threads == 1 else "AUTO"
-        self._start_s = float((self._stream.start_time or 0) * self._stream.time_base)
         self._frames = None  # decoding iterator, positioned after self._last_s
         self._last_s = math.inf
         self._held = None  # a decoded frame past the previous span's end
 
     def _seek(self, t_s: float) -> None:
-        self._container.seek(
-            int((t_s + self._start_s) / self._stream.time_base), stream=self._stream, backward=True, any_frame=False
-        )
+        self._container.seek(int(t_s / self._stream.time_base), stream=self._stream, backward=True, any_frame=False)
         self._frames = self._container.decode(self._stream)
         self._held, self._last_s = None, -math.inf
 
@@ -202,7 +214,7 @@ class PyAVReader:
         except av.FFmpegError as exc:
             self.warning = f"decoding stopped at {max(self._last_s, 0):.1f} s: {exc} (corrupt or truncated data)"
             return None
-        self._last_s = float(frame.time) - self._start_s
+        self._last_s = float(frame.time)
         return frame
 
     def read(self, span: ChunkSpan) -> FrameChunk:
@@ -214,11 +226,13 @@ class PyAVReader:
             self._seek(span.start_s)  # backwards, first read, or far ahead: jump to the keyframe before the span
         targets = list(sample_targets_s(span, self.cfg.fps))
         frames, pts = [], []
+        ended = False
         while targets:
             frame, self._held = (self._held, None) if self._held is not None else (self._next(), None)
             if frame is None:
+                ended = True
                 break
-            t = float(frame.time) - self._start_s
+            t = float(frame.time)
             if t >= span.end_s - _EPS_S:
                 self._held = frame
                 break
@@ -230,6 +244,8 @@ class PyAVReader:
                     targets.pop(0)
         if not frames:
             raise DecodeError(self.info.path, self.warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
+        if ended:
+            span = cut_short(span, self._last_s, _frame_s(self.info))
         return FrameChunk(span, np.stack(frames), np.asarray(pts, dtype=np.float64), decoder=self.name)
 
     def close(self) -> None:
@@ -323,6 +339,11 @@ def open_reader(info: VideoInfo, cfg: DecodeConfig, backend: str | None = None) 
     if is_url(info.path):
         return StagedReader(info, cfg, backend)
     return _local_reader(info, cfg, backend)
+
+
+def _frame_s(info: VideoInfo) -> float:
+    """How long one frame shows, from the average rate (a guess of 1/25 s when the file states none)."""
+    return 1.0 / info.avg_fps if info.avg_fps > 0 else 0.04
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ missing; a file whose chunks are all indexed but that decoded only partly stays 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS file_ids (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS gaps (video_id TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, reason TEXT);
 """
+_VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE {where} ORDER BY v.updated DESC"
 SEGMENT_COLUMNS = [
     "segment_id",
     "chunk_id",
@@ -110,16 +112,20 @@ class Catalog:
         return dict(row) if row else None
 
     def find_video(self, key: str) -> dict | None:
-        """A video by id, by path as ingested (relative to the current folder or absolute), or by file name."""
-        row = self.db.execute(
-            "SELECT * FROM videos WHERE video_id=? OR path IN (?, ?) ORDER BY updated DESC",
-            (key, key, os.path.abspath(key)),
-        ).fetchone()
-        if row is None:
-            row = self.db.execute(
-                "SELECT * FROM videos WHERE path LIKE ? ORDER BY updated DESC", (f"%/{Path(key).name}",)
-            ).fetchone()
-        return dict(row) if row else None
+        """A video by id, by path as ingested (relative to the current folder or absolute), or by file name; a
+        path holding the same content as an indexed video (a copy ingested in the same run) leads to it too."""
+        paths = (key, os.path.abspath(key))
+        by_name = "%/" + re.sub(r"([\\%_])", r"\\\1", Path(key).name)  # LIKE, with its wildcards taken literally
+        for query, args in (
+            ("SELECT * FROM videos WHERE video_id=? OR path IN (?, ?) ORDER BY updated DESC", (key, *paths)),
+            (_VIA_FILE_IDS.format(where="f.path IN (?, ?)"), paths),
+            ("SELECT * FROM videos WHERE path LIKE ? ESCAPE '\\' ORDER BY updated DESC", (by_name,)),
+            (_VIA_FILE_IDS.format(where="f.path LIKE ? ESCAPE '\\'"), (by_name,)),
+        ):
+            row = self.db.execute(query, args).fetchone()
+            if row is not None:
+                return dict(row)
+        return None
 
     def videos(self) -> list[dict]:
         rows = self.db.execute(

@@ -1,5 +1,7 @@
 // The search page: results as cards; a click plays the video from the moment's start with captions on,
-// and the strip under the player marks the video's events. Ask shows an answer whose citations play their
+// and the strip under the player marks the video's events. Every string from the server (file names, captions,
+// labels) goes into the page as text (textContent, attributes), never as HTML; the server's
+// Content-Security-Policy allows no inline script as a second wall. Ask shows an answer whose citations play their
 // moment (unverified ones are marked, not linked); the filter row narrows searches (video, kind, label, from/to)
 // and answers (video, from/to); Summarize summarizes the playing video; new alerts arrive over server-sent
 // events. The API key goes in a header on the page's own requests and as ?key= on media URLs, since <video>,
@@ -88,19 +90,32 @@ async function search(query) {
   }
 }
 
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
 function renderResults(results) {
   const list = $("results");
-  list.innerHTML = "";
+  list.replaceChildren();
   results.forEach((hit, rank) => {
-    const card = document.createElement("article");
-    card.className = "card";
+    const card = element("article", "card");
     card.dataset.rank = rank;
     card.dataset.start = hit.start_s;
+    const thumb = element("img");
+    thumb.alt = "";
+    thumb.loading = "lazy";
+    thumb.src = media(`/videos/${encodeURIComponent(hit.video_id)}/thumbnail?t=${hit.start_s.toFixed(2)}`);
     const name = hit.video.split("/").pop();
-    card.innerHTML = `<img alt="" loading="lazy" src="${media(`/videos/${hit.video_id}/thumbnail?t=${hit.start_s.toFixed(2)}`)}">
-      <div><div class="meta">${name} · ${hhmmss(hit.start_s)}-${hhmmss(hit.end_s)} · ${hit.score.toFixed(3)} · ${hit.kind}</div>
-      <div class="text"></div></div>`;
-    card.querySelector(".text").textContent = hit.text;
+    const when = `${hhmmss(hit.start_s)}-${hhmmss(hit.end_s)}`;
+    const body = element("div");
+    body.append(
+      element("div", "meta", `${name} · ${when} · ${hit.score.toFixed(3)} · ${hit.kind}`),
+      element("div", "text", hit.text),
+    );
+    card.append(thumb, body);
     card.addEventListener("click", () => play(hit));
     list.appendChild(card);
   });
@@ -129,7 +144,7 @@ async function ask(question) {
 function renderAnswer(body) {
   // the answer's text, with each valid citation a link to its moment and unverified ones in red
   const panel = $("answer");
-  panel.innerHTML = "";
+  panel.replaceChildren();
   let text = body.answer;
   const marks = [...body.citations].map((c) => ({ ...c, at: text.indexOf(c.text) })).filter((c) => c.at >= 0);
   marks.sort((a, b) => a.at - b.at);
@@ -163,7 +178,7 @@ async function summarizeVideo() {
   if (!videoId) return;
   $("status").textContent = "summarizing...";
   try {
-    const body = await getJSON(`/videos/${videoId}/summary`);
+    const body = await getJSON(`/videos/${encodeURIComponent(videoId)}/summary`);
     $("answer").textContent = body.summary;
     $("status").textContent = `summary from ${body.levels.join(" -> ")} lines, ${body.model_calls} model calls`;
   } catch (err) {
@@ -185,9 +200,9 @@ function watchAlerts() {
 
 async function play(hit) {
   const player = $("player");
-  const base = `/videos/${hit.video_id}`;
+  const base = `/videos/${encodeURIComponent(hit.video_id)}`;
   if (player.dataset.video !== hit.video_id) {
-    player.innerHTML = "";
+    player.replaceChildren();
     player.src = media(`${base}/stream`);
     const track = document.createElement("track");
     track.kind = "captions";
@@ -197,7 +212,7 @@ async function play(hit) {
     track.default = true;
     player.appendChild(track);
     player.dataset.video = hit.video_id;
-    $("summarize").style.display = "";
+    $("summarize").classList.add("shown");
     drawTimeline(await getJSON(base));
   }
   const seek = () => {
@@ -212,7 +227,7 @@ async function play(hit) {
 
 function drawTimeline(video) {
   const strip = $("timeline");
-  strip.innerHTML = "";
+  strip.replaceChildren();
   const duration = video.duration_s || 1;
   for (const ev of video.events) {
     const mark = document.createElement("div");
