@@ -3,6 +3,7 @@ traversal, bounds, ingest jobs while searching, metrics."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -249,3 +250,175 @@ def test_ask_and_summary_routes(setup, embedder):
         ]
         assert [r.status_code for r in backwards] == [422, 422]
         assert all("after (00:00:09) is later than before (00:00:02)" in r.json()["error"] for r in backwards)
+
+
+def raw_request(url: str, head: str, body_chunks=(), timeout: float = 10.0) -> tuple[int, dict, bytes, int]:
+    """Send ``head`` (request line and headers) and then as many ``body_chunks`` as the server lets through before
+    it answers; returns (status, headers, body, bytes of body sent). A guard that answers before reading a body
+    is seen as an answer with little of the body sent."""
+    import select
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=timeout)
+    sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+    sent = 0
+    for chunk in body_chunks:
+        if select.select([sock], [], [], 0)[0]:  # the server has answered: stop sending
+            break
+        try:
+            sock.sendall(chunk)
+        except OSError:
+            break
+        sent += len(chunk)
+    data = b""
+    sock.settimeout(timeout)
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+        part = sock.recv(65536)
+        if not part:
+            break
+        data += part
+    sock.close()
+    head_part, _, body = data.partition(b"\r\n\r\n")
+    lines = head_part.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body, sent
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def test_a_chunked_body_is_counted_as_it_streams_and_refused_past_the_limit(setup, embedder):
+    index, root, _ = setup
+    chunk = b"2000\r\n" + b" " * 0x2000 + b"\r\n"  # 8 KiB chunks of an endless chunked body
+    with LiveServer(service_for(index, root, embedder)) as url:
+        head = "POST /ingest HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nTransfer-Encoding: chunked\n"
+        status, headers, body, sent = raw_request(url, head, [chunk] * 6400)  # 50 MB offered
+    assert status == 413 and json.loads(body) == {"error": "request body over 65536 bytes"}
+    assert sent < 2 << 20, sent  # answered after about 64 KiB, not after reading 50 MB
+
+
+def test_the_key_is_checked_before_a_body_is_read(setup, embedder):
+    index, root, _ = setup
+    with LiveServer(service_for(index, root, embedder, api_key="s3cret")) as url:
+        head = "POST /ingest HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nContent-Length: 200000000\n"
+        status, _, body, sent = raw_request(url, head, [b" " * 65536] * 3200)  # 200 MB offered, no key
+    assert status == 401 and json.loads(body)["error"] == "missing or wrong X-API-Key header"
+    assert sent < 2 << 20, sent
+
+
+def test_a_folder_cannot_lead_outside_the_media_roots(setup, embedder, tmp_path):
+    """The folder is inside the root; a symlink in it leads to a video outside: skipped, with that reason."""
+    index, root, outside = setup
+    shutil.copy(root / "chaplin.mp4", outside / "private.mp4")
+    (root / "sub2").mkdir(exist_ok=True)
+    (root / "sub2" / "clip.mp4").unlink(missing_ok=True)
+    (root / "sub2" / "clip.mp4").symlink_to(outside / "private.mp4")
+    with LiveServer(service_for(index, root, embedder)) as url:
+        direct = httpx.post(f"{url}/ingest", json={"paths": [str(outside / "private.mp4")]})
+        assert direct.status_code == 403
+        job = httpx.post(f"{url}/ingest", json={"paths": [str(root / "sub2")]}).json()
+        state = wait_for_job(url, job["job_id"])
+        videos = {v["path"] for v in httpx.get(f"{url}/videos").json()["videos"]}
+    assert state["state"] == "done", state
+    reasons = {Path(r["path"]).name: (r["status"], r["reason"]) for r in state["results"]}
+    assert reasons["clip.mp4"] == ("skipped", f"outside the media roots (it leads to {outside / 'private.mp4'})")
+    assert not any("private" in v or "sub2" in v for v in videos)
+
+
+def wait_for_job(url: str, job_id: str, timeout_s: float = 300) -> dict:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        state = httpx.get(f"{url}/jobs/{job_id}").json()
+        if state["state"] in ("done", "failed"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {state}")
+
+
+def test_ingest_jobs_queue_up_to_a_bound_on_one_thread(setup, embedder, monkeypatch):
+    import workers.api
+
+    index, root, _ = setup
+    release = threading.Event()
+    monkeypatch.setattr(workers.api, "_run_job", lambda service, job, metrics: release.wait(30))
+    before = threading.active_count()
+    with LiveServer(service_for(index, root, embedder)) as url:
+        answers = [httpx.post(f"{url}/ingest", json={"paths": [str(root / "bikes.mp4")]}) for _ in range(50)]
+        threads = threading.active_count() - before
+        release.set()
+    codes = [a.status_code for a in answers]
+    accepted = codes.count(202)
+    assert workers.api.MAX_QUEUED_JOBS <= accepted <= workers.api.MAX_QUEUED_JOBS + 1  # + the one running
+    assert codes.count(429) == 50 - accepted and "already waiting" in answers[-1].json()["error"]
+    assert threads <= 3, threads  # the server, its loop, one job runner: not one thread per job
+
+
+def test_thumbnails_are_clamped_and_rounded_into_a_bounded_cache(setup, embedder):
+    index, root, _ = setup
+    cache = index / "thumbnails"
+    shutil.rmtree(cache, ignore_errors=True)
+    with LiveServer(service_for(index, root, embedder)) as url:
+        for t in range(100, 130):  # all past the 10 s video's end
+            assert httpx.get(f"{url}/videos/bikes/thumbnail", params={"t": t}).status_code == 200
+        for t in (2.1, 2.2, 2.3, 2.49):
+            assert httpx.get(f"{url}/videos/bikes/thumbnail", params={"t": t}).status_code == 200
+        for bad in ("nan", "inf", "-1"):
+            assert httpx.get(f"{url}/videos/bikes/thumbnail", params={"t": bad}).status_code == 422
+    assert sorted(f.name for f in cache.iterdir()) == ["bikes-2000.jpg", "bikes-9500.jpg"]
+
+
+def test_only_the_bound_host_names_are_served(setup, embedder):
+    """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 sends Host: evil.example."""
+    from workers.api_guard import allowed_hosts_for
+
+    index, root, _ = setup
+    app = service_for(index, root, embedder)
+    app.state.service.allowed_hosts = None  # set below, as `vidseek serve` does
+    for middleware in app.user_middleware:
+        if middleware.cls.__name__ == "Guard":
+            middleware.kwargs["allowed_hosts"] = allowed_hosts_for("127.0.0.1", ["vidseek.lan"])
+    with LiveServer(app) as url:
+        port = url.rsplit(":", 1)[1]
+        evil = httpx.get(f"{url}/search", params={"q": "car"}, headers={"Host": f"evil.example:{port}"})
+        assert (
+            evil.status_code == 400
+            and "evil.example" in evil.json()["error"]
+            and "--allowed-host" in evil.json()["error"]
+        )
+        for name in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "vidseek.lan"):
+            assert httpx.get(f"{url}/healthz", headers={"Host": name}).status_code == 200, name
+    assert allowed_hosts_for("0.0.0.0", []) is None and allowed_hosts_for("10.0.0.5", []) == {"10.0.0.5"}
+
+
+def test_every_error_is_json_and_every_answer_carries_the_security_headers(setup, embedder):
+    index, root, _ = setup
+    size = (root / "bikes.mp4").stat().st_size
+    with LiveServer(service_for(index, root, embedder)) as url:
+        answers = {
+            "unknown route": httpx.get(f"{url}/no/such/route"),
+            "range past the end": httpx.get(f"{url}/videos/bikes/stream", headers={"Range": f"bytes={size + 10}-"}),
+            "malformed range": httpx.get(f"{url}/videos/bikes/stream", headers={"Range": "bytes=abc"}),
+            "NUL in the path": httpx.get(f"{url}/videos/a%00b"),
+            "NUL in the query": httpx.get(f"{url}/search", params={"q": "car\x00"}),
+            "blank query": httpx.get(f"{url}/search", params={"q": "   "}),
+            "nan time": httpx.get(f"{url}/search", params={"q": "car", "after": "nan"}),
+            "negative time": httpx.get(f"{url}/search", params={"q": "car", "before": "-5"}),
+            "blank question": httpx.post(f"{url}/ask", json={"question": " \t"}),
+        }
+        page = httpx.get(f"{url}/")
+    expected = {"unknown route": 404, "range past the end": 416, "malformed range": 400, "NUL in the path": 400}
+    for name, answer in answers.items():
+        assert answer.status_code == expected.get(name, 400 if "NUL" in name else 422), (name, answer.text)
+        assert answer.headers["content-type"] == "application/json", name
+        assert isinstance(answer.json()["error"], str) and answer.json()["error"], name
+    for answer in (page, answers["unknown route"]):
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        assert "unsafe-inline" not in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+    assert "<script>" not in page.text and "style=" not in page.text  # nothing inline for the policy to allow

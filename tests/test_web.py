@@ -4,6 +4,7 @@ query, click the first result, and the player must be playing from that result's
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,57 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
         box = browser.find_element(By.ID, "q")
         box.send_keys(Keys.ENTER)
         WebDriverWait(browser, 30).until(lambda d: "later than before" in d.find_element(By.ID, "status").text)
+
+
+def test_a_file_name_holding_html_is_shown_as_text_and_runs_no_script(tmp_path, media, embedder, browser):
+    """A file named like an HTML tag, ingested and found: its name shows as text; no script runs (the page holds
+    the API key), and the server's policy would refuse inline script besides."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    name = "<img src=x onerror=alert(1)>"
+    index, root = index_bunny(tmp_path, media, embedder, name)
+    with LiveServer(service_for(index, root, embedder)) as url:
+        browser.get(url + "/")
+        browser.find_element(By.ID, "q").send_keys("butterflies in a meadow", Keys.ENTER)
+        cards = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".card"))
+        time.sleep(1.0)  # time for an injected image's error handler to fire
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.text  # noqa: B018 - raises when no script called alert()
+        assert cards[0].find_element(By.CLASS_NAME, "meta").text.startswith(f"{name}.webm · 00:00:20")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#results img")) == len(cards)  # thumbnails only
+        assert browser.execute_script("return document.querySelectorAll('[onerror]').length") == 0
+        thumb = cards[0].find_element(By.TAG_NAME, "img").get_attribute("src")
+        assert "%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E/thumbnail" in thumb  # the id travels escaped
+
+
+def test_the_page_and_vidseek_agree_on_a_frames_time(tmp_path, embedder, browser):
+    """A video that starts 1.08 s after its audio: the frame vidseek reports first is the frame the browser
+    presents first, at the same second (vidseek used to say 0.0 for it)."""
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import open_reader, plan_spans, probe
+    from tests.clips import write_late_video
+
+    root = tmp_path / "media"
+    root.mkdir()
+    video = write_late_video(root / "late.webm")
+    info = probe(video)
+    cfg = DecodeConfig(fps=2.0)
+    (span,) = plan_spans(info, "late", cfg)
+    chunk = open_reader(info, cfg).read(span)
+    writer = IndexWriter(tmp_path / "index", embedder)
+    writer.begin_video("late", str(video), video.stat().st_size, info.duration_s, "test", {})
+    writer.write(ChunkDescription(chunk.span, "a grey screen that brightens", model="test"))
+    writer.finish_video("late", "complete", num_chunks=1)
+    writer.close()
+    with LiveServer(service_for(tmp_path / "index", root, embedder)) as url:
+        browser.get(url + "/")
+        presented = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1], v = document.getElementById('player');"
+            "v.muted = true; v.src = '/videos/late/stream';"
+            "v.requestVideoFrameCallback((now, frame) => { v.pause(); done(frame.mediaTime); });"
+            "v.play().catch((e) => done(String(e)));"
+        )
+    assert presented == pytest.approx(float(chunk.pts_s[0]), abs=1e-3) and presented > 1.0
