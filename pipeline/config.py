@@ -208,12 +208,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             f"config file {str(path)!r} not found; configs shipped: "
             + ", ".join(sorted(p.name for p in CONFIG_DIR.glob("*.yaml")))
         )
+    if path.is_dir():
+        raise ConfigError(f"config {str(path)!r} is a folder, not a YAML file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (decode, describe, embed, ray)")
+        raise ConfigError(f"{path}: expected a mapping of sections ({', '.join(VidseekConfig.model_fields)})")
     for assignment in overrides:
         _apply_override(data, assignment)
     try:

@@ -206,8 +206,12 @@ def run_local(
     report = IngestReport()
     tasks = prepare(paths, cfg, writer, report, describer.name, roots)
     progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
-    describer.load()
+    if any(t.spans for t in tasks):  # a re-run with nothing to describe loads no model
+        describer.load()
     for task in tasks:
+        if not task.spans:
+            finish(task, writer, report, progress)
+            continue
         try:
             reader = open_reader(task.info, cfg.decode)
         except DecodeError as exc:

@@ -3,6 +3,8 @@ a value past 2000-01-01 is a wall-clock time: no file is thirty years long."""
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime, timezone
 
 WALL_CLOCK_FROM_S = 946_684_800.0  # 2000-01-01T00:00:00Z
@@ -27,6 +29,35 @@ def format_time(seconds: float) -> str:
 def format_span(start_s: float, end_s: float) -> str:
     """'00:01:35-00:02:35', or two full UTC timestamps for a live source."""
     return f"{format_time(start_s)}-{format_time(end_s)}"
+
+
+_CLOCK = re.compile(r"\d+(\.\d+)?")
+
+
+def parse_time(text: str | None) -> float | None:
+    """Seconds from '95', '95.5', '1:35', '00:01:35', or a UTC time '2026-11-24T23:59:01Z' (live sources).
+    Minutes and seconds after the first field are below 60; nothing negative, 'nan' or 'inf'."""
+    if text is None:
+        return None
+    text = text.strip()
+    shown = repr(text[:40] + ("..." if len(text) > 40 else ""))
+    if "T" in text:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{shown} is not an ISO time such as 2026-11-24T23:59:01Z") from None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    parts = text.split(":")
+    if len(parts) > 3 or not all(_CLOCK.fullmatch(p) for p in parts):
+        raise ValueError(f"{shown} is not a time: give seconds (95.5) or HH:MM:SS (00:01:35)")
+    if any(float(p) >= 60 for p in parts[1:]):
+        raise ValueError(f"{shown} is not a time: minutes and seconds go up to 59")
+    total = 0.0
+    for part in parts:
+        total = total * 60 + float(part)
+    if not math.isfinite(total):
+        raise ValueError(f"{shown} is too large a time")
+    return total
 
 
 class TimeRangeError(ValueError):

@@ -240,3 +240,163 @@ def test_eval_retrieval_takes_the_method_settings_from_the_config(tmp_path):
     assert vidseek(*args, "--index", tmp_path / "idx", "--set", "index.context_s=0").returncode == 0  # reused
     other = vidseek(*args, "--index", tmp_path / "idx")  # context vectors on: not the index that is there
     assert other.returncode == 2 and "other captions or settings" in other.stderr
+
+
+@pytest.fixture
+def small_index(tmp_path, embedder):
+    """Two videos written directly (no model): one caption holds Rich markup, which must print as text."""
+    from pipeline.index import IndexWriter
+    from pipeline.types import ChunkDescription, ChunkSpan
+
+    index = tmp_path / "idx"
+    writer = IndexWriter(index, embedder)
+    for video, caption in (("a", "A red truck arrives at the gate."), ("b", "[/red] a dog [bold]barks[/bold]")):
+        writer.begin_video(video, f"/videos/{video}.mp4", 1, 60.0, "test", {})
+        writer.write(ChunkDescription(ChunkSpan(video, f"/videos/{video}.mp4", 0, 60), caption, model="test"))
+        writer.finish_video(video, "complete", num_chunks=1)
+    writer.close()
+    return index
+
+
+def test_a_missing_or_damaged_vectors_file_is_named_not_an_empty_answer(small_index):
+    assert vidseek("status", "--index", small_index).returncode == 0
+    vectors = small_index / "vectors.faiss"
+    saved = vectors.read_bytes()
+    vectors.unlink()
+    search = vidseek("search", "a truck", "--index", small_index)
+    assert search.returncode == 2 and search.stdout == ""
+    assert f"{vectors} cannot be read" in search.stderr and "missing: the catalog lists 2 segments" in search.stderr
+    assert f"vidseek index rebuild --index {small_index}" in search.stderr
+    status = vidseek("status", "--index", small_index)
+    assert status.returncode == 2 and "damaged:" in status.stderr and "missing" in status.stderr
+    for damage in (saved[: len(saved) // 2], b"garbage" * 100):
+        vectors.write_bytes(damage)
+        status = vidseek("status", "--index", small_index)
+        assert status.returncode == 2 and f"{vectors} cannot be read" in status.stderr, status.stderr
+    rebuilt = vidseek("index", "rebuild", "--index", small_index)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert vidseek("status", "--index", small_index).returncode == 0
+    found = vidseek("search", "a truck", "--index", small_index, "--json")
+    assert json.loads(found.stdout.splitlines()[0])["video"] == "/videos/a.mp4"
+
+
+def test_untrusted_text_prints_as_it_is(small_index):
+    """A caption holding Rich markup ("[/red]") crashed the table or lost its brackets."""
+    table = vidseek("search", "a dog barks", "--index", small_index, "-k", "1")
+    assert table.returncode == 0, table.stderr
+    assert "[/red] a dog [bold]barks[/bold]" in table.stdout
+    help_text = vidseek("ask", "--help").stdout
+    assert "every claim cites [video HH:MM:SS-HH:MM:SS]" in " ".join(help_text.split())
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["search", "   ", "--index", "{index}"], "the query is empty"),
+        (["ask", "", "--index", "{index}"], "the question is empty"),
+        (["search", "dog", "--index", "{index}", "--after", "99:99:99"], "minutes and seconds go up to 59"),
+        (["search", "dog", "--index", "{index}", "--after", "nan"], "'nan' is not a time"),
+        (["search", "dog", "--index", "{index}", "--before", "-5"], "'-5' is not a time"),
+        (["summarize", "a", "--index", "{index}", "--after", "inf"], "'inf' is not a time"),
+        (["status", "--index", "/etc/passwd"], "/etc/passwd is not a vidseek index: not a folder"),
+        (["search", "dog", "--index", "/etc/passwd"], "/etc/passwd is not a vidseek index"),
+        (["export", "--index", "/proc/nope", "--video", "a"], "/proc/nope is not a vidseek index: no such folder"),
+        (["ingest", "{media}", "--index", "/proc/nope", "--config", "tiny.yaml"], "/proc/nope"),
+        (["ingest", "{media}", "--index", "/etc/passwd", "--config", "tiny.yaml"], "/etc/passwd"),
+        (["ingest", "{media}", "--index", "{index}", "--config", "/etc"], "'/etc' is a folder, not a YAML file"),
+        (["ingest", "{media}", "--index", "{index}", "--config", "{binary}"], "not a text file"),
+        (["index", "rebuild", "--index", "{tmp}"], "is not a vidseek index"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(small_index, tmp_path, args, message):
+    binary = tmp_path / "config.yaml"
+    binary.write_bytes(b"decode:\n  fps: \xff\xfe\n")
+    values = {"index": small_index, "media": tmp_path / "none.mp4", "binary": binary, "tmp": tmp_path / "empty"}
+    (tmp_path / "empty").mkdir()
+    result = vidseek(*[a.format(**values) for a in args])
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_remove_and_rebuild_on_a_busy_index_wait_or_stop_with_exit_3(small_index):
+    from pipeline.index.lock import IndexLock
+
+    holder = IndexLock(small_index)
+    holder.acquire()
+    try:
+        for args in (["remove", "a", "--index", small_index], ["index", "rebuild", "--index", small_index]):
+            busy = vidseek(*args)
+            assert busy.returncode == 3 and "is being written by pid" in busy.stderr, busy.stderr
+            assert "Traceback" not in busy.stderr
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workers.cli", "remove", "a", "--index", str(small_index), "--wait", "60"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)
+        assert proc.poll() is None  # waiting for the lease
+    finally:
+        holder.release()
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "removed /videos/a.mp4: 1 segment" in stdout, stderr
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_rerun_with_nothing_to_do_starts_no_ray_and_a_killed_driver_leaves_no_ray_behind(tmp_path, media):
+    index = tmp_path / "idx"
+    path = media("concat_real_clips_640x360.mp4")
+    args = ["ingest", path, "--index", index, "--config", "tiny.yaml", "--set", "decode.chunk_s=5"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *map(str, args)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        ray_processes = _children_of(proc.pid)
+        if any("DecodeWorker" in _cmdline(pid) for pid in ray_processes):
+            break
+        time.sleep(0.3)
+    assert any("raylet" in _cmdline(pid) for pid in ray_processes), "local Ray did not start"
+    os.kill(proc.pid, signal.SIGKILL)  # the driver alone, as `kill -9 PID` does
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and (alive := [p for p in ray_processes if _cmdline(p)]):
+        time.sleep(0.5)
+    assert not alive, {pid: _cmdline(pid) for pid in alive}
+    finished = vidseek(*args)
+    assert finished.returncode == 0, finished.stderr
+    again = vidseek(*args)
+    assert again.returncode == 0 and "skipped 1" in again.stdout
+    assert "Started a local Ray instance" in finished.stderr and "Ray" not in again.stderr
+
+
+def _children_of(root: int) -> set[int]:
+    """Every process below ``root``, from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found, todo = set(), [root]
+    while todo:
+        parent = todo.pop()
+        for pid in [p for p, pp in parents.items() if pp == parent and p not in found]:
+            found.add(pid)
+            todo.append(pid)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -26,11 +26,13 @@ from workers.cli_common import (
     counted,
     err,
     fail,
+    index_folder,
     labelled,
     load_config_or_exit,
     out,
     parse_time,
     require_index,
+    require_text,
     take_index_for_writing,
     with_runnable_model,
 )
@@ -77,6 +79,7 @@ def ingest(
     from pipeline.job import write_run_summary
     from workers.progress import RichProgress, print_summary
 
+    index_folder(index)  # before minutes of loading a model
     cfg = with_runnable_model(cfg)
     lock, remote = take_index_for_writing(index, wait)  # remote: --index s3://..., a leased local mirror
     alerting = []
@@ -93,11 +96,10 @@ def ingest(
     try:
         with RichProgress(err) as progress:
             if cfg.ray.enabled:
-                from workers.ray_job import RayIngest
+                from workers.ray_job import run_ray
 
-                job = RayIngest(cfg, progress)  # actors start loading models while the index opens
                 writer = open_writer()
-                report = job.ingest(paths, writer, cfg.describe.model)
+                report = run_ray(cfg, paths, writer, cfg.describe.model, progress)
             else:
                 from pipeline.describe import make_describer
                 from pipeline.job import run_local
@@ -132,6 +134,7 @@ def search(
     """Find the moments that match a query: video, start-end, score, text."""
     from pipeline.search import Filters, Searcher
 
+    require_text(query, "query")
     if kind not in (None, "caption", "event"):
         raise fail(f"--kind must be caption or event, got {kind!r}")
     try:

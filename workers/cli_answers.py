@@ -8,7 +8,17 @@ from pathlib import Path
 
 import typer
 
-from workers.cli_common import IndexOpt, err, fail, labelled, load_config_or_exit, out, parse_time, with_runnable_model
+from workers.cli_common import (
+    IndexOpt,
+    err,
+    fail,
+    labelled,
+    load_config_or_exit,
+    out,
+    parse_time,
+    require_text,
+    with_runnable_model,
+)
 
 
 def _text_model(cfg):
@@ -42,6 +52,7 @@ def ask(
     from pipeline.answers import moment_label
     from pipeline.search import Filters
 
+    require_text(question, "question")
     try:
         filters = Filters(video, parse_time(after), parse_time(before))
     except ValueError as exc:

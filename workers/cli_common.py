@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -61,6 +60,17 @@ IndexOpt = typer.Option(
 WaitOpt = typer.Option(0.0, "--wait", min=0, help="seconds to wait if another run is writing the index")
 
 
+def index_folder(index: Path) -> Path:
+    """The folder an ingest writes, created if needed; one that cannot be is exit 2 with the reason."""
+    if index.exists() and not index.is_dir():
+        raise fail(f"{index} cannot hold an index: it is a file, not a folder")
+    try:
+        index.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot create the index folder {index}: {exc.strerror}") from None
+    return index
+
+
 def require_index(index: Path) -> None:
     """Commands that read an index stop here, with exit 2, when the folder holds none."""
     from pipeline.index.catalog import Catalog
@@ -77,21 +87,20 @@ def counted(n: int, noun: str) -> str:
 
 
 def parse_time(text: str | None) -> float | None:
-    """Seconds from '95', '95.5', '1:35', '00:01:35', or a UTC time '2026-11-24T23:59:01Z' (live sources)."""
-    if text is None:
-        return None
-    if "T" in text:
-        try:
-            return datetime.fromisoformat(text.strip()).timestamp()
-        except ValueError:
-            raise typer.BadParameter(f"{text!r} is not an ISO time such as 2026-11-24T23:59:01Z") from None
+    """``pipeline.timefmt.parse_time``, a bad value exiting with code 2 and the reason."""
+    from pipeline.timefmt import parse_time as parse
+
     try:
-        total = 0.0
-        for part in text.strip().split(":"):
-            total = total * 60 + float(part)
-        return total
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not seconds or HH:MM:SS") from None
+        return parse(text)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def require_text(text: str, what: str) -> str:
+    """A query or question with something in it (exit 2 for an empty or blank one)."""
+    if not text.strip():
+        raise fail(f"the {what} is empty")
+    return text
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -125,7 +134,7 @@ def take_index_for_writing(index: Path, wait_s: float = 0.0):
     another run pushed meanwhile is pulled. Another holder: waits up to ``wait_s``, then exits with code 3."""
     from pipeline.index.lock import IndexBusy, IndexLock
 
-    index.mkdir(parents=True, exist_ok=True)
+    index_folder(index)
     lock, remote = IndexLock(index), remote_of(index)
     try:
         lock.acquire(wait_s)  # before anything starts: a second overlapping run waits or stops here

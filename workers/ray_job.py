@@ -70,6 +70,9 @@ def init_ray(cfg: VidseekConfig):
     if cfg.ray.address:
         ray.init(address=cfg.ray.address, log_to_driver=False)
     else:
+        from workers.ray_reaper import start_reaper
+
+        start_reaper()  # a local Ray ends with this process, even one killed with kill -9
         needed = cfg.ray.num_decode_workers + max(1, cfg.ray.num_model_workers)
         ray.init(
             num_cpus=max(os.cpu_count() or 1, needed + 1),
@@ -278,18 +281,12 @@ class RayIngest:
                     self._describe_done(slot, report)
             self._check_timeouts(report)
 
-    def ingest(self, paths: list[str], writer: IndexWriter, model_name: str) -> IngestReport:
-        """Plan, run and commit; the actors are stopped at the end, whatever happens."""
+    def ingest(self, tasks: list[VideoTask], writer: IndexWriter, report: IngestReport) -> IngestReport:
+        """Run the planned tasks and commit; the actors are stopped at the end, whatever happens."""
         self.writer = writer
-        report = IngestReport()
         try:
-            tasks = prepare(paths, self.cfg, writer, report, model_name)
-            self.progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
             for task in tasks:
-                if task.spans:
-                    self.add(task)
-                else:  # every chunk was already written by an interrupted run
-                    finish(task, writer, report, self.progress)
+                self.add(task)
             self.run(report)
         finally:
             self.shutdown()
@@ -309,5 +306,17 @@ def run_ray(
     progress: Progress | None = None,
     **workers: type,
 ) -> IngestReport:
-    """The ingest on Ray. ``workers`` may swap the actor bodies (``decode_worker``, ``model_worker``)."""
-    return RayIngest(cfg, progress, **workers).ingest(paths, writer, model_name)
+    """The ingest on Ray: planned first, and Ray started only when a chunk is left to describe (a re-run with
+    nothing to do costs no cluster). ``workers`` may swap the actor bodies (``decode_worker``, ``model_worker``)."""
+    progress = progress or NoProgress()
+    report = IngestReport()
+    tasks = prepare(paths, cfg, writer, report, model_name)
+    progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
+    for task in tasks:
+        if not task.spans:  # every chunk was already written by an interrupted run
+            finish(task, writer, report, progress)
+    todo = [t for t in tasks if t.spans]
+    if not todo:
+        writer.save()
+        return report
+    return RayIngest(cfg, progress, **workers).ingest(todo, writer, report)

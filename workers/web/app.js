@@ -39,6 +39,7 @@ function seconds(text) {
   if (parts.length > 3 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) {
     throw new Error(`"${text}" is not a time (s or HH:MM:SS)`);
   }
+  if (parts.slice(1).some((p) => Number(p) >= 60)) throw new Error(`"${text}": minutes and seconds go up to 59`);
   return parts.reduce((total, p) => total * 60 + Number(p), 0);
 }
 
