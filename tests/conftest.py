@@ -29,3 +29,10 @@ def embedder():
     from pipeline.embed import make_embedder
 
     return make_embedder(EmbedConfig())
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """A monkeypatch that hypothesis tests may use (function-scoped fixtures are reset only once per test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch

@@ -40,6 +40,12 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, embedder):
+    return make_setup(tmp_path_factory, embedder)
+
+
+def make_setup(tmp_path_factory, embedder):
+    """A media root with two clips and a symlink that leads outside it; an index with one described video and
+    a catalog row pointing outside the root."""
     from tests.conftest import media_path
 
     root = tmp_path_factory.mktemp("media")

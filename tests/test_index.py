@@ -262,7 +262,7 @@ def test_local_paths_are_stored_absolute_and_found_by_any_name(tmp_path, monkeyp
     (tmp_path / "cams").mkdir()
     (tmp_path / "cams" / "a.mp4").write_bytes(b"x")
     monkeypatch.chdir(tmp_path)
-    found = discover(["cams", "./cams/a.mp4", "missing.mp4", (tmp_path / "cams" / "a.mp4").as_uri()])
+    found = discover(["cams", "./cams/a.mp4", "missing.mp4", (tmp_path / "cams" / "a.mp4").as_uri()]).files
     assert found == [str(tmp_path / "cams" / "a.mp4"), str(tmp_path / "missing.mp4")]
     (tmp_path / "idx").mkdir()
     catalog = Catalog(tmp_path / "idx")

@@ -52,7 +52,7 @@ def s3(tmp_path_factory):
 
 
 def test_prefix_lists_video_objects_only(s3):
-    assert discover([f"s3://{BUCKET}/cams"]) == [
+    assert discover([f"s3://{BUCKET}/cams"]).files == [
         f"s3://{BUCKET}/cams/day1/concat.mp4",
         f"s3://{BUCKET}/cams/day1/corrupted.mp4",
     ]

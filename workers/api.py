@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import VidseekConfig
@@ -61,6 +61,8 @@ class Job:
 
 
 class IngestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     paths: list[str] = Field(..., min_length=1, max_length=1000)
 
 
@@ -200,8 +202,9 @@ def create_app(service: Service) -> FastAPI:
     def healthz():
         return {"status": "ok"}
 
-    @app.get("/metrics", dependencies=guarded)
+    @app.get("/metrics", dependencies=guarded, responses={200: {"content": {"text/plain": {}}}})
     def prometheus():
+        """Prometheus text format."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

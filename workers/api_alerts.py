@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from pipeline.alerts import AlertStore
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 POLL_S = 0.5  # the feed polls the alert store (alerts are written by another process: ingest or watch)
 
 
@@ -18,7 +19,7 @@ def add_alert_routes(app: FastAPI, index_dir, guarded: list) -> None:
         return AlertStore(index_dir)
 
     @app.get("/alerts", dependencies=guarded)
-    def alerts(after_id: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)):
+    def alerts(after_id: int = Query(0, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=1000)):
         s = store()
         try:
             return {
@@ -29,11 +30,11 @@ def add_alert_routes(app: FastAPI, index_dir, guarded: list) -> None:
             s.close()
 
     @app.get("/alerts/stream", dependencies=guarded)
-    async def alert_stream(request: Request, after_id: int = Query(0, ge=0)):
+    async def alert_stream(request: Request, after_id: int = Query(0, ge=0, le=MAX_ID)):
         """Server-sent events, one per new alert (``id`` is the alert id; a reconnecting EventSource sends
         Last-Event-ID and resumes after it)."""
         resumed = request.headers.get("last-event-id", "")
-        last = int(resumed) if resumed.isdigit() else after_id
+        last = int(resumed) if resumed.isdigit() and int(resumed) <= MAX_ID else after_id
 
         async def events():
             nonlocal last

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from fastapi import FastAPI, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.answers import ask, summarize
 from pipeline.search import Filters
@@ -17,6 +17,8 @@ MAX_TIME_S = 1e11
 
 
 class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
+
     question: str = Field(..., min_length=1, max_length=500, pattern=r"\S")
     video: str | None = Field(None, max_length=4096)
     after_s: float | None = Field(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False)

@@ -9,8 +9,10 @@
     DIR/damaged/records/...                     files found unreadable, moved here by `vidseek index rebuild`
 
 Each file is written to a temporary name and renamed, so a crash never leaves half a file; writing a chunk again
-replaces it (same chunk id), so retries never duplicate. A file that cannot be read (a disk fault, a truncated
-copy) raises ``IndexDamaged`` naming it; readers that can go on without it pass an ``unreadable`` list instead.
+replaces all of its rows (same chunk id), also once its first version was compacted, so retries never duplicate
+and a chunk described again with fewer events keeps none of the old ones. A file that cannot be read (a disk
+fault, a truncated copy) raises ``IndexDamaged`` naming it; readers that can go on without it pass an
+``unreadable`` list instead.
 """
 
 from __future__ import annotations
@@ -82,7 +84,6 @@ class RecordStore:
     def compact(self, video_id: str) -> None:
         """Merge a video's chunk parts into its last compacted file (a new one once that is VOLUME_BYTES), then
         drop the parts."""
-        import pyarrow as pa
 
         folder = self.root / video_id
         parts = sorted(folder.glob("*.parquet")) if folder.exists() else []
@@ -92,8 +93,7 @@ class RecordStore:
         full = not volumes or volumes[-1].stat().st_size >= VOLUME_BYTES
         target = self._volume(video_id, len(volumes)) if full else volumes[-1]
         tables = ([self._read(target)] if target.exists() else []) + [self._read(p) for p in parts]
-        merged = _dedupe_last(pa.concat_tables(tables, promote_options="default"))
-        _write_table(merged, target)
+        _write_table(_newest_chunks(tables), target)
         for p in parts:
             p.unlink()
         folder.rmdir()
@@ -102,7 +102,7 @@ class RecordStore:
         return set(self._column(video_id, "chunk_id", unreadable))
 
     def segment_ids(self, video_id: str) -> set[int]:
-        return set(self._column(video_id, "segment_id"))
+        return set(self._table(video_id, ["chunk_id", "segment_id"]).column("segment_id").to_pylist())
 
     def _column(self, video_id: str, name: str, unreadable: list[Unreadable] | None = None) -> list:
         """One column of a video's records, read alone (the vectors are most of each file)."""
@@ -110,11 +110,14 @@ class RecordStore:
         return [v for t in tables if t is not None for v in t.column(0).to_pylist()]
 
     def rows(self, video_id: str, unreadable: list[Unreadable] | None = None) -> list[dict]:
-        """Every segment's newest row (a chunk written again after its first version was compacted has two).
-        With ``unreadable``, a file that cannot be read is listed there and left out instead of raising."""
-        tables = (self._read(f, None, unreadable) for f in self._files(video_id))
-        newest = {row["segment_id"]: row for t in tables if t is not None for row in t.to_pylist()}
-        return list(newest.values())
+        """Every segment of each chunk's newest version (a chunk written again after its first version was
+        compacted is in two files). With ``unreadable``, a file that cannot be read is listed there and left out
+        instead of raising."""
+        return self._table(video_id, None, unreadable).to_pylist()
+
+    def _table(self, video_id: str, columns: list[str] | None, unreadable: list[Unreadable] | None = None):
+        tables = [self._read(f, columns, unreadable) for f in self._files(video_id)]
+        return _newest_chunks([t for t in tables if t is not None])
 
     def _read(self, path: Path, columns: list[str] | None = None, unreadable: list[Unreadable] | None = None):
         """One file as a table (``ParquetFile`` rather than ``read_table``, which sets up a dataset per call and
@@ -191,8 +194,18 @@ def vectors_of(rows: list[dict]) -> np.ndarray:
     return np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
 
 
-def _dedupe_last(table):
-    """Keep the last row for each segment id (a chunk written twice keeps its newest version)."""
-    ids = table.column("segment_id").to_pylist()
-    last = {sid: i for i, sid in enumerate(ids)}
-    return table.take(sorted(last.values()))
+def _newest_chunks(tables: list):
+    """The tables (oldest first) as one, each chunk's rows taken from the last table that holds the chunk."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not tables:
+        return pa.table({"chunk_id": pa.array([], pa.string()), "segment_id": pa.array([], pa.int64())})
+    kept, later = [], set()
+    for table in reversed(tables):
+        chunks = table.column("chunk_id")
+        if later:
+            table = table.filter(pc.invert(pc.is_in(chunks, value_set=pa.array(sorted(later), chunks.type))))
+        kept.append(table)
+        later |= set(chunks.to_pylist())
+    return pa.concat_tables(kept[::-1], promote_options="default")
