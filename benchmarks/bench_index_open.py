@@ -101,7 +101,7 @@ def main() -> None:
         print(f"built {args.videos:,} videos x {args.chunks} chunks in {time.perf_counter() - start:.0f} s")
         embedder = RandomEmbedder()
         writer_s = median_s(
-            lambda: IndexWriter(index, embedder, index_cfg=IndexConfig(context_s=0)), lambda w: w.close()
+            lambda: IndexWriter(index, embedder, index_cfg=IndexConfig(context_neighbours=0)), lambda w: w.close()
         )
         records = RecordStore(index)
         baseline_s = median_s(lambda: [len(records.rows(v)) for v in records.video_ids()])  # one video at a time

@@ -116,7 +116,8 @@ class IndexConfig(_Section):
     nprobe: int = Field(64, ge=1)  # lists scanned per query: recall@10 0.975 at 1M (benchmarks/RESULTS.md)
     compress_min: int = Field(5_000_000, ge=1000)  # past this many vectors the IVF lists hold `codec` codes
     codec: str = Field("SQ8", pattern=r"^(Flat|SQ8|SQ4|PQ[1-9][0-9]*)$")  # Flat: never compress; PQm: m bytes
-    context_s: float = Field(120.0, ge=0)  # a segment's context: its video's captions this close; 0 turns it off
+    # a segment's context: its own text and its video's this many segments nearest in time; 0 turns it off
+    context_neighbours: int = Field(2, ge=0, le=16)
 
 
 class RayConfig(_Section):

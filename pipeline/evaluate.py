@@ -1,16 +1,28 @@
-"""Retrieval quality on ActivityNet Captions: Recall@1/@5 at temporal IoU >= 0.5, the project's search vs the
-plain dense baseline (MiniLM + exact inner product, one vector per segment), measured in the same run.
+"""Retrieval quality: Recall@1/@5 at temporal IoU >= 0.5, vidseek's search against the plain baseline, measured in
+the same run on the same segments, over several kinds of footage.
 
-One file's sentences are indexed as if they were the model's captions of those segments, through the same
-``IndexWriter`` an ingest uses; the other file's sentences are the queries, run through the same ``Searcher``.
-The method uses the configured embedder and index settings; when that embedder is not the baseline's, the
-baseline gets an index of its own.
+    activitynet   ActivityNet Captions: val_1's sentences indexed, val_2's as queries (YouTube, long moments)
+    tacos         TACoS validation: long cooking videos, many short moments
+    charades      Charades-STA train: short home videos, one or two moments each
+    activitynet+60s, tacos+60s   the same, as real indexes are: 60 s chunk captions (the sentences of each minute,
+                                 joined) mixed with every sentence as a moment of its own
+
+Every caption sentence is indexed (sentences sharing a span become one chunk: the first its caption, the others its
+events), through the same ``IndexWriter`` an ingest uses, and the queries run through the same ``Searcher``. The
+baseline is the plain one of ../shared/eval/README: all-MiniLM-L6-v2, one vector per indexed text, exact inner
+product, top 5 over the whole index or within the query's video.
+
+Results that score exactly the same (the same sentence in several videos: "person opens the door" is in dozens of
+Charades videos) are counted as a fair draw among them, for both: where an index breaks such ties is arbitrary,
+and on a few hundred Charades queries it moved R@1 by 0.02 either way.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +33,19 @@ from pipeline.index.catalog import Catalog
 from pipeline.index.writer import IndexWriter
 from pipeline.moments import iou
 from pipeline.search import Filters, Searcher
-from pipeline.types import ChunkDescription, ChunkSpan
+from pipeline.types import ChunkDescription, ChunkSpan, Event
 
-EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "activitynet_captions"
+EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 IOU_THRESHOLD = 0.5
+CHUNK_S = 60.0  # the chunk captions of the mixed cases
+TIES_SEEN = 50  # the baseline's ranked texts kept per query: runs of equal scores across rank 5 are seen whole
+SET_FILES = {
+    "activitynet": ("activitynet_captions/val_1.json", "activitynet_captions/val_2.json"),
+    "tacos": ("tacos_val/captions.json", "tacos_val/queries.json"),
+    "charades": ("charades_sta_train/captions.json", "charades_sta_train/queries.json"),
+}
+MIXED = {"activitynet+60s": "activitynet", "tacos+60s": "tacos"}
+SETS = [*SET_FILES, *MIXED]
 
 
 @dataclass(frozen=True)
@@ -35,134 +56,222 @@ class Moment:
     text: str
 
 
+@dataclass
+class EvalSet:
+    """Captions to index and queries to ask, with the videos' durations; ``chunk_s`` adds chunk captions."""
+
+    name: str
+    durations: dict[str, float]
+    captions: list[Moment]
+    queries: list[Moment]
+    chunk_s: float | None = None
+    source: dict = field(default_factory=dict)  # the files, for the record
+
+    def subset(self, videos: list[str], name: str | None = None) -> EvalSet:
+        keep = set(videos)
+        return replace(
+            self,
+            name=name or self.name,
+            durations={v: d for v, d in self.durations.items() if v in keep},
+            captions=[m for m in self.captions if m.video in keep],
+            queries=[m for m in self.queries if m.video in keep],
+        )
+
+    def texts(self) -> list[Moment]:
+        """What the index holds: every caption sentence, and with ``chunk_s`` each chunk's sentences joined."""
+        if not self.chunk_s:
+            return self.captions
+        by_video = defaultdict(list)
+        for m in self.captions:
+            by_video[m.video].append(m)
+        chunks = []
+        for video, items in by_video.items():
+            items.sort(key=lambda m: m.start_s)
+            duration = self.durations[video]
+            for start in np.arange(0.0, duration, self.chunk_s):
+                end = min(start + self.chunk_s, duration)
+                inside = [m.text for m in items if m.start_s < end and m.end_s > start]
+                if inside and end > start:
+                    chunks.append(Moment(video, float(start), float(end), " ".join(inside)))
+        return chunks + self.captions
+
+
 def load_activitynet(path: str | Path) -> tuple[dict[str, float], list[Moment]]:
-    """(duration per video, every annotated sentence as a moment)."""
+    """(duration per video, every annotated sentence with a non-empty span as a moment)."""
     data = json.loads(Path(path).read_text())
     durations = {video: float(item["duration"]) for video, item in data.items()}
     moments = [
         Moment(video, float(s), float(e), text.strip())
         for video, item in data.items()
         for (s, e), text in zip(item["timestamps"], item["sentences"], strict=True)
+        if 0 <= float(s) < float(e)  # a few annotations are empty or reversed spans
     ]
     return durations, moments
 
 
-def build_index(captions: str | Path, index_dir: Path, embedder: Embedder, index_cfg: IndexConfig | None = None) -> int:
-    """Index the captions file's sentences as caption segments; returns how many were indexed."""
-    durations, moments = load_activitynet(captions)
+def load_pair(name: str, captions: str | Path, queries: str | Path, chunk_s: float | None = None) -> EvalSet:
+    durations, caps = load_activitynet(captions)
+    query_durations, qs = load_activitynet(queries)
+    source = {"captions": str(captions), "queries": str(queries)}
+    return EvalSet(name, {**query_durations, **durations}, caps, qs, chunk_s, source)
+
+
+def load_set(name: str, eval_dir: Path = EVAL_DIR) -> EvalSet:
+    """One of ``SETS``; a missing file is a FileNotFoundError naming it."""
+    base = MIXED.get(name, name)
+    if base not in SET_FILES:
+        raise ValueError(f"unknown evaluation set {name!r}; sets: {', '.join(SETS)}")
+    captions, queries = (eval_dir / f for f in SET_FILES[base])
+    for f in (captions, queries):
+        if not f.exists():
+            raise FileNotFoundError(f"{f} not found (the development sets live in ../shared/eval)")
+    return load_pair(name, captions, queries, CHUNK_S if name in MIXED else None)
+
+
+def build_index(data: EvalSet, index_dir: Path, embedder: Embedder, index_cfg: IndexConfig | None = None) -> int:
+    """Index the set's texts as chunks (texts sharing a span: one chunk, the first its caption, the others its
+    events); returns how many texts were indexed."""
+    groups: dict[tuple[str, float, float], list[str]] = defaultdict(list)
+    for m in data.texts():
+        groups[m.video, m.start_s, m.end_s].append(m.text)
     writer = IndexWriter(index_dir, embedder, index_cfg=index_cfg)
-    by_video: dict[str, list[Moment]] = {}
-    for m in moments:
-        if 0 <= m.start_s < m.end_s:  # a few annotations are empty or reversed spans
-            by_video.setdefault(m.video, []).append(m)
-    for video in by_video:
-        writer.begin_video(video, video, 0, durations[video], "activitynet-captions", {})
-    batch: list[ChunkDescription] = []
-    for video, items in by_video.items():
-        batch.extend(
-            ChunkDescription(ChunkSpan(video, video, m.start_s, m.end_s), m.text, model="annotation") for m in items
-        )
-        if len(batch) >= 2048:
-            writer.write_batch(batch)
-            batch = []
-    if batch:
-        writer.write_batch(batch)
-    for video, items in by_video.items():
-        writer.finish_video(video, "complete", num_chunks=len(items), save=False)
+    videos = sorted({video for video, _, _ in groups})
+    for video in videos:
+        writer.begin_video(video, video, 0, data.durations[video], "annotation", {})
+    descriptions = [
+        ChunkDescription(ChunkSpan(video, video, s, e), texts[0], [Event(s, e, "", t) for t in texts[1:]], "annotation")
+        for (video, s, e), texts in groups.items()
+    ]
+    for start in range(0, len(descriptions), 2048):
+        writer.write_batch(descriptions[start : start + 2048])
+    chunks = defaultdict(int)
+    for video, _, _ in groups:
+        chunks[video] += 1
+    for video in videos:
+        writer.finish_video(video, "complete", num_chunks=chunks[video], save=False)
     writer.close(full_hubness=True)  # a measurement that does not depend on how fast this machine built the index
-    return sum(len(v) for v in by_video.values())
+    return sum(len(texts) for texts in groups.values())
 
 
-def prepared_index(captions: str | Path, index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> None:
-    """Build the evaluation index in ``index_dir``, or reuse the one there if it was built from the same captions
-    with the same embedder and index settings; any other is refused rather than measured by mistake."""
+def prepared_index(data: EvalSet, index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> None:
+    """Build the evaluation index in ``index_dir``, or reuse the one there if it was built from the same set with
+    the same embedder and index settings; any other is refused rather than measured by mistake."""
     stamp = json.dumps(
         {
-            "captions": str(Path(captions).resolve()),
+            "set": data.name,
+            "source": data.source,
+            "videos": len(data.durations),
             "embedder": embedder.name,
             "index": index_cfg.model_dump(),
-            "hubness": "full pass at the end",  # indexes built before that was done are refused, not reused
+            "method": "every sentence; hubness and prior weight from a full pass at the end",
         },
         sort_keys=True,
     )
-    if (index_dir / "catalog.sqlite").exists():
+    if (index_dir / Catalog.FILE).exists():
         catalog = Catalog(index_dir)
         built = catalog.get_meta("eval_settings")
         catalog.close()
         if built != stamp:
             raise ValueError(
-                f"{index_dir} holds an index built from other captions or settings ({built}); "
+                f"{index_dir} holds an index built from another set or settings ({built}); "
                 "remove it or pick another --index"
             )
         return
-    build_index(captions, index_dir, embedder, index_cfg)
+    build_index(data, index_dir, embedder, index_cfg)
     catalog = Catalog(index_dir)
     catalog.set_meta("eval_settings", stamp)
     catalog.close()
 
 
-def _recall(hits_per_query: list[list], queries: list[Moment]) -> dict[str, float]:
-    r1 = r5 = 0
-    for hits, q in zip(hits_per_query, queries, strict=True):
-        ok = [h.video == q.video and iou(h.start_s, h.end_s, q.start_s, q.end_s) >= IOU_THRESHOLD for h in hits[:5]]
-        r1 += bool(ok and ok[0])
-        r5 += any(ok)
+def recall(found: list[list[tuple[str, float, float, float]]], queries: list[Moment]) -> dict[str, float]:
+    """R@1 and R@5 from each query's ranked (video, start_s, end_s, score): a hit is the query's video with
+    temporal IoU >= 0.5; results with equal scores are taken in every order alike (``_hit_chances``)."""
+    r1 = r5 = 0.0
+    for ranked, q in zip(found, queries, strict=True):
+        ok = [v == q.video and iou(s, e, q.start_s, q.end_s) >= IOU_THRESHOLD for v, s, e, _ in ranked]
+        p1, p5 = _hit_chances(ok, [score for *_, score in ranked])
+        r1, r5 = r1 + p1, r5 + p5
     n = max(len(queries), 1)
     return {"r1": round(r1 / n, 4), "r5": round(r5 / n, 4)}
 
 
-def evaluate(
-    index_dir: Path,
-    queries_file: str | Path,
-    embedder: Embedder,
-    limit: int | None = None,
-    baseline: tuple[Path, Embedder] | None = None,
+def _hit_chances(ok: list[bool], scores: list[float], tie: float = 1e-6) -> tuple[float, float]:
+    """The chance of a hit first, and among the first five, when runs of equal scores come in random order."""
+    groups, start = [], 0
+    for i in range(1, len(ok) + 1):
+        if i == len(ok) or abs(scores[i] - scores[start]) > tie:
+            groups.append(ok[start:i])
+            start = i
+    first = sum(groups[0]) / len(groups[0]) if groups else 0.0
+    slots = 5
+    for group in groups:
+        size, hits = len(group), sum(group)
+        if size <= slots:
+            if hits:
+                return first, 1.0
+            slots -= size
+            continue
+        return first, 1.0 - math.comb(size - hits, slots) / math.comb(size, slots)  # the run straddles rank 5
+    return first, 0.0
+
+
+def method_recall(
+    index_dir: Path, data: EvalSet, embedder: Embedder, scopes: tuple[str, ...] = ("global", "within_video")
 ) -> dict:
-    """Recall of the method (vidseek's search on ``index_dir``) and of the baseline (exact dense search, one hit
-    per segment, on ``baseline``'s index and embedder; by default the method's own)."""
-    _, queries = load_activitynet(queries_file)
-    queries = queries[:limit] if limit else queries
-    method_vectors = embedder.embed([q.text for q in queries])
-    baseline_dir, baseline_embedder = baseline or (index_dir, embedder)
-    baseline_vectors = method_vectors if baseline is None else baseline_embedder.embed([q.text for q in queries])
-    hits = {
-        "method": _hits(Searcher(index_dir, embedder), queries, method_vectors, plain=False),
-        "baseline": _hits(Searcher(baseline_dir, baseline_embedder), queries, baseline_vectors, plain=True),
-    }
-    return {
-        method: {scope: _recall(found, queries) for scope, found in scopes.items()} for method, scopes in hits.items()
-    } | {"queries": len(queries)}
+    """vidseek's search on the evaluation index, over the whole index and within each query's video."""
+    searcher = Searcher(index_dir, embedder)
+    vectors = embedder.embed([q.text for q in data.queries])
+    indexed = searcher.catalog.video_ids()
+    found: dict[str, list] = {scope: [] for scope in scopes}
+    for q, v in zip(data.queries, vectors, strict=True):
+        if "global" in found:  # ten: a run of equal scores across rank 5 is seen whole
+            found["global"].append([(h.video, h.start_s, h.end_s, h.score) for h in searcher.search_vector(v, 10)])
+        if "within_video" in found:  # a query whose video has no indexed segment is a miss
+            hits = searcher.search_vector(v, 10, Filters(video=q.video)) if q.video in indexed else []
+            found["within_video"].append([(h.video, h.start_s, h.end_s, h.score) for h in hits])
+    return {scope: recall(spans, data.queries) for scope, spans in found.items()}
 
 
-def _hits(searcher: Searcher, queries: list[Moment], vectors: np.ndarray, plain: bool) -> dict[str, list]:
-    """Top-5 hits per query over the whole index and within its video: ``plain`` is the baseline's dense search."""
-    video_ids = {q.video: searcher.catalog.select_ids(q.video) for q in queries}
+def baseline_recall(data: EvalSet, embedder: Embedder, block: int = 1024) -> dict:
+    """The plain baseline: one vector per indexed text, exact inner product."""
+    texts = data.texts()
+    vectors = embedder.embed([m.text for m in texts])
+    queries = embedder.embed([q.text for q in data.queries])
+    spans = [(m.video, m.start_s, m.end_s) for m in texts]
+    by_video = defaultdict(list)
+    for i, m in enumerate(texts):
+        by_video[m.video].append(i)
     found: dict[str, list] = {"global": [], "within_video": []}
-    for q, v in zip(queries, vectors, strict=True):
-        found["global"].append(searcher.dense(v, 5) if plain else searcher.search_vector(v, 5))
-        if not video_ids[q.video]:  # the query's video has no indexed segment: a miss
-            found["within_video"].append([])
-        elif plain:
-            found["within_video"].append(searcher.dense(v, 5, video_ids[q.video]))
-        else:
-            found["within_video"].append(searcher.search_vector(v, 5, Filters(video=q.video)))
-    return found
+    for start in range(0, len(queries), block):
+        scores = queries[start : start + block] @ vectors.T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :TIES_SEEN]
+        for row, row_scores in zip(top, scores, strict=True):
+            found["global"].append([(*spans[i], float(row_scores[i])) for i in row])
+    for q, v in zip(data.queries, queries, strict=True):
+        own = np.array(by_video.get(q.video, []), dtype=np.int64)
+        scores = vectors[own] @ v if len(own) else np.zeros(0)
+        order = np.argsort(-scores, kind="stable")[:TIES_SEEN]
+        found["within_video"].append([(*spans[own[i]], float(scores[i])) for i in order])
+    return {scope: recall(spans_, data.queries) for scope, spans_ in found.items()}
 
 
-def default_files() -> tuple[Path, Path]:
-    return EVAL_DIR / "val_1.json", EVAL_DIR / "val_2.json"
+def evaluate(index_dir: Path, data: EvalSet, embedder: Embedder, baseline_embedder: Embedder) -> dict:
+    return {
+        "method": method_recall(index_dir, data, embedder),
+        "baseline": baseline_recall(data, baseline_embedder),
+        "queries": len(data.queries),
+        "indexed": len(data.texts()),
+    }
 
 
-def oracle_within_video(captions: str | Path, queries_file: str | Path) -> float:
-    """Share of queries for which some indexed segment of their video has IoU >= 0.5: the ceiling for any method
+def oracle_within_video(data: EvalSet) -> float:
+    """Share of queries for which some indexed text of their video has IoU >= 0.5: the ceiling for any method
     that only returns indexed spans."""
-    _, caps = load_activitynet(captions)
-    _, queries = load_activitynet(queries_file)
-    spans: dict[str, list[tuple[float, float]]] = {}
-    for c in caps:
-        spans.setdefault(c.video, []).append((c.start_s, c.end_s))
+    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for m in data.texts():
+        spans[m.video].append((m.start_s, m.end_s))
     hits = 0
-    for q in queries:
+    for q in data.queries:
         s = np.array(spans.get(q.video, [(0.0, 0.0)]))
         hits += bool((iou(q.start_s, q.end_s, s[:, 0], s[:, 1]) >= IOU_THRESHOLD).any())
-    return hits / max(len(queries), 1)
+    return hits / max(len(data.queries), 1)

@@ -1,22 +1,33 @@
-"""From matching segments to moments: where in one video a query most likely happens, and merged result spans.
+"""From matching segments to moments. Every moment's span is covered by indexed segments, and its text is the
+best-matching of them, so a result never shows a span that nothing describes.
 
-Localising inside one video (``localize``) scores candidate spans by their expected temporal IoU with the true
-moment under two beliefs:
-  - the video's own segments, weighted by how well their text matches (softmax over similarity, ``tau``);
-  - where similar descriptions sit in *other* videos, as a fraction of their length (the ``prior`` neighbours,
-    softmax-weighted by similarity, each mapped onto this video's duration).
-Candidates are the spans between any two segment boundaries (plus 0 and the end) and the prior's mean span; the
-strongest neighbours' own spans join as alternatives for the lower ranks; near-duplicates are suppressed.
-On ActivityNet Captions this lifts within-video R@1 from 0.280 to 0.350 and R@5 from 0.490 to 0.686
-(benchmarks/RESULTS.md).
+Over the whole index (``distinct``): hits come best first; one that repeats a better hit of the same video (temporal
+IoU >= ``SAME_MOMENT_IOU``) is dropped, so the results are different moments, each with its own span and text.
+
+Inside one video (``localize``): a moment may run over several consecutive segments. The candidates are the spans
+that runs of the video's segments cover without a gap (``covered_spans``), each scored by its expected temporal
+IoU with the true moment under two beliefs:
+  - the video's own segments, weighted by how well their text matches (softmax over similarity, ``TAU``);
+  - where similar descriptions sit in *other* videos, as fractions of their length (the ``prior`` neighbours),
+    counted ``prior_weight`` times; the index calibrates that weight on its own segments (pipeline.index.prior):
+    high where positions repeat across videos, zero where they do not.
+Rank 1 is the best candidate; the next ranks are the most similar segments that do not repeat a moment already
+chosen, which keeps the alternatives as varied as a plain ranking. All are reported with their expected IoU, best
+first. Measured on three kinds of footage in benchmarks/RESULTS.md ("Search that holds up").
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
+
+TAU = 0.03  # softmax temperature over cosine similarities (chosen by cross-validation: benchmarks/RESULTS.md)
+PRIOR_TAU = 0.05
+SAME_MOMENT_IOU = 0.7  # a hit overlapping a better one of its video this much is the same moment
+COVER_GAP_S = 1.0  # consecutive segments this close count as one covered stretch
+MAX_RUN = 10  # segments joined at most into one candidate span (bounds the candidates at O(10 n))
+BELIEF_SEGMENTS = 64  # the most similar segments carry the video's own belief: the rest weigh e^-10 or less
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,16 @@ class Neighbour:
     start_frac: float
     end_frac: float
     score: float
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A span inside one video, its score, and the index of the segment whose text describes it."""
+
+    start_s: float
+    end_s: float
+    score: float
+    segment: int
 
 
 def iou(start_s, end_s, starts_s, ends_s):
@@ -40,72 +61,94 @@ def _softmax(x: np.ndarray, temperature: float) -> np.ndarray:
     return w / w.sum()
 
 
+def covered_spans(starts_s: np.ndarray, ends_s: np.ndarray) -> np.ndarray:
+    """(M, 2) spans, one per run of up to ``MAX_RUN`` consecutive segments (in start order) with no uncovered gap
+    longer than ``COVER_GAP_S``; every single segment is one."""
+    order = np.argsort(starts_s, kind="stable")
+    starts, ends = starts_s[order], ends_s[order]
+    spans = set()
+    for i in range(len(starts)):
+        reach = ends[i]
+        spans.add((float(starts[i]), float(reach)))
+        for j in range(i + 1, min(i + MAX_RUN, len(starts))):
+            if starts[j] > reach + COVER_GAP_S:
+                break
+            reach = max(reach, ends[j])
+            spans.add((float(starts[i]), float(reach)))
+    return np.array(sorted(spans), dtype=np.float64).reshape(-1, 2)
+
+
+def expected_iou(spans: np.ndarray, starts_s, ends_s, weights: np.ndarray, block: int = 4096) -> np.ndarray:
+    """For each (start, end) row of ``spans``, the weighted mean IoU with the spans (starts_s, ends_s); a block
+    of rows at a time, so a long video's candidates never make one large matrix."""
+    starts, ends = np.asarray(starts_s)[None, :], np.asarray(ends_s)[None, :]
+    return np.concatenate(
+        [
+            iou(part[:, :1], part[:, 1:], starts, ends) @ weights
+            for part in np.array_split(spans, max(1, -(-len(spans) // block)))
+        ]
+    )
+
+
 def localize(
     starts_s: np.ndarray,
     ends_s: np.ndarray,
-    scores: np.ndarray,
+    sims: np.ndarray,
     duration_s: float,
     prior: list[Neighbour],
     k: int,
-    tau: float = 0.03,
-    prior_tau: float = 0.05,
-    prior_weight: float = 5.0,
-    max_overlap: float = 0.7,
+    prior_weight: float = 0.0,
     after_s: float | None = None,
     before_s: float | None = None,
-) -> list[tuple[float, float, float]]:
-    """Top ``k`` (start_s, end_s, score) spans in one video, best first; with ``after_s``/``before_s`` only spans
-    that overlap that window, as the time filters mean."""
+) -> list[Moment]:
+    """Top ``k`` moments in one video, best first; with ``after_s``/``before_s`` only moments that overlap that
+    window, as the time filters mean."""
     lo = -np.inf if after_s is None else after_s
     hi = np.inf if before_s is None else before_s
+    spans = covered_spans(starts_s, ends_s)
+    spans = spans[(spans[:, 1] > lo) & (spans[:, 0] < hi)]
+    if not len(spans):
+        return []
+    belief = np.argsort(-sims, kind="stable")[:BELIEF_SEGMENTS]
+    own_weights = _softmax(sims[belief], TAU)
+    if prior and prior_weight > 0:
+        prior_weights = _softmax(np.array([n.score for n in prior]), PRIOR_TAU)
+        prior_starts = np.array([n.start_frac for n in prior]) * duration_s
+        prior_ends = np.array([n.end_frac for n in prior]) * duration_s
 
-    def in_window(spans) -> list[tuple[float, float]]:
-        return [(a, b) for a, b in spans if b > lo and a < hi]
+    def value(rows: np.ndarray) -> np.ndarray:
+        v = expected_iou(rows, starts_s[belief], ends_s[belief], own_weights)
+        if prior and prior_weight > 0:
+            v = v + prior_weight * expected_iou(rows, prior_starts, prior_ends, prior_weights)
+        return v
 
-    points = sorted({0.0, float(duration_s), *starts_s.tolist(), *ends_s.tolist()})
-    candidates = in_window((a, b) for a, b in itertools.combinations(points, 2) if b - a > 0.5)
-    own = _softmax(scores, tau)
-    if prior:
-        ps = np.array([n.start_frac for n in prior]) * duration_s
-        pe = np.array([n.end_frac for n in prior]) * duration_s
-        pw = _softmax(np.array([n.score for n in prior]), prior_tau)
-        candidates += in_window([(float((pw * ps).sum()), float((pw * pe).sum()))])
-    num_primary = len(candidates)  # the best span comes from these; neighbours' own spans are alternatives
-    if prior:
-        candidates += in_window((float(ps[i]), float(pe[i])) for i in np.argsort(-pw)[:5])
-    if not candidates:
-        candidates = list(zip(starts_s.tolist(), ends_s.tolist(), strict=True))
-    value = []
-    for s, e in candidates:
-        v = float(np.sum(own * iou(s, e, starts_s, ends_s)))
-        if prior:
-            v += prior_weight * float(np.sum(pw * iou(s, e, ps, pe)))
-        value.append(v)
-    order = np.argsort(-np.asarray(value))
-    primary = [int(i) for i in order if i < num_primary]
-    picks: list[int] = primary[:1]
-    for i in order:
-        s, e = candidates[i]
-        if len(picks) >= k:
+    best = int(np.argmax(value(spans)))  # every single segment is a candidate: nothing below scores higher
+    chosen = [(spans[best, 0], spans[best, 1])]
+    for i in np.argsort(-sims, kind="stable"):  # the alternatives: segments by similarity, each moment once
+        if len(chosen) >= k:
             break
-        if all(iou(s, e, candidates[j][0], candidates[j][1]) < max_overlap for j in picks):
-            picks.append(int(i))
-    return [(candidates[i][0], candidates[i][1], value[i]) for i in picks]
+        start, end = starts_s[i], ends_s[i]
+        if end > lo and start < hi and all(iou(start, end, s, e) < SAME_MOMENT_IOU for s, e in chosen):
+            chosen.append((start, end))
+    scores = value(np.array(chosen, dtype=np.float64))
+    order = [0, *sorted(range(1, len(chosen)), key=lambda i: -scores[i])]
+    chosen = [(*chosen[i], float(scores[i])) for i in order]
+    return [Moment(float(s), float(e), v, _describing(s, e, starts_s, ends_s, sims)) for s, e, v in chosen]
 
 
-def merge_overlapping(hits: list, k: int | None = None) -> list:
-    """Merge hits of the same video whose spans overlap into one moment covering them. The best hit of each
-    group (hits come best first) gives the text and the score, and keeps its place in the order. With ``k``,
-    merging stops at the hit that would start moment k + 1, so hits ranked below it cannot widen the moments
-    shown (on ActivityNet letting them cost 0.0016 R@1 and 0.0023 R@5, benchmarks/RESULTS.md)."""
-    merged: list = []
+def _describing(start_s: float, end_s: float, starts_s: np.ndarray, ends_s: np.ndarray, sims: np.ndarray) -> int:
+    """The best-matching segment inside the span (every candidate span is made of whole segments)."""
+    inside = (starts_s >= start_s - 1e-6) & (ends_s <= end_s + 1e-6)
+    return int(np.argmax(np.where(inside, sims, -np.inf)))
+
+
+def distinct(hits: list, k: int | None = None) -> list:
+    """Hits (best first) without those that repeat a better hit of the same video: temporal IoU at or above
+    ``SAME_MOMENT_IOU``. Spans, texts and scores stay the hits' own."""
+    kept: list = []
     for hit in hits:
-        for i, m in enumerate(merged):
-            if m.video == hit.video and hit.start_s < m.end_s and m.start_s < hit.end_s:
-                merged[i] = replace(m, start_s=min(m.start_s, hit.start_s), end_s=max(m.end_s, hit.end_s))
-                break
-        else:
-            if k is not None and len(merged) == k:
-                break
-            merged.append(hit)
-    return merged if len(merged) == len(hits) else merge_overlapping(merged)  # a grown span may touch another
+        if k is not None and len(kept) == k:
+            break
+        if all(m.video != hit.video or iou(hit.start_s, hit.end_s, m.start_s, m.end_s) < SAME_MOMENT_IOU for m in kept):
+            kept.append(hit)
+    return kept

@@ -1,11 +1,13 @@
 """Search: a question in words -> the moments (video, start_s, end_s) whose captions or events match it.
 
 embed query -> FAISS top-N (exact; restricted by an ID selector when filtered)
-  - filtered to one video:  localize the moment inside it (pipeline.moments.localize), on similarities
-                            corrected for hubness (pipeline.index.hubness)
-  - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness) plus the similarity
-                            to the segment's context (pipeline.index.context), then merge overlapping hits of
-                            the same video into one moment
+  - filtered to one video:  localise the moment inside it (pipeline.moments.localize): spans covered by the
+                            video's segments, scored by expected IoU under their similarity and, weighted as the
+                            index calibrated it (pipeline.index.prior), where similar segments sit in other videos
+  - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness) plus the similarity to
+                            the segment's context (pipeline.index.context); a hit repeating a better one of its
+                            video is dropped (pipeline.moments.distinct)
+Every result's text is that of a segment inside its span, and results come best first.
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ from pipeline.index.catalog import Catalog
 from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
 from pipeline.index.health import check_vectors
 from pipeline.index.hubness import rank_scores
+from pipeline.index.prior import prior_neighbours
 from pipeline.index.vectors import VectorIndex
-from pipeline.moments import Neighbour, localize, merge_overlapping
+from pipeline.moments import distinct, localize
 from pipeline.timefmt import check_range
 from pipeline.types import Hit
 
-PRIOR_NEIGHBOURS = 40  # similar segments in other videos that vote for where the moment sits
-PRIOR_MIN_SCORE = 0.3  # ... if they are this similar to the query (cosine)
-PRIOR_MIN_COUNT = 5  # ... and there are at least this many: otherwise the video's own segments decide alone
-MAX_VIDEO_SEGMENTS = 5000
+MAX_VIDEO_SEGMENTS = 5000  # a video with more (a live source) is searched like the whole index
 RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
 
 
@@ -57,10 +57,10 @@ class Searcher:
                 f"{self.dir} is not a vidseek index (no {Catalog.FILE}); run `vidseek ingest` first"
             )
         self.catalog = Catalog(self.dir)
-        if embedder is None:
-            from pipeline.embed import make_embedder
+        if embedder is None:  # a search process: the index's embedder, loaded the fast way
+            from pipeline.embed import make_query_embedder
 
-            embedder = make_embedder(EmbedConfig(model=self.catalog.get_meta("embedder") or EmbedConfig().model))
+            embedder = make_query_embedder(EmbedConfig(model=self.catalog.get_meta("embedder") or EmbedConfig().model))
         self.embedder = embedder
         self.vectors = VectorIndex(self.dir, embedder.dim, mapped=True)
         check_vectors(self.dir, self.catalog, self.vectors)  # a missing or stale file is named, not an empty answer
@@ -80,6 +80,7 @@ class Searcher:
         localize_moments: bool = True,
         merge: bool = True,
     ) -> list[Hit]:
+        """``merge``: one result per moment (a hit repeating a better one of its video is dropped)."""
         filters = filters or Filters()
         if self.vectors.size == 0:
             return []
@@ -98,10 +99,10 @@ class Searcher:
             return self._localize(query_vector, video_id, only, k, filters)
         scores, ids = self.vectors.search(query_vector, max(k * 4, RERANK_POOL) if merge else k, only)
         hits = self._hits(scores, ids, query_vector if video_id is None else None)
-        return (merge_overlapping(hits, k) if merge else hits)[:k]
+        return (distinct(hits, k) if merge else hits)[:k]
 
     def dense(self, query_vector: np.ndarray, k: int, only=None) -> list[Hit]:
-        """The plain baseline: exact inner product, one hit per segment, nothing merged."""
+        """Plain ranking: exact inner product, one hit per segment."""
         return self._hits(*self.vectors.search(query_vector, k, only))
 
     def _hits(self, scores, ids, rerank_for: np.ndarray | None = None) -> list[Hit]:
@@ -134,42 +135,13 @@ class Searcher:
         segs = [(rows[int(i)], float(s)) for s, i in zip(scores, ids, strict=True) if int(i) in rows]
         starts = np.array([r["start_s"] for r, _ in segs])
         ends = np.array([r["end_s"] for r, _ in segs])
-        sims = rank_scores(np.array([s for _, s in segs]), [r["hubness"] for r, _ in segs])
+        sims = np.array([s for _, s in segs])
         duration = self.catalog.durations([video_id]).get(video_id) or float(ends.max())
-        prior = self._prior(query_vector, video_id)
-        spans = localize(starts, ends, sims, duration, prior, k, after_s=filters.after_s, before_s=filters.before_s)
-        hits = []
-        for start_s, end_s, value in spans:
-            overlap = np.maximum(0, np.minimum(end_s, ends) - np.maximum(start_s, starts)) > 0
-            best = int(np.argmax(np.where(overlap, sims, -np.inf))) if overlap.any() else int(np.argmax(sims))
-            row = segs[best][0]
-            hits.append(
-                Hit(
-                    row["video_path"],
-                    float(start_s),
-                    float(end_s),
-                    float(value),
-                    row["text"],
-                    row["kind"],
-                    row["label"],
-                )
-            )
-        return hits
-
-    def _prior(self, query_vector: np.ndarray, video_id: str) -> list[Neighbour]:
-        """Where the most similar segments of *other* videos sit, as fractions of their durations."""
-        scores, ids = self.vectors.search(query_vector, PRIOR_NEIGHBOURS * 2)
-        rows = self.catalog.segments(int(i) for i in ids)
-        others = [
-            (rows[int(i)], float(s))
-            for s, i in zip(scores, ids, strict=True)
-            if int(i) in rows and rows[int(i)]["video_id"] != video_id
-        ][:PRIOR_NEIGHBOURS]
-        others = [(r, s) for r, s in others if s >= PRIOR_MIN_SCORE]
-        durations = self.catalog.durations(r["video_id"] for r, _ in others)
-        prior = [
-            Neighbour(r["start_s"] / d, min(r["end_s"] / d, 1.0), s)
-            for r, s in others
-            if (d := durations.get(r["video_id"])) and d > 0
+        weight = float(self.catalog.get_meta("prior_weight") or 0.0)
+        prior = prior_neighbours(self.catalog, self.vectors, query_vector, video_id) if weight > 0 else []
+        moments = localize(starts, ends, sims, duration, prior, k, weight, filters.after_s, filters.before_s)
+        return [
+            Hit(row["video_path"], m.start_s, m.end_s, m.score, row["text"], row["kind"], row["label"])
+            for m in moments
+            for row in [segs[m.segment][0]]
         ]
-        return prior if len(prior) >= PRIOR_MIN_COUNT else []

@@ -191,7 +191,7 @@ def segments_from(description: ChunkDescription) -> list[Segment]:
     ]
     end_s = span.covered_end_s  # events are kept inside what was decoded
     for i, ev in enumerate(description.events):
-        text = f"{ev.label}: {ev.description}" if ev.description else ev.label
+        text = f"{ev.label}: {ev.description}" if ev.label and ev.description else ev.description or ev.label
         out.append(
             Segment(
                 segment_id_for(cid, "event", i),

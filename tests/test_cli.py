@@ -229,17 +229,19 @@ def test_eval_retrieval_takes_the_method_settings_from_the_config(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"v_1": item}))
     (tmp_path / "q.json").write_text(json.dumps({"v_1": {**item, "sentences": ["A dog sprints.", "It naps."]}}))
     args = ["eval", "retrieval", "--captions", tmp_path / "c.json", "--queries", tmp_path / "q.json", "--json"]
-    result = vidseek(*args, "--index", tmp_path / "idx", "--set", "index.context_s=0")
+    result = vidseek(*args, "--index", tmp_path / "idx", "--set", "index.context_neighbours=0")
     assert result.returncode == 0, result.stderr
-    scores = json.loads(result.stdout)
+    scores = json.loads(result.stdout)["c"]  # one pair: named after the captions file
     assert scores["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}
     assert set(scores["method"]) == {"global", "within_video"}
-    assert (tmp_path / "idx" / "vectors.faiss").exists() and not (tmp_path / "idx" / "context.faiss").exists()
+    built = tmp_path / "idx" / "c"
+    assert (built / "vectors.faiss").exists() and not (built / "context.faiss").exists()
     bad = vidseek(*args, "--set", "index.codec=PQx")
     assert bad.returncode == 2 and "index.codec" in bad.stderr
-    assert vidseek(*args, "--index", tmp_path / "idx", "--set", "index.context_s=0").returncode == 0  # reused
+    assert vidseek(*args, "--index", tmp_path / "idx", "--set", "index.context_neighbours=0").returncode == 0
     other = vidseek(*args, "--index", tmp_path / "idx")  # context vectors on: not the index that is there
-    assert other.returncode == 2 and "other captions or settings" in other.stderr
+    assert other.returncode == 2 and "another set or settings" in other.stderr
+    assert vidseek("eval", "retrieval", "--captions", tmp_path / "c.json").returncode == 2  # a pair, or no files
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Search on small hand-built indexes with known answers: filters, merged moments, localisation, removal."""
+"""Search on small hand-built indexes with known answers: filters, distinct moments, localisation, removal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.index import IndexWriter
-from pipeline.moments import iou, merge_overlapping
+from pipeline.moments import covered_spans, distinct, iou
 from pipeline.search import Filters, Searcher
 from pipeline.types import ChunkDescription, ChunkSpan, Event, Hit
 
@@ -41,16 +41,31 @@ def index(tmp_path, embedder):
     return tmp_path
 
 
-def test_overlapping_hits_of_a_video_merge_into_one_moment(index, embedder):
-    hits = Searcher(index, embedder).search("red truck", k=3)
-    # the event 12-20 and the caption 0-60 overlap: one moment; 60-120 only touches it (spans are half-open)
-    assert (hits[0].video, hits[0].start_s, hits[0].end_s, hits[0].kind) == ("a.mp4", 0.0, 60.0, "event")
-    assert (hits[1].video, hits[1].start_s, hits[1].end_s) == ("a.mp4", 60.0, 120.0)
-    spans = [(h.video, h.start_s, h.end_s) for h in hits]
-    assert len(spans) == len(set(spans))
+def assert_trustworthy(hits, index_dir) -> None:
+    """Best first; each result's span made of indexed segments without a gap, its text one of theirs."""
+    from pipeline.index import Catalog
+
+    catalog = Catalog(index_dir)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True), scores
+    for h in hits:
+        video = catalog.find_video(h.video)["video_id"]
+        inside = [r for r in catalog.segments_between(video, h.start_s - 1e-6, h.end_s + 1e-6)
+                  if r["start_s"] >= h.start_s - 1e-6 and r["end_s"] <= h.end_s + 1e-6]  # fmt: skip
+        assert h.text in {r["text"] for r in inside}, (h, inside)
+        spans = covered_spans(np.array([r["start_s"] for r in inside]), np.array([r["end_s"] for r in inside]))
+        assert (h.start_s, h.end_s) in {tuple(x) for x in spans.tolist()}, (h, inside)
+
+
+def test_a_moment_is_shown_once_with_its_own_span_and_text(index, embedder):
+    hits = Searcher(index, embedder).search("red truck", k=4)
+    # the caption 0-60 and its event 12-20 are different moments; a hit repeating one would be dropped
+    assert (hits[0].video, hits[0].kind) == ("a.mp4", "event") and (hits[0].start_s, hits[0].end_s) == (12.0, 20.0)
+    assert {(h.start_s, h.end_s) for h in hits if h.video == "a.mp4"} >= {(0.0, 60.0), (60.0, 120.0)}
     for x in hits:
         for y in hits:
-            assert x is y or x.video != y.video or x.end_s <= y.start_s or y.end_s <= x.start_s
+            assert x is y or x.video != y.video or iou(x.start_s, x.end_s, y.start_s, y.end_s) < 0.7
+    assert_trustworthy(hits, index)
 
 
 def test_unmerged_search_returns_each_segment(index, embedder):
@@ -84,10 +99,10 @@ def test_unknown_video_filter_is_a_clear_error(index, embedder):
 def test_localize_within_a_video_prefers_the_matching_span(index, embedder):
     hits = Searcher(index, embedder).search("a pancake is flipped", 3, Filters(video="a.mp4"))
     assert hits[0].video == "a.mp4" and iou(hits[0].start_s, hits[0].end_s, 120.0, 180.0) >= 0.5
+    assert_trustworthy(hits, index)
 
 
 def test_moments_localized_in_a_video_keep_to_the_time_filters(index, embedder):
-    """Localising proposes spans between any boundaries (0 and the end too): each must still overlap the window."""
     s = Searcher(index, embedder)
     for after_s, before_s in ((70, None), (None, 50), (65, 110)):
         hits = s.search("a red truck", 10, Filters(video="a.mp4", after_s=after_s, before_s=before_s))
@@ -95,6 +110,28 @@ def test_moments_localized_in_a_video_keep_to_the_time_filters(index, embedder):
         for h in hits:
             assert after_s is None or h.end_s > after_s, (h, after_s)
             assert before_s is None or h.start_s < before_s, (h, before_s)
+
+
+def test_a_moment_found_in_a_video_is_described_by_the_segments_it_spans(tmp_path, embedder):
+    """Segments with gaps between them (as events are): a result used to span 14.4-27.25 s, where nothing was
+    indexed, with the text of the segment at 9.3-14.4 s, and scores came out of order."""
+    events = [(2.0, 6.1, "a man opens the fridge"), (9.3, 14.4, "he takes out two eggs"),
+              (27.25, 33.0, "he cracks the eggs into a bowl"), (33.0, 41.0, "he whisks the eggs"),
+              (52.0, 58.0, "he pours the eggs into a pan")]  # fmt: skip
+    writer = IndexWriter(tmp_path, embedder)
+    writer.begin_video("v", "/v.mp4", 1, 60.0, "test", {})
+    writer.write(
+        ChunkDescription(
+            ChunkSpan("v", "/v.mp4", 0, 60), "A man cooks eggs.", [Event(s, e, "", t) for s, e, t in events], model="t"
+        )
+    )
+    writer.finish_video("v", "complete", num_chunks=1)
+    writer.close()
+    searcher = Searcher(tmp_path, embedder)
+    for query in ("he gets eggs", "eggs are beaten", "the pan", "a fridge door"):
+        hits = searcher.search(query, 5, Filters(video="v"))
+        assert hits
+        assert_trustworthy(hits, tmp_path)
 
 
 def test_remove_drops_a_video(index, embedder):
@@ -105,37 +142,30 @@ def test_remove_drops_a_video(index, embedder):
     assert hits and all(h.video == "a.mp4" for h in hits)
 
 
-def test_merge_chains_through_a_grown_span():
+def test_distinct_drops_only_hits_that_repeat_a_better_one():
     hits = [
         Hit("v", 0, 10, 0.9, "a", "caption"),
-        Hit("v", 20, 30, 0.8, "b", "caption"),
-        Hit("v", 8, 22, 0.7, "c", "caption"),
-        Hit("w", 0, 10, 0.6, "d", "caption"),
+        Hit("v", 0.5, 10, 0.8, "a again", "event"),  # IoU 0.95 with the first: the same moment
+        Hit("v", 0, 60, 0.7, "the chunk around it", "caption"),  # IoU 0.17: another moment
+        Hit("w", 0, 10, 0.6, "d", "caption"),  # another video
     ]
-    merged = merge_overlapping(hits)
-    assert [(h.video, h.start_s, h.end_s, h.text) for h in merged] == [("v", 0, 30, "a"), ("w", 0, 10, "d")]
+    assert [h.text for h in distinct(hits)] == ["a", "the chunk around it", "d"]
+    assert [h.text for h in distinct(hits, k=2)] == ["a", "the chunk around it"]
 
 
-def test_merge_for_k_results_ignores_hits_below_the_kth_moment():
-    hits = [
-        Hit("v", 10, 20, 0.9, "a", "caption"),
-        Hit("w", 0, 10, 0.8, "b", "caption"),
-        Hit("x", 0, 10, 0.5, "would be the third moment", "caption"),
-        Hit("v", 0, 60, 0.3, "weak and long", "caption"),
-    ]
-    assert [(h.start_s, h.end_s) for h in merge_overlapping(hits, k=2)] == [(10, 20), (0, 10)]
-    assert [(h.start_s, h.end_s) for h in merge_overlapping(hits)] == [(0, 60), (0, 10), (0, 10)]
+def test_covered_spans_join_runs_of_segments_but_never_a_gap():
+    spans = covered_spans(np.array([0.0, 10.0, 30.0]), np.array([10.0, 20.0, 40.0]))
+    assert spans.tolist() == [[0.0, 10.0], [0.0, 20.0], [10.0, 20.0], [30.0, 40.0]]
 
 
 def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
-    from pipeline.config import IndexConfig
-    from pipeline.evaluate import build_index, evaluate
+    from pipeline.evaluate import Catalog, build_index, evaluate, load_pair
 
     captions = {
         "v_1": {
             "duration": 100.0,
-            "timestamps": [[0, 50], [50, 100]],
-            "sentences": ["A man paints a fence.", "He cleans the brushes in a sink."],
+            "timestamps": [[0, 50], [50, 100], [50, 100]],  # two sentences of one span: both are indexed
+            "sentences": ["A man paints a fence.", "He cleans the brushes in a sink.", "Brushes soak in water."],
         },
         "v_2": {
             "duration": 60.0,
@@ -149,17 +179,38 @@ def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
     }
     (tmp_path / "c.json").write_text(json.dumps(captions))
     (tmp_path / "q.json").write_text(json.dumps(queries))
-    assert build_index(tmp_path / "c.json", tmp_path / "idx", embedder) == 4
-    result = evaluate(tmp_path / "idx", tmp_path / "q.json", embedder)
+    data = load_pair("tiny", tmp_path / "c.json", tmp_path / "q.json")
+    assert build_index(data, tmp_path / "idx", embedder) == 5
+    texts = {r["text"] for r in Catalog(tmp_path / "idx").segments(Catalog(tmp_path / "idx").segment_ids()).values()}
+    assert {"He cleans the brushes in a sink.", "Brushes soak in water."} <= texts  # neither overwrote the other
+    result = evaluate(tmp_path / "idx", data, embedder, embedder)
     assert result["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}
-    assert result["baseline"]["global"]["r1"] == 1.0
+    assert result["baseline"]["global"]["r1"] == 1.0 and result["indexed"] == 5
     assert set(result["method"]) == {"global", "within_video"}
-    # a method without context vectors, its baseline on an index of its own (as for another embedder)
-    build_index(tmp_path / "c.json", tmp_path / "plain", embedder, IndexConfig(context_s=0))
-    assert not (tmp_path / "plain" / "context.faiss").exists()
-    build_index(tmp_path / "c.json", tmp_path / "base", embedder)
-    other = evaluate(tmp_path / "plain", tmp_path / "q.json", embedder, baseline=(tmp_path / "base", embedder))
-    assert other["baseline"] == result["baseline"]
+
+
+def test_a_mixed_set_indexes_minute_captions_beside_every_sentence():
+    from pipeline.evaluate import EvalSet, Moment
+
+    data = EvalSet(
+        "mixed",
+        {"v": 130.0},
+        [Moment("v", 10, 20, "a"), Moment("v", 50, 70, "b"), Moment("v", 125, 129, "c")],
+        [],
+        chunk_s=60.0,
+    )
+    assert [(m.start_s, m.end_s, m.text) for m in data.texts()[:3]] == [(0, 60, "a b"), (60, 120, "b"), (120, 130, "c")]
+    assert len(data.texts()) == 6
+
+
+def test_results_counted_fairly_when_several_score_the_same():
+    """The same sentence in four videos, one of them the query's: a draw, counted as one chance in four."""
+    from pipeline.evaluate import _hit_chances
+
+    assert _hit_chances([False, True, False, False], [0.9, 0.9, 0.9, 0.9]) == (0.25, 1.0)
+    assert _hit_chances([False] * 5 + [True] + [False] * 4, [1.0] * 4 + [0.5] * 6) == (0.0, pytest.approx(1 / 6))
+    assert _hit_chances([True, False], [0.9, 0.8]) == (1.0, 1.0)
+    assert _hit_chances([], []) == (0.0, 0.0)
 
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt", "json", "csv"])

@@ -319,70 +319,66 @@ def export(
 
 @eval_app.command("retrieval")
 def eval_retrieval(
-    captions: Path = typer.Option(None, help="ActivityNet-format JSON indexed as captions (default: val_1)"),
-    queries: Path = typer.Option(None, help="ActivityNet-format JSON whose sentences are queries (default: val_2)"),
+    captions: Path = typer.Option(None, help="ActivityNet-format JSON indexed as captions (with --queries: one pair)"),
+    queries: Path = typer.Option(None, help="ActivityNet-format JSON whose sentences are queries"),
+    sets: list[str] = typer.Option([], "--set-name", help="only these development sets (default: all)"),
     index: Path = typer.Option(
-        None, "--index", help="where to build the evaluation index, reused by later runs with the same settings"
+        None, "--index", help="where to build the evaluation indexes (one folder per set), reused by later runs"
     ),
-    limit: int = typer.Option(None, help="only the first N queries"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     config: str = typer.Option(None, "--config", "-c", help="the method's embed and index settings"),
-    set_: list[str] = typer.Option([], "--set", help="e.g. --set embed.model=PATH or --set index.context_s=0"),
+    set_: list[str] = typer.Option([], "--set", help="e.g. --set embed.model=PATH or --set index.context_neighbours=0"),
 ) -> None:
     """Recall@1/@5 at temporal IoU >= 0.5, over the whole index and within each query's video, for vidseek's
-    search and for the plain dense baseline (MiniLM, exact inner product), measured in the same run."""
+    search and for the plain baseline (MiniLM, exact inner product, one vector per sentence), measured in the same
+    run. With no files: every development set in ../shared/eval, and the mixed 60 s chunk + sentence cases."""
     import tempfile
 
-    from pipeline.config import EmbedConfig, IndexConfig
+    from pipeline.config import EmbedConfig
     from pipeline.embed import make_embedder
     from pipeline.embed.sentence import resolve_model_path
-    from pipeline.evaluate import default_files, evaluate, oracle_within_video, prepared_index
+    from pipeline.evaluate import SETS, evaluate, load_pair, load_set, prepared_index
 
     cfg = load_config_or_exit(config, set_)
-    default_captions, default_queries = default_files()
-    captions, queries = captions or default_captions, queries or default_queries
-    for f in (captions, queries):
-        if not f.exists():
-            raise fail(f"{f} not found (ActivityNet Captions JSON: {{video: {{duration, timestamps, sentences}}}})")
+    if (captions is None) != (queries is None):
+        raise fail("--captions and --queries go together (one pair), or neither (every development set)")
+    try:
+        if captions:
+            chosen = [load_pair(captions.stem, captions, queries)]
+        else:
+            chosen = [load_set(name) for name in (sets or SETS)]
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc)) from None
     embedder = make_embedder(cfg.embed)
     baseline_cfg = EmbedConfig(device=cfg.embed.device, batch_size=cfg.embed.batch_size)
+    same = resolve_model_path(cfg.embed.model) == resolve_model_path(baseline_cfg.model)
+    baseline_embedder = embedder if same else make_embedder(baseline_cfg)
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        where = index or Path(tmp) / "eval-index"
-        baseline = None
-        try:
-            prepared_index(captions, where, embedder, cfg.index)
-            if resolve_model_path(cfg.embed.model) != resolve_model_path(baseline_cfg.model):
-                baseline_embedder = make_embedder(baseline_cfg)
-                baseline_dir = where.with_name(where.name + "-baseline")
-                prepared_index(captions, baseline_dir, baseline_embedder, IndexConfig())
-                baseline = (baseline_dir, baseline_embedder)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        result = evaluate(where, queries, embedder, limit, baseline)
+        for data in chosen:
+            where = (index or Path(tmp)) / data.name
+            err.print(f"{data.name}: {len(data.captions)} captions, {len(data.queries)} queries", highlight=False)
+            try:
+                prepared_index(data, where, embedder, cfg.index)
+            except ValueError as exc:
+                raise fail(str(exc)) from None
+            results[data.name] = evaluate(where, data, embedder, baseline_embedder)
     if as_json:
-        sys.stdout.write(json.dumps({k: result[k] for k in ("method", "baseline")}) + "\n")
+        sys.stdout.write(json.dumps(results) + "\n")
         return
     from rich.table import Table
 
-    table = Table(title=f"{result['queries']} queries from {queries.name} against {captions.name} (IoU >= 0.5)")
-    for col in ("", "global R@1", "global R@5", "within-video R@1", "within-video R@5"):
+    table = Table(title="Recall at temporal IoU >= 0.5: vidseek / plain baseline (ratio)")
+    for col in ("set", "queries", "whole index R@1", "whole index R@5", "within video R@1", "within video R@5"):
         table.add_column(col)
-    for name in ("method", "baseline"):
-        r = result[name]
-        table.add_row(
-            "vidseek" if name == "method" else "baseline (dense, exact IP)",
-            str(r["global"]["r1"]),
-            str(r["global"]["r5"]),
-            str(r["within_video"]["r1"]),
-            str(r["within_video"]["r5"]),
-        )
+    for name, r in results.items():
+        cells = []
+        for scope in ("global", "within_video"):
+            for metric in ("r1", "r5"):
+                ours, base = r["method"][scope][metric], r["baseline"][scope][metric]
+                cells.append(f"{ours:.3f} / {base:.3f} ({ours / base if base else float('nan'):.2f}x)")
+        table.add_row(name, str(r["queries"]), *cells)
     out.print(table)
-    ceiling = oracle_within_video(captions, queries)
-    out.print(
-        f"ceiling for returning indexed spans only: {ceiling:.3f} of queries have an indexed segment of their "
-        "video at IoU >= 0.5",
-        soft_wrap=True,
-    )
 
 
 @index_app.command("rebuild")

