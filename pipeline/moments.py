@@ -11,9 +11,10 @@ IoU with the true moment under two beliefs:
   - where similar descriptions sit in *other* videos, as fractions of their length (the ``prior`` neighbours),
     counted ``prior_weight`` times; the index calibrates that weight on its own segments (pipeline.index.prior):
     high where positions repeat across videos, zero where they do not.
-Rank 1 is the best candidate; the next ranks are the most similar segments that do not repeat a moment already
-chosen, which keeps the alternatives as varied as a plain ranking. All are reported with their expected IoU, best
-first. Measured on three kinds of footage in benchmarks/RESULTS.md ("Search that holds up").
+Rank 1 is the best candidate. Where the index gives the prior weight, the next ranks are the next best candidates
+that do not repeat a moment already chosen; where it does not, they are the most similar segments that do not,
+which keeps the alternatives as varied as a plain ranking (expected IoU alone would offer near-copies of rank 1).
+All are reported with their expected IoU, best first. Measured on three kinds of footage: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -122,12 +123,16 @@ def localize(
             v = v + prior_weight * expected_iou(rows, prior_starts, prior_ends, prior_weights)
         return v
 
-    best = int(np.argmax(value(spans)))  # every single segment is a candidate: nothing below scores higher
+    values = value(spans)
+    best = int(np.argmax(values))  # every single segment is a candidate: nothing below scores higher
     chosen = [(spans[best, 0], spans[best, 1])]
-    for i in np.argsort(-sims, kind="stable"):  # the alternatives: segments by similarity, each moment once
+    if prior and prior_weight > 0:  # the prior counts here: the alternatives are the next best spans by value
+        alternatives = [tuple(spans[i]) for i in np.argsort(-values, kind="stable")]
+    else:  # else the video's segments by similarity: expected IoU alone would offer near-copies of rank 1
+        alternatives = [(starts_s[i], ends_s[i]) for i in np.argsort(-sims, kind="stable")]
+    for start, end in alternatives:
         if len(chosen) >= k:
             break
-        start, end = starts_s[i], ends_s[i]
         if end > lo and start < hi and all(iou(start, end, s, e) < SAME_MOMENT_IOU for s, e in chosen):
             chosen.append((start, end))
     scores = value(np.array(chosen, dtype=np.float64))
