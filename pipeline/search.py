@@ -24,6 +24,7 @@ from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
 from pipeline.index.health import check_vectors
 from pipeline.index.hubness import rank_scores
 from pipeline.index.prior import prior_neighbours
+from pipeline.index.settings import index_settings
 from pipeline.index.vectors import VectorIndex
 from pipeline.moments import distinct, localize
 from pipeline.timefmt import check_range
@@ -62,7 +63,7 @@ class Searcher:
 
             embedder = make_query_embedder(EmbedConfig(model=self.catalog.get_meta("embedder") or EmbedConfig().model))
         self.embedder = embedder
-        self.vectors = VectorIndex(self.dir, embedder.dim, mapped=True)
+        self.vectors = VectorIndex(self.dir, embedder.dim, index_settings(self.dir, self.catalog), mapped=True)
         check_vectors(self.dir, self.catalog, self.vectors)  # a missing or stale file is named, not an empty answer
         has_context = (self.dir / ContextVectors.FILE).exists()
         self.context = ContextVectors(self.dir, embedder.dim, mapped=True) if has_context else None
@@ -118,7 +119,7 @@ class Searcher:
                     rerank_for, [r["segment_id"] for _, r in found], sims
                 )
             found = sorted(zip(ranked.tolist(), (r for _, r in found), strict=True), key=lambda x: -x[0])
-        return [Hit(r["video_path"], r["start_s"], r["end_s"], s, r["text"], r["kind"], r["label"]) for s, r in found]
+        return [hit(r, r["start_s"], r["end_s"], s) for s, r in found]
 
     def _context_similarity(self, query_vector: np.ndarray, ids: list[int], sims: np.ndarray) -> np.ndarray:
         """The query's similarity to each segment's context; a segment without one yet counts as its own context."""
@@ -140,8 +141,9 @@ class Searcher:
         weight = float(self.catalog.get_meta("prior_weight") or 0.0)
         prior = prior_neighbours(self.catalog, self.vectors, query_vector, video_id) if weight > 0 else []
         moments = localize(starts, ends, sims, duration, prior, k, weight, filters.after_s, filters.before_s)
-        return [
-            Hit(row["video_path"], m.start_s, m.end_s, m.score, row["text"], row["kind"], row["label"])
-            for m in moments
-            for row in [segs[m.segment][0]]
-        ]
+        return [hit(segs[m.segment][0], m.start_s, m.end_s, m.score) for m in moments]
+
+
+def hit(row: dict, start_s: float, end_s: float, score: float) -> Hit:
+    """A result: ``row`` is the catalog segment whose text describes the span."""
+    return Hit(row["video_path"], start_s, end_s, score, row["text"], row["kind"], row["label"], row["video_id"])

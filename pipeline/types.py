@@ -171,6 +171,7 @@ class Hit:
     text: str
     kind: SegmentKind
     label: str = ""
+    video_id: str = ""  # the catalog's id of ``video`` (the path as ingested)
 
 
 def segments_from(description: ChunkDescription) -> list[Segment]:

@@ -36,6 +36,7 @@ def test_search_finds_the_right_moment(tmp_path, embedder):
     fill(tmp_path, embedder).close()
     hits = Searcher(tmp_path, embedder).search("when does the red truck arrive?", k=3)
     assert hits[0].video == "/videos/a.mp4" and (hits[0].start_s, hits[0].end_s) in [(0.0, 60.0), (12.0, 20.0)]
+    assert hits[0].video_id == "vid1"  # the API and page address videos by id, without mapping paths back
     hits = Searcher(tmp_path, embedder).search("cooking breakfast", k=1)
     assert (hits[0].start_s, hits[0].end_s, hits[0].kind) == (60.0, 120.0, "caption")
 

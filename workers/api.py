@@ -231,8 +231,7 @@ def create_app(service: Service) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
         metrics["search_s"].observe(time.perf_counter() - start)
-        ids = searcher.catalog.ids_by_path()
-        return {"query": q, "results": [dict(h.__dict__, video_id=ids.get(h.video)) for h in hits]}
+        return {"query": q, "results": [h.__dict__ for h in hits]}
 
     @app.get("/videos", dependencies=guarded, responses=documented(503))
     def videos():

@@ -23,6 +23,7 @@ from workers.cli_answers import ask, summarize
 from workers.cli_common import (
     IndexOpt,
     WaitOpt,
+    check_index_settings,
     counted,
     err,
     fail,
@@ -80,6 +81,7 @@ def ingest(
     from workers.progress import RichProgress, print_summary
 
     index_folder(index)  # before minutes of loading a model
+    check_index_settings(index, cfg)
     cfg = with_runnable_model(cfg)
     lock, remote = take_index_for_writing(index, wait)  # remote: --index s3://..., a leased local mirror
     alerting = []
@@ -260,6 +262,7 @@ def serve(
         raise fail(f"binding to {host} needs an API key: set {api_key_env}")
     if index.exists() and not index.is_dir():
         raise fail(f"{index} is not a vidseek index: not a folder")
+    check_index_settings(index, cfg)
     import uvicorn
 
     from workers.api import Service, create_app
@@ -423,6 +426,7 @@ app.command()(summarize)
 def main() -> None:
     from pipeline.index.damage import IndexDamaged
     from pipeline.index.lock import IndexBusy
+    from pipeline.index.settings import SettingsConflict
 
     try:
         app()
@@ -432,6 +436,9 @@ def main() -> None:
     except IndexBusy as exc:
         fail(str(exc))
         raise SystemExit(3) from None
+    except SettingsConflict as exc:  # raised by a writer opened after the early check (a second config source)
+        fail(str(exc))
+        raise SystemExit(2) from None
     except OSError as exc:  # a folder that cannot be created or read, a full disk: one line naming the file
         fail(f"{exc.strerror or exc.__class__.__name__}: {exc.filename or exc}")
         raise SystemExit(2) from None

@@ -71,6 +71,23 @@ def index_folder(index: Path) -> Path:
     return index
 
 
+def check_index_settings(index: Path, cfg) -> None:
+    """A configuration that would change an existing index's recorded settings stops here with exit 2 and the
+    remedy, before any model loads (the writer refuses it too)."""
+    from pipeline.index.catalog import Catalog
+    from pipeline.index.settings import SettingsConflict, index_settings
+
+    if not (index / Catalog.FILE).is_file():
+        return
+    catalog = Catalog(index)
+    try:
+        index_settings(index, catalog, cfg.index)
+    except SettingsConflict as exc:
+        raise fail(str(exc)) from None
+    finally:
+        catalog.close()
+
+
 def require_index(index: Path) -> None:
     """Commands that read an index stop here, with exit 2, when the folder holds none."""
     from pipeline.index.catalog import Catalog

@@ -12,6 +12,7 @@ import typer
 from pipeline.timefmt import format_span
 from workers.cli_common import (
     IndexOpt,
+    check_index_settings,
     err,
     fail,
     labelled,
@@ -55,6 +56,7 @@ def watch(
     sources = sources or cfg.live.sources
     if not sources:
         raise fail("nothing to watch: give a SOURCE or set live.sources in the config")
+    check_index_settings(index, cfg)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from pipeline.alerts import Alerting
     from pipeline.describe import make_describer

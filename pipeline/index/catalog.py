@@ -143,10 +143,6 @@ class Catalog:
     def video_ids_at(self, path: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT video_id FROM videos WHERE path=?", (path,))]
 
-    def ids_by_path(self) -> dict[str, str]:
-        """Path as ingested -> video id, without the per-video counts ``videos()`` computes."""
-        return {r[0]: r[1] for r in self.db.execute("SELECT path, video_id FROM videos")}
-
     def uses_model(self, model: str) -> bool:
         return self.db.execute("SELECT 1 FROM videos WHERE model=? LIMIT 1", (model,)).fetchone() is not None
 

@@ -26,6 +26,7 @@ from pipeline.index.hubness import update_hubness
 from pipeline.index.lock import IndexLock
 from pipeline.index.prior import update_prior_weight
 from pipeline.index.records import RecordStore, Unreadable, vectors_of
+from pipeline.index.settings import index_settings, rebuilt_settings, record_settings
 from pipeline.index.vectors import VectorIndex
 from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, segments_from
 
@@ -38,7 +39,7 @@ class IndexWriter:
         index_dir: str | Path,
         embedder: Embedder,
         save_every_s: float = 30.0,
-        index_cfg: IndexConfig | None = None,
+        index_cfg: IndexConfig | None = None,  # a new index's settings; an existing one keeps those it recorded
         lock_wait_s: float = 0.0,
         lock: IndexLock | None = None,
     ) -> None:
@@ -54,20 +55,22 @@ class IndexWriter:
         self.listeners: list[Callable[[list[dict]], object]] = []  # called with each batch's rows once committed
         self.catalog = None
         try:
-            self._open(index_cfg or IndexConfig())
+            self._open(index_cfg)
         except BaseException:  # a damaged file: the lease goes back, so the process can go on (the API server)
             if self.catalog is not None:
                 self.catalog.close()
             lock.release()
             raise
 
-    def _open(self, index_cfg: IndexConfig) -> None:
+    def _open(self, index_cfg: IndexConfig | None) -> None:
         self.records = RecordStore(self.dir)
         self.catalog = Catalog(self.dir)
         self._check_embedder()
-        self.vectors = VectorIndex(self.dir, self.embedder.dim, index_cfg)
-        self.context_neighbours = index_cfg.context_neighbours
-        self.context = _open_context(self.dir, self.embedder.dim, index_cfg)
+        self.settings = index_settings(self.dir, self.catalog, index_cfg)  # refuses a conflicting configuration
+        record_settings(self.catalog, self.settings)
+        self.vectors = VectorIndex(self.dir, self.embedder.dim, self.settings)
+        self.context_neighbours = self.settings.context_neighbours
+        self.context = _open_context(self.dir, self.embedder.dim, self.settings)
         self.reconcile()
 
     def _check_embedder(self) -> None:
@@ -271,7 +274,7 @@ def rebuild_index(
     lock = IndexLock(index_dir)
     lock.acquire(wait_s)
     try:
-        return _rebuild(index_dir, embedder, index_cfg or IndexConfig())
+        return _rebuild(index_dir, embedder, index_cfg or IndexConfig())  # values it sets replace recorded ones
     finally:
         lock.release()
 
@@ -284,6 +287,7 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
         damaged = set_aside(index_dir / Catalog.FILE)
         catalog = Catalog(index_dir)
     same_embedder = catalog.get_meta("embedder") in (None, embedder.name)
+    index_cfg = rebuilt_settings(catalog, index_dir, index_cfg)
     new_file = REBUILD_PREFIX + VectorIndex.FILE
     (index_dir / new_file).unlink(missing_ok=True)  # left by a rebuild that was cut short
     vectors = VectorIndex(index_dir, embedder.dim, index_cfg, file=new_file)
@@ -309,6 +313,7 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
     catalog.swap_in_new_segments()
     catalog.set_meta("embedder", embedder.name)
     catalog.set_meta("dim", str(embedder.dim))
+    record_settings(catalog, index_cfg)
     os.replace(index_dir / new_file, index_dir / VectorIndex.FILE)
     vectors.path = index_dir / VectorIndex.FILE
     moved = [(u, records.set_aside(u.path)) for bad in unreadable.values() for u in bad]
