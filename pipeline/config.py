@@ -195,8 +195,19 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
         got = e.get("input")
+        if e["type"] == "extra_forbidden":  # an unknown key: say which ones that level has
+            lines.append(f"  {key}: unknown key; allowed here: {', '.join(_fields_at(e['loc'][:-1]))}")
+            continue
         lines.append(f"  {key}: {e['msg']}" + ("" if got is None or isinstance(got, dict) else f" (got {got!r})"))
     return "\n".join(lines)
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The field names of the config section at ``loc`` (() for the top level)."""
+    model = VidseekConfig
+    for part in loc:
+        model = model.model_fields[part].annotation
+    return list(model.model_fields)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> VidseekConfig:

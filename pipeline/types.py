@@ -92,7 +92,7 @@ class FrameChunk:
     span: ChunkSpan
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB
     pts_s: np.ndarray  # (T,) float64, strictly increasing, inside [span.start_s, span.end_s)
-    decoder: str = "decord"
+    decoder: str = ""  # the reader that decoded it: pyav, decord or opencv
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:

@@ -54,3 +54,12 @@ def test_overlap_must_be_below_chunk():
 def test_missing_config_file_lists_shipped_ones():
     with pytest.raises(ConfigError, match="local.yaml"):
         load_config("nope.yaml")
+
+
+def test_an_unknown_key_in_a_file_names_the_allowed_ones(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("foo:\n  x: 1\ndecode:\n  fsp: 1\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert "foo: unknown key; allowed here: decode, describe, embed, index, ray, live, answer" in str(raised.value)
+    assert "decode.fsp: unknown key; allowed here: backend, fps," in str(raised.value)

@@ -1,10 +1,10 @@
 """The ingest job on Ray: CPU decode actors -> model actors (one per GPU) -> this driver, the single index writer.
 
-Why Ray Core actors and not Ray Data: decord can hang inside a call while holding the GIL, and only killing the
-process stops it. Here the driver sees every decode call, times it out, kills that actor (``ray.kill``) and
-retries the span on a fresh one with OpenCV. It also keeps a hard bound on decoded chunks in flight
-(``ray.max_chunks_in_flight``), so a slow model never lets frames pile up, and it writes each chunk exactly
-once, in one place, as soon as it is described.
+Why Ray Core actors and not Ray Data: a decoder (decord, or FFmpeg under PyAV) can hang inside a call while
+holding the GIL, and only killing the process stops it. Here the driver sees every decode call, times it out,
+kills that actor (``ray.kill``) and retries the span on a fresh one with OpenCV. It also keeps a hard bound on
+decoded chunks in flight (``ray.max_chunks_in_flight``), so a slow model never lets frames pile up, and it writes
+each chunk exactly once, in one place, as soon as it is described.
 
     # Stage 1  plan      (driver)        probe, content id, skip finished videos and chunks  -> lanes of spans
     # Stage 2  decode    (DecodeWorker)  one lane (contiguous spans of one video) at a time   -> FrameChunk refs
@@ -36,7 +36,7 @@ ACTOR_START_S = 300  # a decode worker not up by then (no node can place it) cou
 class Lane:
     task: VideoTask
     spans: deque[ChunkSpan]
-    backend: str = "auto"  # "opencv" after a decord call timed out on this file
+    backend: str = "auto"  # "opencv" after a decode call timed out or crashed on this file
 
 
 @dataclass
@@ -174,7 +174,7 @@ class RayIngest:
         self._start_decoder(slot)
         item.attempts += 1
         if slot.lane is not None:
-            slot.lane.backend = "opencv"  # decord stalled or crashed on this file: read the rest with OpenCV
+            slot.lane.backend = "opencv"  # the reader stalled or crashed on this file: read the rest with OpenCV
         if item.attempts > self.cfg.ray.max_retries:
             self._resolve(
                 item.task,

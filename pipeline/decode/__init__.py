@@ -3,7 +3,7 @@
 probe(path) -> VideoInfo          (PyAV: header, or a packet scan when the header has no duration)
 plan_spans(info, video_id, cfg)   -> [ChunkSpan, ...]  (a time grid; no frame is touched)
 open_reader(info, cfg)            -> ChunkReader.read(span) -> FrameChunk
-                                     (decord; OpenCV when decord cannot open the file)
+                                     (decode.backend: PyAV by default, or decord; OpenCV when they cannot open the file)
 """
 
 from pipeline.decode.errors import DecodeError

@@ -112,7 +112,7 @@ class StreamReader:
                     backoff = self.live.reconnect_min_s
                     yield frame
                 reason = "stream ended"
-            except Exception as exc:  # noqa: BLE001 - any FFmpeg/OS error is a drop: record it and reconnect
+            except Exception as exc:  # any FFmpeg/OS error is a drop: record it and reconnect
                 timed_out = exc.__class__.__name__ == "ExitError"  # PyAV's read timeout interrupts FFmpeg
                 reason = (
                     f"no data for {self.live.read_timeout_s:.0f} s" if timed_out else f"{exc.__class__.__name__}: {exc}"

@@ -2,7 +2,7 @@
 
 Parquet is the durable record; the catalog and the vectors are derived from it. ``reconcile()`` runs at open
 and repairs whatever a crash (even ``kill -9``) left between those three steps, so a re-run never loses or
-duplicates a chunk. FAISS is saved (atomically) every ``save_every_s`` seconds and when a video finishes.
+duplicates a chunk. FAISS is saved (atomically) every ``SAVE_EVERY_S`` seconds and when a video finishes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pipeline.index.vectors import VectorIndex
 from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, segments_from
 
 log = logging.getLogger(__name__)
+SAVE_EVERY_S = 30.0  # between FAISS saves while chunks land (and at the end of each video)
 
 
 class IndexWriter:
@@ -38,7 +39,6 @@ class IndexWriter:
         self,
         index_dir: str | Path,
         embedder: Embedder,
-        save_every_s: float = 30.0,
         index_cfg: IndexConfig | None = None,  # a new index's settings; an existing one keeps those it recorded
         lock_wait_s: float = 0.0,
         lock: IndexLock | None = None,
@@ -50,7 +50,6 @@ class IndexWriter:
             lock.acquire(lock_wait_s)  # raises IndexBusy while another process writes this index
         self.lock = lock
         self.embedder = embedder
-        self.save_every_s = save_every_s
         self._last_save = time.monotonic()
         self.listeners: list[Callable[[list[dict]], object]] = []  # called with each batch's rows once committed
         self.catalog = None
@@ -156,7 +155,7 @@ class IndexWriter:
         if self.context is not None:
             self.catalog.mark_context_stale(rows)
         self.vectors.upsert(np.array([r["segment_id"] for r in rows]), vectors)
-        if time.monotonic() - self._last_save > self.save_every_s:
+        if time.monotonic() - self._last_save > SAVE_EVERY_S:
             self.save()
         for listener in self.listeners:
             listener(rows)
