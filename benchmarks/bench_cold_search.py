@@ -33,13 +33,17 @@ BASELINE = (
 
 
 def build(index: Path, segments: int, per_video: int = 1000, batch: int = 50_000) -> None:
+    from pipeline.config import IndexConfig
     from pipeline.index import Catalog, VectorIndex
     from pipeline.index.context import ContextVectors
+    from pipeline.index.settings import record_settings
 
+    index.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     catalog, vectors, context = Catalog(index), VectorIndex(index, 384), ContextVectors(index, 384)
     catalog.set_meta("embedder", "all-MiniLM-L6-v2")
     catalog.set_meta("dim", "384")
+    record_settings(catalog, IndexConfig())
     for start in range(0, segments, batch):
         ids = np.arange(start + 1, start + batch + 1, dtype=np.int64)
         rows = [

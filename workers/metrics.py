@@ -26,3 +26,6 @@ class JobMetrics:
     def depth(self, to_decode: int, to_describe: int) -> None:
         self.queue.set(to_decode, tags={"stage": "decode"})
         self.queue.set(to_describe, tags={"stage": "describe"})
+
+    def model_call(self, seconds: float) -> None:
+        self.model_latency.observe(seconds)

@@ -1,0 +1,255 @@
+"""The ingest scheduler without Ray: a fake executor makes calls hang, workers die, frames get lost and calls finish
+out of order, on a fake clock, so each case runs in milliseconds. tests/test_ray_job.py runs the same scheduler
+on a real local Ray."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.job import IngestReport, VideoTask
+from pipeline.scheduler import CallFailed, FramesLost, Scheduler, WorkerDied
+from pipeline.types import ChunkDescription, ChunkSpan, VideoInfo
+
+
+@dataclass(eq=False)
+class Call:
+    worker: object
+    kind: str  # decode | describe
+    value: object = None
+    error: Exception | None = None
+    hangs: bool = False
+
+
+@dataclass(eq=False)
+class Worker:
+    kind: str
+    number: int
+    dead: bool = False
+    checks_until_up: int = 0  # its calls run once it is up
+
+
+@dataclass
+class FakeExecutor:
+    """``decode_fault(span, attempt, backend)`` and ``describe_fault(batch_number)`` return None (it works),
+    "hang", "die", "lost", "fail" or, for decode, "error"; finished calls come back in a shuffled order."""
+
+    decode_fault: object = None
+    describe_fault: object = None
+    num_gpus: int = 0
+    start_checks: int = 0  # is_up calls a new decode worker needs before it is up
+    max_waits: int = 5000  # then wait() raises: a scheduler that never finishes fails its test instead of hanging
+    now: float = 0.0
+    started: list = field(default_factory=list)
+    killed: list = field(default_factory=list)
+    decode_calls: list = field(default_factory=list)  # (span, backend) in submission order
+    batches: list = field(default_factory=list)  # spans of each describe call
+    in_flight_seen: int = 0
+    _attempts: dict = field(default_factory=dict)
+    _rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def clock(self) -> float:
+        return self.now
+
+    def gpus(self) -> int:
+        return self.num_gpus
+
+    def start_decoder(self) -> Worker:
+        self.started.append(Worker("decode", len(self.started), checks_until_up=self.start_checks))
+        return self.started[-1]
+
+    def start_model(self) -> Worker:
+        self.started.append(Worker("model", len(self.started)))
+        return self.started[-1]
+
+    def is_up(self, worker: Worker) -> bool:
+        worker.checks_until_up -= 1
+        return worker.checks_until_up <= 0
+
+    def decode(self, worker, info, span, backend):
+        attempt = self._attempts[span] = self._attempts.get(span, 0) + 1
+        self.decode_calls.append((span, backend))
+        fault = self.decode_fault and self.decode_fault(span, attempt, backend)
+        status = {"error": "", "warning": "", "decoder": backend}
+        if fault == "error":
+            status["error"] = f"cannot decode [{span.start_s:.0f}, {span.end_s:.0f})"
+        call = Call(worker, "decode", status, hangs=fault == "hang")
+        call.error = WorkerDied() if fault == "die" else CallFailed(OSError("reader bug")) if fault == "fail" else None
+        return call, span  # the frames handle: the span itself
+
+    def describe(self, worker, frames):
+        self.batches.append(list(frames))
+        fault = self.describe_fault and self.describe_fault(len(self.batches))
+        errors = {"die": WorkerDied(), "lost": FramesLost(), "fail": CallFailed(RuntimeError("CUDA error"))}
+        value = [ChunkDescription(span, f"caption {span.start_s:.0f}", [], "fake") for span in frames]
+        return Call(worker, "describe", value, errors.get(fault), hangs=fault == "hang")
+
+    def wait(self, calls, timeout_s):
+        self.max_waits -= 1
+        if self.max_waits < 0:
+            raise TimeoutError("the scheduler did not finish")
+        done = [c for c in calls if not c.hangs and c.worker.checks_until_up <= 0]
+        if not done:
+            self.now += timeout_s
+        self._rng.shuffle(done)
+        return done[: self._rng.randint(1, 3)]  # out of order, not all at once
+
+    def result(self, call: Call):
+        if call.worker.dead:
+            raise WorkerDied()
+        if call.error is not None:
+            raise call.error
+        return call.value
+
+    def kill(self, worker: Worker) -> None:
+        worker.dead = True
+        self.killed.append(worker)
+
+
+class FakeWriter:
+    """Records what the scheduler commits (the real writer has its own tests)."""
+
+    def __init__(self) -> None:
+        self.written: list[ChunkSpan] = []
+        self.finished: dict[str, str] = {}
+        self.saves = 0
+
+    def write(self, description, decoder=""):
+        self.written.append(description.span)
+
+    def finish_video(self, video_id, status, reason="", num_chunks=0):
+        self.finished[video_id] = status
+
+    def remove_earlier_versions(self, video_id, path):
+        return 0
+
+    def save(self):
+        self.saves += 1
+
+
+def tasks(num_videos=2, chunks=25) -> list[VideoTask]:
+    out = []
+    for v in range(num_videos):
+        path = f"/footage/v{v}.mp4"
+        spans = [ChunkSpan(f"v{v}", path, i * 10.0, i * 10.0 + 10) for i in range(chunks)]
+        info = VideoInfo(path, chunks * 10.0, 640, 360, 0, 25.0, "h264")
+        out.append(VideoTask(path, f"v{v}", info, 1, spans, chunks))
+    return out
+
+
+def run(executor: FakeExecutor, *overrides: str, videos=None) -> tuple[IngestReport, FakeWriter]:
+    cfg = load_config("tiny.yaml", ["ray.num_decode_workers=3", "decode.timeout_s=30", *overrides])
+    writer = FakeWriter()
+    report = Scheduler(cfg, executor, writer, clock=executor.clock).run(videos or tasks(), IngestReport())
+    return report, writer
+
+
+def test_every_chunk_is_committed_once_whatever_order_calls_finish_in():
+    executor = FakeExecutor()
+    report, writer = run(executor)
+    assert sorted(writer.written, key=lambda s: (s.video_id, s.start_s)) == [s for t in tasks() for s in t.spans]
+    assert writer.finished == {"v0": "complete", "v1": "complete"} and report.exit_code == 0
+    assert writer.saves == 1 and len(executor.killed) == len(executor.started)  # workers stopped at the end
+
+
+def test_decoded_chunks_in_flight_never_pass_the_bound():
+    seen = []
+
+    class Watching(FakeExecutor):
+        def decode(self, worker, info, span, backend):
+            seen.append(scheduler._in_flight())
+            return super().decode(worker, info, span, backend)
+
+    executor = Watching(describe_fault=lambda n: "hang" if n == 1 else None, max_waits=200)  # the model hangs
+    cfg = load_config("tiny.yaml", ["ray.num_decode_workers=3", "ray.max_chunks_in_flight=4", "decode.timeout_s=30"])
+    scheduler = Scheduler(cfg, executor, FakeWriter(), clock=executor.clock)
+    with pytest.raises(TimeoutError):  # a hung model call is waited for (only decode calls time out)
+        scheduler.run(tasks(), IngestReport())
+    assert max(seen) < 4 and len(executor.decode_calls) == 4 + len(executor.batches[0])  # decoding stopped
+
+
+def test_a_stuck_decode_is_killed_and_its_lane_read_with_opencv():
+    executor = FakeExecutor(
+        decode_fault=lambda span, attempt, backend: "hang" if (span.start_s, attempt) == (30, 1) else None
+    )
+    report, writer = run(executor, videos=tasks(1, 12))
+    assert len(writer.written) == 12 and report.exit_code == 0
+    retried = [backend for span, backend in executor.decode_calls if span.start_s == 30]
+    assert retried == ["auto", "opencv"]
+    later = [backend for span, backend in executor.decode_calls if 30 < span.start_s < 100]
+    assert later and set(later) == {"opencv"}  # the rest of that lane, too
+    assert executor.now >= 30  # killed after decode.timeout_s, not before
+
+
+def test_a_span_that_always_hangs_fails_its_video_after_the_retries_and_the_rest_goes_on():
+    executor = FakeExecutor(decode_fault=lambda span, attempt, backend: "hang" if span == SPAN_V0_5 else None)
+    report, writer = run(executor, "ray.max_retries=2")
+    assert writer.finished == {"v0": "failed", "v1": "complete"}
+    assert [c[0] for c in executor.decode_calls].count(SPAN_V0_5) == 3
+    reason = next(r.reason for r in report.results if r.path == "/footage/v0.mp4")
+    assert "decode timed out after 30 s in [50, 60) s after 3 attempts" in reason
+    assert len(writer.written) == 49 and report.exit_code == 1
+
+
+SPAN_V0_5 = tasks()[0].spans[5]
+
+
+def test_a_dead_decode_worker_is_replaced_and_its_span_retried():
+    executor = FakeExecutor(
+        decode_fault=lambda span, attempt, backend: "die" if attempt == 1 and span.start_s == 0 else None
+    )
+    report, writer = run(executor)
+    assert len(writer.written) == 50 and report.exit_code == 0
+    assert len([w for w in executor.started if w.kind == "decode"]) == 3 + 2  # one replacement per dead worker
+
+
+def test_a_decode_error_fails_the_video_with_the_reason_and_a_reader_bug_is_reported():
+    faults = {0.0: "error", 10.0: "fail"}
+    executor = FakeExecutor(
+        decode_fault=lambda span, attempt, backend: faults.get(span.start_s) if span.video_id == "v0" else None
+    )
+    report, writer = run(executor)
+    reason = next(r.reason for r in report.results if r.path == "/footage/v0.mp4")
+    assert "cannot decode [0, 10)" in reason and "decode failed: OSError('reader bug')" in reason
+    assert writer.finished == {"v0": "failed", "v1": "complete"} and len(writer.written) == 48
+
+
+def test_a_slow_starting_worker_is_not_a_stuck_decode():
+    executor = FakeExecutor(start_checks=20)  # about 20 s to start; its calls run once it is up
+    report, writer = run(executor, "decode.timeout_s=5")
+    assert report.exit_code == 0 and len(writer.written) == 50
+    assert executor.now >= 19  # longer than decode.timeout_s, and no worker was replaced:
+    assert len(executor.started) == 3 + 1
+
+
+def test_a_dead_model_worker_is_replaced_and_its_batch_described_again():
+    executor = FakeExecutor(describe_fault=lambda n: "die" if n in (1, 2) else None)
+    report, writer = run(executor)
+    assert report.exit_code == 0 and len(writer.written) == 50 == len(set(writer.written))
+    assert len([w for w in executor.started if w.kind == "model"]) == 1 + 2
+
+
+def test_lost_frames_are_decoded_again():
+    executor = FakeExecutor(describe_fault=lambda n: "lost" if n == 1 else None)
+    report, writer = run(executor)
+    lost = executor.batches[0]
+    assert report.exit_code == 0 and len(writer.written) == 50 == len(set(writer.written))
+    assert all([c[0] for c in executor.decode_calls].count(span) == 2 for span in lost)
+
+
+def test_a_model_error_fails_those_chunks_only():
+    executor = FakeExecutor(describe_fault=lambda n: "fail" if n == 1 else None)
+    report, writer = run(executor)
+    failed = executor.batches[0]
+    assert len(writer.written) == 50 - len(failed) and report.exit_code == 1
+    assert any("model failed: RuntimeError('CUDA error')" in r.reason for r in report.results)
+
+
+def test_a_batch_larger_than_the_bound_does_not_stall():
+    executor = FakeExecutor()
+    report, writer = run(executor, "describe.batch_size=64", "ray.max_chunks_in_flight=3")
+    assert report.exit_code == 0 and len(writer.written) == 50
+    assert max(len(b) for b in executor.batches) <= 3
