@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -58,6 +60,44 @@ def sample_indices(frame_starts_s: np.ndarray, span: ChunkSpan, fps: float) -> n
     idx = idx[idx < len(frame_starts_s)]
     idx = idx[frame_starts_s[idx] < span.end_s - _EPS_S]
     return np.unique(idx)
+
+
+Decoded = tuple[float, Callable[[], "np.ndarray | None"]]  # a frame's PTS, and how to get it as RGB
+
+
+def sample_sequentially(decoded: Iterator[Decoded], span: ChunkSpan, fps: float) -> Sampled:
+    """The sampling rule over frames decoded in order (PyAV, OpenCV): converts only the frames it keeps."""
+    targets = list(sample_targets_s(span, fps))
+    sampled = Sampled([], [])
+    for t, rgb in decoded:
+        if t >= span.end_s - _EPS_S:
+            sampled.next_frame = (t, rgb)  # the first frame of a later span: the reader keeps it
+            return sampled
+        if t >= targets[0] - _EPS_S and t >= span.start_s - _EPS_S:
+            if (frame := rgb()) is not None:
+                sampled.frames.append(frame)
+                sampled.pts_s.append(t)
+            while targets and targets[0] <= t + _EPS_S:
+                targets.pop(0)
+            if not targets:
+                return sampled
+    sampled.ended = True
+    return sampled
+
+
+@dataclass
+class Sampled:
+    frames: list[np.ndarray]
+    pts_s: list[float]
+    next_frame: Decoded | None = None  # decoded past the span's end
+    ended: bool = False  # the file's frames ran out (or stopped decoding) inside the span
+
+    def chunk(self, info: VideoInfo, span: ChunkSpan, last_s: float, warning: str, decoder: str) -> FrameChunk:
+        if not self.frames:
+            raise DecodeError(info.path, warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
+        if self.ended:
+            span = cut_short(span, last_s, _frame_s(info))
+        return FrameChunk(span, np.stack(self.frames), np.asarray(self.pts_s, dtype=np.float64), decoder=decoder)
 
 
 class DecordReader:
@@ -132,39 +172,30 @@ class OpenCVReader:
         self._last_pts_s = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 + self.info.start_s
         return True
 
-    def read(self, span: ChunkSpan) -> FrameChunk:
+    def _decoded(self) -> Iterator[Decoded]:
+        if self._last_pts_s > -math.inf and not self._ended:  # grabbed by the previous read, not yet looked at
+            yield self._last_pts_s, self._retrieve
+        while self._grab():
+            yield self._last_pts_s, self._retrieve
+
+    def _retrieve(self) -> np.ndarray | None:
         import cv2
 
+        ok, bgr = self._cap.retrieve()
+        if not ok:
+            return None
+        return cv2.cvtColor(cv2.resize(bgr, self._size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+
+    def read(self, span: ChunkSpan) -> FrameChunk:
         if self._last_pts_s >= span.start_s + _EPS_S:
             self._open()  # backwards: start again (sequential reader)
-        targets = list(sample_targets_s(span, self.cfg.fps))
-        frames, pts = [], []
-        have_frame = self._last_pts_s > -math.inf and not self._ended
-        while targets:
-            if not have_frame and not self._grab():
-                break
-            have_frame = False
-            t = self._last_pts_s
-            if t >= span.end_s - _EPS_S:
-                break  # keep it in the capture for the next span
-            if t >= targets[0] - _EPS_S and t >= span.start_s - _EPS_S:
-                ok, bgr = self._cap.retrieve()
-                if ok:
-                    small = cv2.resize(bgr, self._size, interpolation=cv2.INTER_AREA)
-                    frames.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
-                    pts.append(t)
-                while targets and targets[0] <= t + _EPS_S:
-                    targets.pop(0)
+        sampled = sample_sequentially(self._decoded(), span, self.cfg.fps)  # a frame past the end stays grabbed
         if self._ended and span.end_s < self.info.duration_s + _EPS_S and self._last_pts_s < span.end_s - 1.0:
             self.warning = (
                 f"stream ends at {max(self._last_pts_s, 0):.1f} s but the container says "
                 f"{self.info.duration_s:.1f} s (corrupt or truncated data)"
             )
-        if not frames:
-            raise DecodeError(self.info.path, self.warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
-        if self._ended:
-            span = cut_short(span, self._last_pts_s, _frame_s(self.info))
-        return FrameChunk(span, np.stack(frames), np.asarray(pts, dtype=np.float64), decoder=self.name)
+        return sampled.chunk(self.info, span, self._last_pts_s, self.warning, self.name)
 
     def close(self) -> None:
         if self._cap is not None:
@@ -197,7 +228,7 @@ class PyAVReader:
         self._stream.thread_type = "SLICE" if cfg.threads == 1 else "AUTO"
         self._frames = None  # decoding iterator, positioned after self._last_s
         self._last_s = math.inf
-        self._held = None  # a decoded frame past the previous span's end
+        self._held: Decoded | None = None  # a decoded frame past the previous span's end
 
     def _seek(self, t_s: float) -> None:
         self._container.seek(int(t_s / self._stream.time_base), stream=self._stream, backward=True, any_frame=False)
@@ -217,6 +248,17 @@ class PyAVReader:
         self._last_s = float(frame.time)
         return frame
 
+    def _decoded(self) -> Iterator[Decoded]:
+        if self._held is not None:
+            held, self._held = self._held, None
+            yield held
+        while (frame := self._next()) is not None:
+            yield float(frame.time), partial(self._rgb, frame)
+
+    def _rgb(self, frame) -> np.ndarray:
+        rgb = frame.to_ndarray(width=self._size[0], height=self._size[1], format="rgb24")
+        return np.ascontiguousarray(np.rot90(rgb, self._turns)) if self._turns else rgb
+
     def read(self, span: ChunkSpan) -> FrameChunk:
         if (
             self._frames is None
@@ -224,29 +266,9 @@ class PyAVReader:
             or (self._held is None and self._last_s < span.start_s - 10)
         ):
             self._seek(span.start_s)  # backwards, first read, or far ahead: jump to the keyframe before the span
-        targets = list(sample_targets_s(span, self.cfg.fps))
-        frames, pts = [], []
-        ended = False
-        while targets:
-            frame, self._held = (self._held, None) if self._held is not None else (self._next(), None)
-            if frame is None:
-                ended = True
-                break
-            t = float(frame.time)
-            if t >= span.end_s - _EPS_S:
-                self._held = frame
-                break
-            if t >= targets[0] - _EPS_S:
-                rgb = frame.to_ndarray(width=self._size[0], height=self._size[1], format="rgb24")
-                frames.append(np.ascontiguousarray(np.rot90(rgb, self._turns)) if self._turns else rgb)
-                pts.append(t)
-                while targets and targets[0] <= t + _EPS_S:
-                    targets.pop(0)
-        if not frames:
-            raise DecodeError(self.info.path, self.warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
-        if ended:
-            span = cut_short(span, self._last_s, _frame_s(self.info))
-        return FrameChunk(span, np.stack(frames), np.asarray(pts, dtype=np.float64), decoder=self.name)
+        sampled = sample_sequentially(self._decoded(), span, self.cfg.fps)
+        self._held = sampled.next_frame
+        return sampled.chunk(self.info, span, self._last_s, self.warning, self.name)
 
     def close(self) -> None:
         if self._container is not None:
