@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 from pipeline.config import DescribeConfig
-from pipeline.describe.parse import parse_answer, split_reasoning
+from pipeline.describe.parse import describe_chunk, split_reasoning
 from pipeline.describe.prompt import build_prompt_text
 from pipeline.types import ChunkDescription, ChunkFailure, FrameChunk
 
@@ -150,18 +150,9 @@ class OpenAIDescriber:
         if not answer and response.choices[0].finish_reason == "length":
             problem = "output budget exhausted before the answer (max_new_tokens)"
         offset_s = float(chunk.pts_s[0]) if self.endpoint.send == "video" else 0.0  # the clip's clock starts at 0
-        caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], span, offset_s)
         usage = response.usage
-        return ChunkDescription(
-            span,
-            caption or "(no caption)",
-            events,
-            model=self.name,
-            reasoning=reasoning if self.cfg.keep_reasoning else "",
-            problem="; ".join(p for p in (problem, parse_problem) if p),
-            input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-        )
+        tokens = getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0
+        return describe_chunk(span, reasoning, answer, problem, self.name, self.cfg.keep_reasoning, *tokens, offset_s)
 
 
 def _split(message) -> tuple[str, str, str]:

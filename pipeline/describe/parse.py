@@ -1,6 +1,7 @@
 """Turn the model's raw text into a caption and events.
 
     raw text -> split_reasoning -> (reasoning, answer) -> parse_answer -> (caption, [Event], problem)
+    (reasoning, answer) -> describe_chunk -> ChunkDescription       what both model backends return
 
 The Thinking model's prompt opens ``<think>``, so its output holds only the closing ``</think>``: the answer is
 what follows the last one. Output that is not valid JSON is repaired when it can be, otherwise kept as a caption
@@ -13,7 +14,7 @@ import json
 import math
 import re
 
-from pipeline.types import ChunkSpan, Event
+from pipeline.types import ChunkDescription, ChunkSpan, Event
 
 THINK_END = "</think>"
 _MAX_CAPTION_CHARS = 1000
@@ -158,3 +159,29 @@ def parse_answer(answer: str, span: ChunkSpan, offset_s: float = 0.0) -> tuple[s
     if not caption:
         problems.append("answer has no caption")
     return caption, events, "; ".join(problems)
+
+
+def describe_chunk(
+    span: ChunkSpan,
+    reasoning: str,
+    answer: str,
+    problem: str,
+    model: str,
+    keep_reasoning: bool,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    offset_s: float = 0.0,
+) -> ChunkDescription:
+    """One chunk's description from the model's reasoning and answer; with no answer (the output budget ran out
+    while thinking) the end of the reasoning is parsed instead. ``problem``: what went wrong before parsing."""
+    caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], span, offset_s)
+    return ChunkDescription(
+        span,
+        caption or "(no caption)",
+        events,
+        model=model,
+        reasoning=reasoning if keep_reasoning else "",
+        problem="; ".join(p for p in (problem, parse_problem) if p),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )

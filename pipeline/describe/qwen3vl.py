@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline.config import TINY_MODEL, DescribeConfig
 from pipeline.describe.budget import CLOSE_THINKING, ThinkingBudget
-from pipeline.describe.parse import THINK_END, parse_answer, split_reasoning
+from pipeline.describe.parse import THINK_END, describe_chunk, split_reasoning
 from pipeline.describe.prompt import build_prompt_text
 from pipeline.types import ChunkDescription, FrameChunk
 
@@ -215,17 +215,8 @@ class Qwen3VLDescriber:
         if self.thinking and ThinkingBudget.exhausted(reasoning):
             problem = f"thinking budget of {self.cfg.thinking_budget} tokens exhausted: answered without finishing"
             reasoning = ThinkingBudget.strip_close(reasoning)
-        caption, events, parse_problem = parse_answer(answer or reasoning[-2000:], chunk.span)
-        problems = "; ".join(p for p in (problem, parse_problem) if p)
-        return ChunkDescription(
-            chunk.span,
-            caption or "(no caption)",
-            events,
-            model=self.name,
-            reasoning=reasoning if self.cfg.keep_reasoning else "",
-            problem=problems,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+        return describe_chunk(
+            chunk.span, reasoning, answer, problem, self.name, self.cfg.keep_reasoning, input_tokens, output_tokens
         )
 
 
