@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -78,6 +79,56 @@ def discovered(paths: list[str], report: IngestReport, roots: list[Path] | None 
     return found.files
 
 
+@dataclass
+class PlannedVideo:
+    path: str
+    video_id: str
+    size_bytes: int
+    info: VideoInfo
+    num_spans: int  # all of the file's spans
+    todo: list[ChunkSpan]  # those its records do not hold yet
+
+
+def plan_videos(
+    paths: list[str],
+    cfg: VidseekConfig,
+    catalog,
+    done_chunk_ids: Callable[[str], set[str]],
+    report: IngestReport,
+    roots: list[Path] | None = None,
+    remember: bool = False,
+) -> list[PlannedVideo]:
+    """Probe and plan every file (ingest and dry run alike); what is not planned goes into the report: finished
+    videos and second copies of one file skipped, unreadable files failed. ``remember``: cache content ids in the
+    catalog, so a copy's path leads to its video too (``file_ids``)."""
+    planned: dict[str, PlannedVideo] = {}
+    for path in discovered(paths, report, roots):
+        try:
+            info = probe(path)
+            video_id, size = identify(path, catalog, remember=remember)
+        except DecodeError as exc:
+            report.results.append(VideoResult(path, "failed", exc.reason))
+            continue
+        if video_id in planned:
+            report.results.append(VideoResult(path, "skipped", f"same content as {planned[video_id].path}"))
+            continue
+        known = catalog.video(video_id) if catalog else None
+        if known and known["status"] == "complete":
+            report.results.append(VideoResult(path, "skipped", f"already indexed as {known['path']}"))
+            continue
+        spans = plan_spans(info, video_id, cfg.decode)
+        done = done_chunk_ids(video_id)
+        todo = [s for s in spans if s.chunk_id not in done]
+        if known and known["status"] == "failed" and not todo:
+            # every chunk indexed, yet failed: these bytes decode only partly, and would again
+            report.results.append(
+                VideoResult(path, "failed", known["reason"], known["num_chunks"] or 0, info.duration_s)
+            )
+            continue
+        planned[video_id] = PlannedVideo(path, video_id, size, info, len(spans), todo)
+    return list(planned.values())
+
+
 def prepare(
     paths: list[str],
     cfg: VidseekConfig,
@@ -86,37 +137,12 @@ def prepare(
     model_name: str,
     roots: list[Path] | None = None,
 ) -> list[VideoTask]:
-    """Probe and plan every video; finished ones are reported as skipped, unreadable ones as failed. A second
-    file with the same content is one video: skipped, and its path leads to it (``file_ids``) as well."""
+    """The planned videos, each begun in the index (``ingesting``) and returned with the spans it still needs."""
     tasks = []
-    planned: dict[str, str] = {}  # video id -> the path planned for it in this run
-    for path in discovered(paths, report, roots):
-        try:
-            info = probe(path)
-            video_id, size = identify(path, writer.catalog, remember=True)
-        except DecodeError as exc:
-            report.results.append(VideoResult(path, "failed", exc.reason))
-            continue
-        if video_id in planned:
-            report.results.append(VideoResult(path, "skipped", f"same content as {planned[video_id]}"))
-            continue
-        known = writer.catalog.video(video_id)
-        if known and known["status"] == "complete":
-            report.results.append(VideoResult(path, "skipped", f"already indexed as {known['path']}"))
-            continue
-        planned[video_id] = path
-        spans = plan_spans(info, video_id, cfg.decode)
-        done = writer.done_chunk_ids(video_id)
-        todo = [s for s in spans if s.chunk_id not in done]
-        if known and known["status"] == "failed" and not todo:
-            # every chunk indexed, yet failed: these bytes decode only partly, and would again
-            report.results.append(
-                VideoResult(path, "failed", known["reason"], known["num_chunks"] or 0, info.duration_s)
-            )
-            continue
-        writer.begin_video(video_id, path, size, info.duration_s, model_name, cfg.model_dump())
-        task = VideoTask(path, video_id, info, size, todo, len(spans), chunks_done=len(spans) - len(todo))
-        tasks.append(task)
+    for v in plan_videos(paths, cfg, writer.catalog, writer.done_chunk_ids, report, roots, remember=True):
+        writer.begin_video(v.video_id, v.path, v.size_bytes, v.info.duration_s, model_name, cfg.model_dump())
+        done = v.num_spans - len(v.todo)
+        tasks.append(VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done))
     return tasks
 
 
@@ -151,31 +177,20 @@ def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path) -> list[DryRu
     from pipeline.index.records import RecordStore
 
     catalog = Catalog(index_dir) if (index_dir / Catalog.FILE).exists() else None
-    records = RecordStore(index_dir) if catalog else None
+    done_chunk_ids = RecordStore(index_dir).chunk_ids if catalog else lambda video_id: set()
     report = IngestReport()
-    files = discovered(paths, report)
-    lines = [DryRunLine(r.path, note=f"{r.status}: {r.reason}") for r in report.results]
-    for path in files:
-        try:
-            info = probe(path)
-        except DecodeError as exc:
-            lines.append(DryRunLine(path, note=f"would fail: {exc.reason}"))
-            continue
-        video_id, _ = identify(path, catalog)
-        known = catalog.video(video_id) if catalog else None
-        if known and known["status"] == "complete":
-            lines.append(DryRunLine(path, note="skipped: already indexed"))
-            continue
-        done = records.chunk_ids(video_id) if records else set()
-        spans = [s for s in plan_spans(info, video_id, cfg.decode) if s.chunk_id not in done]
-        line = DryRunLine(path, sum(s.duration_s for s in spans), len(spans))
-        for span in spans:
-            tokens_in, tokens_out = estimate_chunk(span, info, cfg.decode, cfg.describe)
+    videos = plan_videos(paths, cfg, catalog, done_chunk_ids, report)
+    if catalog:
+        catalog.close()
+    notes = {"failed": "would fail", "skipped": "skipped"}
+    lines = [DryRunLine(r.path, note=f"{notes.get(r.status, r.status)}: {r.reason}") for r in report.results]
+    for v in videos:
+        line = DryRunLine(v.path, sum(s.duration_s for s in v.todo), len(v.todo))
+        for span in v.todo:
+            tokens_in, tokens_out = estimate_chunk(span, v.info, cfg.decode, cfg.describe)
             line.input_tokens += tokens_in
             line.output_tokens += tokens_out
         lines.append(line)
-    if catalog:
-        catalog.close()
     return lines
 
 
