@@ -22,6 +22,7 @@ import numpy as np
 from pipeline.storage import default_cache_dir
 
 SETTINGS = "vidseek-onnx.json"
+OPTIMIZED = "model.optimized.onnx"  # the graph as onnxruntime optimises it: a search loads it without doing so
 
 
 def export_folder(model_path: str) -> Path:
@@ -67,6 +68,7 @@ def ensure_exported(model_path: str) -> Path | None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     _export_graph(model_path, staging / "model.onnx")
+    _optimize_graph(staging / "model.onnx", staging / OPTIMIZED)
     shutil.copy(Path(model_path) / "tokenizer.json", staging / "tokenizer.json")
     (staging / SETTINGS).write_text(json.dumps(settings))
     try:
@@ -74,6 +76,18 @@ def ensure_exported(model_path: str) -> Path | None:
     except OSError:  # another process finished first: theirs is as good
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _optimize_graph(graph: Path, out: Path) -> None:
+    """Save the graph after onnxruntime's portable optimisations (not the hardware-specific ones), so a search
+    process skips them: its session starts in about half the time (0.11 s against 0.21 s for MiniLM)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(out)
+    options.log_severity_level = 3
+    onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def _export_graph(model_path: str, out: Path) -> None:
@@ -124,9 +138,11 @@ class OnnxEmbedder:
         self._tokenizer.enable_padding()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        graph = folder / "model.onnx"
+        if (folder / OPTIMIZED).exists():  # optimised at export: only what is left to do here
+            graph = folder / OPTIMIZED
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        self._session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def embed(self, texts: list[str]) -> np.ndarray:

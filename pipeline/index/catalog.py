@@ -224,8 +224,10 @@ class Catalog:
         return {r[0]: r[1] for r in self.db.execute(q, ids)} if ids else {}
 
     def segment_id_range(self) -> tuple[int | None, int | None]:
-        """The smallest and largest segment id (the rowid: two index lookups at any size)."""
-        return tuple(self.db.execute("SELECT MIN(segment_id), MAX(segment_id) FROM segments").fetchone())
+        """The smallest and largest segment id (the rowid: two index lookups at any size; asked together, SQLite
+        scans the table: 94 ms at 1M segments)."""
+        low = self.db.execute("SELECT MIN(segment_id) FROM segments").fetchone()[0]
+        return low, self.db.execute("SELECT MAX(segment_id) FROM segments").fetchone()[0]
 
     def count_segments(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]

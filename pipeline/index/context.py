@@ -41,7 +41,6 @@ class ContextVectors(VectorIndex):
         cfg = cfg or IndexConfig()
         super().__init__(index_dir, dim, IndexConfig(type="flat"), mapped, file)
         self.compress_min = cfg.compress_min if cfg.codec != "Flat" else None
-        self._known: set[int] | None = None
 
     @property
     def compressed(self) -> bool:
@@ -55,13 +54,15 @@ class ContextVectors(VectorIndex):
             self._move_into(faiss.IndexIDMap2(sq8), sample_size=100_000)
 
     def lookup(self, ids: list[int]) -> dict[int, np.ndarray]:
-        """The context vectors of those of ``ids`` that have one."""
-        if self._known is None:  # a reader's copy does not change: list its ids once
-            self._known = set(self.ids().tolist())
-        present = np.array([i for i in ids if i in self._known], dtype=np.int64)
-        if not len(present):
-            return {}
-        return dict(zip(present.tolist(), self.index.reconstruct_batch(present), strict=True))
+        """The context vectors of those of ``ids`` that have one (by the id map: listing every id of a 1M index
+        took 0.12 s of a cold search)."""
+        found = {}
+        for i in ids:
+            try:
+                found[int(i)] = self.index.reconstruct(int(i))
+            except RuntimeError:  # no context yet
+                continue
+        return found
 
 
 def context_text(own: dict, around: list[dict], neighbours: int) -> str:
