@@ -345,12 +345,10 @@ def _write_thumbnail(path: Path, t_s: float, out: Path) -> None:
 
 
 def _run_job(service: Service, job: Job, metrics) -> None:
-    """One ingest, in the runner thread (one at a time), with the same stages as the CLI's local run."""
-    from pipeline.alerts import Alerting
-    from pipeline.describe import make_describer
+    """One ingest, in the runner thread (one at a time), as `vidseek ingest` runs it (on Ray when ray.enabled)."""
     from pipeline.describe.factory import resolve_model
-    from pipeline.index import IndexWriter
-    from pipeline.job import NoProgress, run_local
+    from pipeline.job import NoProgress
+    from workers.ingest_session import IngestSession
 
     class Counting(NoProgress):
         def start(self, num_videos: int, num_chunks: int, footage_s: float) -> None:
@@ -363,12 +361,8 @@ def _run_job(service: Service, job: Job, metrics) -> None:
     try:
         describe_cfg, _ = resolve_model(service.cfg.describe)
         cfg = service.cfg.model_copy(update={"describe": describe_cfg})
-        writer = IndexWriter(service.index_dir, service.embedder, index_cfg=cfg.index)
-        alerting = Alerting(writer)  # standing queries see API ingests too
-        describer = make_describer(cfg.describe)
-        report = run_local(cfg, job.paths, writer, describer, Counting(), roots=service.media_roots)
-        writer.close()
-        alerting.close()
+        with IngestSession.open(service.index_dir, cfg, embedder=service.embedder) as session:
+            report = session.ingest(job.paths, Counting(), roots=service.media_roots)
         job.results = [r.__dict__ for r in report.results]
         job.state = "done"
     except Exception as exc:  # a job's failure is reported through its status

@@ -32,9 +32,9 @@ from workers.cli_common import (
     load_config_or_exit,
     out,
     parse_time,
+    remote_of,
     require_index,
     require_text,
-    take_index_for_writing,
     with_runnable_model,
 )
 from workers.cli_live import alert_app, print_alert, watch
@@ -63,9 +63,6 @@ def ingest(
 ) -> None:
     """Decode, describe, embed and index videos. Finished videos are skipped; interrupted ones resume.
     Exit codes: 0 all succeeded, 1 some failed, 2 usage error, 3 another run holds the index."""
-    import time
-
-    started = time.time()
     cfg = load_config_or_exit(config, set_)
     if dry_run:
         from pipeline.job import dry_run as plan
@@ -74,49 +71,16 @@ def ingest(
         print_dry_run(out, plan(paths, cfg, index), cfg.describe)
         raise typer.Exit(0)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    from pipeline.alerts import Alerting
-    from pipeline.embed import make_embedder
-    from pipeline.index import IndexWriter
-    from pipeline.job import write_run_summary
+    from workers.ingest_session import IngestSession
     from workers.progress import RichProgress, print_summary
 
     index_folder(index)  # before minutes of loading a model
     check_index_settings(index, cfg)
     cfg = with_runnable_model(cfg)
-    lock, remote = take_index_for_writing(index, wait)  # remote: --index s3://..., a leased local mirror
-    alerting = []
-
-    def open_writer() -> IndexWriter:
-        writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index, lock=lock)
-        alerting.append(Alerting(writer, on_alert=print_alert))  # standing queries see every committed chunk
-        if remote:
-            writer.listeners.append(remote.push_records_every())
-        (index / "config.yaml").write_text(json.dumps(cfg.model_dump(), indent=2))  # JSON is valid YAML
-        return writer
-
-    closed = False
-    try:
-        with RichProgress(err) as progress:
-            if cfg.ray.enabled:
-                from workers.ray_job import run_ray
-
-                writer = open_writer()
-                report = run_ray(cfg, paths, writer, cfg.describe.model, progress)
-            else:
-                from pipeline.describe import make_describer
-                from pipeline.job import run_local
-
-                writer = open_writer()
-                report = run_local(cfg, paths, writer, make_describer(cfg.describe), progress)
-        writer.close()
-        closed = True
-        for a in alerting:
-            a.close()
-        write_run_summary(index, report, started, paths)
-    finally:
-        if remote:  # an interrupted run still uploads its finished records; the next run skips those chunks
-            remote.push(records_only=not closed)
-            remote.release()
+    # remote: --index s3://..., a leased local mirror; another run holding the index is exit 3 (main)
+    session = IngestSession.open(index, cfg, wait, remote_of(index), on_alert=print_alert)
+    with session, RichProgress(err) as progress:
+        report = session.ingest(paths, progress)
     print_summary(out, report)
     raise typer.Exit(report.exit_code)
 

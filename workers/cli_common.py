@@ -144,21 +144,3 @@ def with_runnable_model(cfg):
     if notice:
         err.print(notice, style="yellow", highlight=False, soft_wrap=True)
     return cfg.model_copy(update={"describe": describe_cfg})
-
-
-def take_index_for_writing(index: Path, wait_s: float = 0.0):
-    """(lock, remote): the local writer lock, and the store's lease when --index was a URL, after which what
-    another run pushed meanwhile is pulled. Another holder: waits up to ``wait_s``, then exits with code 3."""
-    from pipeline.index.lock import IndexBusy, IndexLock
-
-    index_folder(index)
-    lock, remote = IndexLock(index), remote_of(index)
-    try:
-        lock.acquire(wait_s)  # before anything starts: a second overlapping run waits or stops here
-        if remote:
-            remote.acquire(wait_s)
-            remote.pull()
-    except IndexBusy as exc:
-        lock.release()
-        raise fail(str(exc), code=3) from None
-    return lock, remote

@@ -19,7 +19,6 @@ from workers.cli_common import (
     load_config_or_exit,
     out,
     remote_of,
-    take_index_for_writing,
     with_runnable_model,
 )
 
@@ -58,18 +57,13 @@ def watch(
         raise fail("nothing to watch: give a SOURCE or set live.sources in the config")
     check_index_settings(index, cfg)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    from pipeline.alerts import Alerting
     from pipeline.describe import make_describer
-    from pipeline.embed import make_embedder
-    from pipeline.index import IndexWriter
     from pipeline.live import Watcher
+    from workers.ingest_session import IngestSession
 
     cfg = with_runnable_model(cfg)
-    lock, remote = take_index_for_writing(index)  # remote: --index s3://..., its records pushed as they come
-    writer = IndexWriter(index, make_embedder(cfg.embed), index_cfg=cfg.index, lock=lock)
-    alerting = Alerting(writer, on_alert=print_alert)
-    if remote:
-        writer.listeners.append(remote.push_records_every())
+    # remote: --index s3://..., its records pushed as they come
+    session = IngestSession.open(index, cfg, remote=remote_of(index), on_alert=print_alert)
 
     def on_chunk(c) -> None:
         out.print(
@@ -82,7 +76,7 @@ def watch(
         span = format_span(gap.start_s, gap.end_s)
         err.print(labelled("gap", "yellow", f"{source} {span}: {gap.reason}"), soft_wrap=True)
 
-    watcher = Watcher(sources, cfg, writer, make_describer(cfg.describe), on_chunk, on_gap)
+    watcher = Watcher(sources, cfg, session.writer, make_describer(cfg.describe), on_chunk, on_gap)
 
     def on_signal(signum, frame) -> None:
         if watcher.stop.is_set():
@@ -98,11 +92,7 @@ def watch(
         committed = watcher.committed
         err.print("abandoned the chunks in flight")
     finally:
-        writer.close()
-        alerting.close(timeout_s=10)
-        if remote:
-            remote.push()
-            remote.release()
+        session.close()
     latencies = [c.latency_s for c in committed]
     gaps = sum(len(s.gaps) for s in watcher.sources.values())
     median = f"{statistics.median(latencies):.1f} s" if latencies else "-"

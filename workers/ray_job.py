@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.config import VidseekConfig
 from pipeline.index.writer import IndexWriter
@@ -32,14 +33,16 @@ def run_ray(
     writer: IndexWriter,
     model_name: str,
     progress: Progress | None = None,
+    roots: list[Path] | None = None,
     **workers: type,
 ) -> IngestReport:
     """The ingest on Ray: planned first, and Ray started only when a chunk is left to describe (a re-run with
-    nothing to do costs no cluster). ``workers`` may swap the actor bodies (``decode_worker``, ``model_worker``)."""
+    nothing to do costs no cluster). ``roots``: only files under them (the API's media roots). ``workers`` may
+    swap the actor bodies (``decode_worker``, ``model_worker``)."""
     # Stage 1: plan
     progress = progress or NoProgress()
     report = IngestReport()
-    tasks = prepare(paths, cfg, writer, report, model_name)
+    tasks = prepare(paths, cfg, writer, report, model_name, roots)
     progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
     for task in tasks:
         if not task.spans:  # every chunk was already written by an interrupted run

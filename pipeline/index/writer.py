@@ -203,9 +203,11 @@ class IndexWriter:
             save_context(self.catalog, self.context, self.embedder, self.context_neighbours)
 
     def close(self, full_hubness: bool = False) -> None:
-        self.save(full_hubness=full_hubness)
-        self.catalog.close()
-        self.lock.release()
+        try:
+            self.save(full_hubness=full_hubness)
+        finally:  # a failed save (a full disk) still hands the lease back
+            self.catalog.close()
+            self.lock.release()
 
 
 def record_rows(
