@@ -10,18 +10,9 @@ import csv
 import io
 import json
 
-from pipeline.index.catalog import Catalog
 from pipeline.timefmt import format_time, is_wall_clock
 
 FORMATS = ("srt", "vtt", "json", "csv")
-
-
-def video_segments(catalog: Catalog, video_id: str) -> list[dict]:
-    rows = catalog.db.execute(
-        "SELECT start_s, end_s, kind, label, text FROM segments WHERE video_id=? ORDER BY start_s, kind, end_s",
-        (video_id,),
-    )
-    return [dict(r) for r in rows]
 
 
 def _clock(seconds: float, separator: str) -> str:

@@ -161,6 +161,24 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class SegmentRecord(Segment):
+    """What the durable Parquet record keeps of a segment: the segment, the chunk it came from, how it was
+    described, and its vector (a rebuild with the same embedder embeds nothing again). The record files' schema
+    (pipeline.index.records) and the catalog's segment columns (``Segment``'s fields and ``model``) derive from
+    these two types."""
+
+    chunk_start_s: float = 0.0
+    chunk_end_s: float = 0.0
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    problem: str = ""
+    reasoning: str = ""
+    decoder: str = ""
+    vector: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Hit:
     """A search answer."""
 

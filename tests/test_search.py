@@ -215,10 +215,10 @@ def test_results_counted_fairly_when_several_score_the_same():
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt", "json", "csv"])
 def test_export_formats(index, fmt):
-    from pipeline.export import render, video_segments
+    from pipeline.export import render
     from pipeline.index import Catalog
 
-    text = render(video_segments(Catalog(index), "a.mp4"), fmt)
+    text = render(Catalog(index).timeline("a.mp4"), fmt)
     if fmt == "srt":
         assert text.startswith("1\n00:00:00,000 --> 00:00:59,999\nA red truck arrives")
         assert "2\n00:00:12,000 --> 00:00:19,999\n[truck] truck: a red truck stops" in text

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import VidseekConfig
-from pipeline.export import render, video_segments
+from pipeline.export import render
 from pipeline.index.context import ContextVectors
 from pipeline.index.vectors import VectorIndex
 from pipeline.search import Filters, Searcher
@@ -243,7 +243,7 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/videos/{video_id}", dependencies=guarded, responses=documented(404, 503))
     def video(video_id: str):
         row = video_row(video_id)
-        segments = video_segments(service.current().catalog, video_id)
+        segments = service.current().catalog.timeline(video_id)
         row["config"] = json.loads(row["config"] or "{}")  # the config it was ingested with
         return row | {
             "captions": [s for s in segments if s["kind"] == "caption"],
@@ -289,9 +289,7 @@ def create_app(service: Service) -> FastAPI:
     )
     def captions(video_id: str):
         video_row(video_id)
-        return PlainTextResponse(
-            render(video_segments(service.current().catalog, video_id), "vtt"), media_type="text/vtt"
-        )
+        return PlainTextResponse(render(service.current().catalog.timeline(video_id), "vtt"), media_type="text/vtt")
 
     @app.post("/ingest", dependencies=guarded, status_code=202, responses=documented(403, 413, 429))
     def ingest(body: IngestRequest):

@@ -267,7 +267,7 @@ def export(
     output: Path = typer.Option(None, "--out", "-o", help="file to write (default: standard output)"),
 ) -> None:
     """Write a video's captions and events as subtitles or data, in time order."""
-    from pipeline.export import FORMATS, render, video_segments
+    from pipeline.export import FORMATS, render
     from pipeline.index import Catalog
 
     if fmt not in FORMATS:
@@ -277,7 +277,7 @@ def export(
     row = catalog.find_video(video)
     if row is None:
         raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
-    text = render(video_segments(catalog, row["video_id"]), fmt)
+    text = render(catalog.timeline(row["video_id"]), fmt)
     if output:
         output.write_text(text)
     else:

@@ -55,15 +55,6 @@ class Summary:
         }
 
 
-def caption_lines(catalog: Catalog, video_id: str, after_s: float | None, before_s: float | None) -> list[Line]:
-    rows = catalog.db.execute(
-        "SELECT start_s, end_s, text FROM segments WHERE video_id=? AND kind='caption' "
-        "AND end_s > ? AND start_s < ? ORDER BY start_s",
-        (video_id, after_s if after_s is not None else -1.0, before_s if before_s is not None else float("inf")),
-    )
-    return [Line(r["start_s"], r["end_s"], r["text"]) for r in rows]
-
-
 class _Caller:
     def __init__(self, model: TextModel, budget: int) -> None:
         self.model, self.budget, self.prompt_tokens = model, budget, []
@@ -118,7 +109,7 @@ def summarize(
     if row is None:
         raise ValueError(f"no indexed video with id {video_id!r}")
     check_range(after_s, before_s)
-    lines = caption_lines(catalog, video_id, after_s, before_s)
+    lines = [Line(r["start_s"], r["end_s"], r["text"]) for r in catalog.captions_between(video_id, after_s, before_s)]
     if not lines:
         raise ValueError(f"{row['path']} has no captions in the requested range")
     call = _Caller(model, cfg.context_tokens)

@@ -13,18 +13,31 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged
+from pipeline.types import Segment
 
-_SEGMENTS_TABLE = """
-CREATE TABLE IF NOT EXISTS {name} (
-    segment_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, video_id TEXT NOT NULL, video_path TEXT NOT NULL,
-    start_s REAL NOT NULL, end_s REAL NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, label TEXT DEFAULT '',
-    model TEXT DEFAULT '', hubness REAL, context_ok INTEGER DEFAULT 0);
-"""
+SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model"]  # as the records hold them (SegmentRecord)
+_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "SegmentKind": "TEXT"}
+
+
+def _segments_table() -> str:
+    """``CREATE TABLE`` for the segments: ``Segment``'s fields (required ones NOT NULL, the id the rowid), the
+    describing model, and what the catalog derives (hubness, whether the context vector is current)."""
+    columns = [
+        f"{f.name} {_SQL_TYPES[f.type]}"
+        + (" PRIMARY KEY" if f.name == "segment_id" else " NOT NULL" if f.default is MISSING else " DEFAULT ''")
+        for f in fields(Segment)
+    ]
+    columns += ["model TEXT DEFAULT ''", "hubness REAL", "context_ok INTEGER DEFAULT 0"]
+    return "CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(columns) + ");"
+
+
+_SEGMENTS_TABLE = _segments_table()
 _SEGMENTS_INDEX = "CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s)"
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS videos (
@@ -39,18 +52,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS gaps (video_id TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, reason TEXT);
 """
 _VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE {where} ORDER BY v.updated DESC"
-SEGMENT_COLUMNS = [
-    "segment_id",
-    "chunk_id",
-    "video_id",
-    "video_path",
-    "start_s",
-    "end_s",
-    "kind",
-    "text",
-    "label",
-    "model",
-]
 
 
 class Catalog:
@@ -265,6 +266,20 @@ class Catalog:
     def set_context_ok(self, ids: list[int], ok: bool = True) -> None:
         with self.db:
             self.db.executemany("UPDATE segments SET context_ok=? WHERE segment_id=?", [(int(ok), i) for i in ids])
+
+    def timeline(self, video_id: str) -> list[dict]:
+        """The video's captions and events in time order (start_s, end_s, kind, label, text): its subtitles."""
+        q = "SELECT start_s, end_s, kind, label, text FROM segments WHERE video_id=? ORDER BY start_s, kind, end_s"
+        return [dict(r) for r in self.db.execute(q, (video_id,))]
+
+    def captions_between(self, video_id: str, after_s: float | None, before_s: float | None) -> list[dict]:
+        """The video's chunk captions overlapping (after_s, before_s) (either open), in time order."""
+        q = (
+            "SELECT start_s, end_s, text FROM segments WHERE video_id=? AND kind='caption' "
+            "AND end_s > ? AND start_s < ? ORDER BY start_s"
+        )
+        low, high = after_s if after_s is not None else -1.0, before_s if before_s is not None else float("inf")
+        return [dict(r) for r in self.db.execute(q, (video_id, low, high))]
 
     def segments_between(self, video_id: str, start_s: float, end_s: float) -> list[dict]:
         """The video's segments overlapping [start_s, end_s], in time order."""

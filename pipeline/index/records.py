@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged, stamp
+from pipeline.types import SegmentRecord
 
 VOLUME_BYTES = 256 << 20  # a compacted file takes merged parts until it is this large; later ones start the next
 DAMAGED_REMEDY = (
@@ -57,11 +58,12 @@ class RecordStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def write_chunk(self, video_id: str, chunk_id: str, rows: list[dict]) -> None:
+        """``rows``: ``SegmentRecord`` fields (``dataclasses.asdict``), written with the schema derived from it."""
         import pyarrow as pa
 
         folder = self.root / video_id
         folder.mkdir(exist_ok=True)
-        _write_table(pa.Table.from_pylist(rows), folder / f"{chunk_id}.parquet")
+        _write_table(pa.Table.from_pylist(rows, schema=record_schema()), folder / f"{chunk_id}.parquet")
 
     def write_video(self, video_id: str, row: dict) -> None:
         _write_atomic(self.root / f"{video_id}.json", lambda tmp: tmp.write_text(json.dumps(row)))
@@ -188,6 +190,15 @@ class RecordStore:
             volume.unlink()
         (self.root / f"{video_id}.json").unlink(missing_ok=True)
         shutil.rmtree(self.root / video_id, ignore_errors=True)
+
+
+def record_schema():
+    """The Parquet schema of a record file: one column per ``SegmentRecord`` field."""
+    import pyarrow as pa
+
+    arrow = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "SegmentKind": pa.string()}
+    arrow["list[float]"] = pa.list_(pa.float64())  # as records were always written (a row's vector.tolist())
+    return pa.schema([(f.name, arrow[f.type]) for f in fields(SegmentRecord)])
 
 
 def vectors_of(rows: list[dict]) -> np.ndarray:

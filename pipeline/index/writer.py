@@ -28,7 +28,7 @@ from pipeline.index.prior import update_prior_weight
 from pipeline.index.records import RecordStore, Unreadable, vectors_of
 from pipeline.index.settings import index_settings, rebuilt_settings, record_settings
 from pipeline.index.vectors import VectorIndex
-from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, segments_from
+from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, SegmentRecord, segments_from
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 30.0  # between FAISS saves while chunks land (and at the end of each video)
@@ -213,12 +213,13 @@ class IndexWriter:
 def record_rows(
     descriptions: list[ChunkDescription], embedder: Embedder, decoder: str = ""
 ) -> tuple[list[dict], np.ndarray]:
-    """The segments of described chunks as Parquet record rows (each with its vector), and the vectors."""
+    """The segments of described chunks as Parquet record rows (``SegmentRecord``s, each with its vector), and
+    the vectors."""
     segments = [(d, s) for d in descriptions for s in segments_from(d)]
     vectors = embedder.embed([s.text for _, s in segments])
     rows = [
-        dict(
-            s.__dict__,
+        SegmentRecord(
+            **s.__dict__,
             chunk_start_s=d.span.start_s,
             chunk_end_s=d.span.end_s,
             model=d.model,
@@ -231,7 +232,7 @@ def record_rows(
         )
         for (d, s), v in zip(segments, vectors, strict=True)
     ]
-    return rows, vectors
+    return [r.__dict__ for r in rows], vectors
 
 
 def _open_context(index_dir: Path, dim: int, cfg: IndexConfig) -> ContextVectors | None:
