@@ -1,4 +1,5 @@
-"""Test doubles for the describe plug point. They are for tests; the product's defaults are the real parts."""
+"""Test doubles that only these tests need (an oracle describer for the shared concatenated clip, decode workers
+that hang or fail); the general fakes live beside their protocols (pipeline/describe/fake.py, embed/fake.py)."""
 
 from __future__ import annotations
 
@@ -84,28 +85,3 @@ class FailingFirstSpanDecodeWorker:
         if span.start_s == 0:
             return None, {"error": "damaged packets at 0 s (test double)", "warning": "", "decoder": ""}
         return self.inner.read(info, span, backend)
-
-
-class FrameCountDescriber:
-    """Describes a chunk by what the model would be given: its frame count and times. Keeps every chunk it saw,
-    so tests can check the clock the model sees."""
-
-    name = "frame-count"
-
-    def __init__(self) -> None:
-        self.seen: list[FrameChunk] = []
-
-    def load(self) -> None:
-        pass
-
-    def describe(self, chunks: list[FrameChunk]) -> list[ChunkDescription]:
-        self.seen.extend(chunks)
-        return [
-            ChunkDescription(
-                c.span,
-                f"{len(c.frames)} frames of street footage with cyclists",
-                [Event(c.span.start_s, c.span.end_s, "cyclists", "cyclists ride past")],
-                model=self.name,
-            )
-            for c in chunks
-        ]

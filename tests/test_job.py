@@ -100,8 +100,8 @@ def test_bad_inputs_fail_alone_and_nothing_is_lost(tmp_path, media, embedder):
 def test_after_losing_the_catalog_rebuild_restores_it_and_a_new_ingest_describes_nothing(tmp_path, media, embedder):
     """The Parquet records are the durable copy: a lost catalog comes back from them, the video complete, and
     ingesting the file again skips it."""
+    from pipeline.describe.fake import FrameCountDescriber
     from pipeline.index import Catalog, rebuild_index
-    from tests.doubles import FrameCountDescriber
 
     cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=5"])
     index = tmp_path / "idx"
@@ -122,8 +122,8 @@ def test_after_losing_the_catalog_rebuild_restores_it_and_a_new_ingest_describes
 
 def test_a_file_that_changed_replaces_its_earlier_version(tmp_path, media, embedder):
     """A recording ingested while still being copied, then again once complete: one video, no duplicate hits."""
+    from pipeline.describe.fake import FrameCountDescriber
     from pipeline.index import Catalog
-    from tests.doubles import FrameCountDescriber
 
     cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=2"])
     full = Path(media("flipping_a_pancake.mkv")).read_bytes()
@@ -144,8 +144,8 @@ def test_a_file_that_changed_replaces_its_earlier_version(tmp_path, media, embed
 
 def test_a_partly_decodable_file_stays_failed_on_the_next_run(tmp_path, media, embedder):
     """Same bytes, same decode: a second run reports the first run's reason instead of calling the file complete."""
+    from pipeline.describe.fake import FrameCountDescriber
     from pipeline.index import Catalog
-    from tests.doubles import FrameCountDescriber
 
     cfg = load_config("tiny.yaml", ["ray.enabled=false"])
     writer = IndexWriter(tmp_path / "idx", embedder)
@@ -164,8 +164,8 @@ def test_a_partly_decodable_file_stays_failed_on_the_next_run(tmp_path, media, e
 def test_a_folder_says_what_it_passed_over_and_what_is_a_video(tmp_path, embedder):
     """An animated GIF is footage; pictures and other files in a folder are counted and named as passed over; a
     folder with no video fails, saying so; a symlink looping back into the tree is walked once."""
+    from pipeline.describe.fake import FrameCountDescriber
     from tests.clips import write_images
-    from tests.doubles import FrameCountDescriber
 
     folder = tmp_path / "footage"
     write_images(folder)
@@ -190,8 +190,8 @@ def test_a_folder_says_what_it_passed_over_and_what_is_a_video(tmp_path, embedde
 
 
 def test_two_copies_of_one_file_are_one_video_found_by_either_name(tmp_path, media, embedder):
+    from pipeline.describe.fake import FrameCountDescriber
     from pipeline.index import Catalog
-    from tests.doubles import FrameCountDescriber
 
     for name in ("dupA.mp4", "dupB.mp4"):
         shutil.copy(media("bikes.mp4"), tmp_path / name)

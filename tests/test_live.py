@@ -14,12 +14,12 @@ import pytest
 
 from pipeline.alerts import Alerting, AlertStore
 from pipeline.config import load_config
+from pipeline.describe.fake import FrameCountDescriber
 from pipeline.index import Catalog, IndexWriter
 from pipeline.index.context import ContextVectors
 from pipeline.live import Watcher, live_video_id
 from pipeline.search import Searcher
 from tests.conftest import REPO
-from tests.doubles import FrameCountDescriber
 from tests.stream_sender import StreamSender
 
 pytestmark = pytest.mark.slow
