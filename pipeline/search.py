@@ -87,10 +87,7 @@ class Searcher:
             return []
         video_id = None
         if filters.video is not None:
-            row = self.catalog.find_video(filters.video)
-            if row is None:
-                raise ValueError(f"no indexed video matches {filters.video!r}; see `vidseek status`")
-            video_id = row["video_id"]
+            video_id = self.catalog.require_video(filters.video)["video_id"]
         only = None
         if filters.active:
             only = self.catalog.select_ids(video_id, filters.after_s, filters.before_s, filters.kind, filters.label)

@@ -248,11 +248,9 @@ def remove(
 
     require_index(index)
     catalog = Catalog(index)
-    row = catalog.find_video(video)
+    row = catalog.require_video(video)
     embedder_name = catalog.get_meta("embedder") or EmbedConfig().model
     catalog.close()
-    if row is None:
-        raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
     writer = IndexWriter(index, make_embedder(EmbedConfig(model=embedder_name)), lock_wait_s=wait)
     removed = writer.remove_video(row["video_id"])
     writer.close()
@@ -274,9 +272,7 @@ def export(
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     require_index(index)
     catalog = Catalog(index)
-    row = catalog.find_video(video)
-    if row is None:
-        raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
+    row = catalog.require_video(video)
     text = render(catalog.timeline(row["video_id"]), fmt)
     if output:
         output.write_text(text)
@@ -388,6 +384,7 @@ app.command()(summarize)
 
 
 def main() -> None:
+    from pipeline.index.catalog import NoSuchVideo
     from pipeline.index.damage import IndexDamaged
     from pipeline.index.lock import IndexBusy
     from pipeline.index.settings import SettingsConflict
@@ -400,7 +397,7 @@ def main() -> None:
     except IndexBusy as exc:
         fail(str(exc))
         raise SystemExit(3) from None
-    except SettingsConflict as exc:  # raised by a writer opened after the early check (a second config source)
+    except (SettingsConflict, NoSuchVideo) as exc:  # a conflicting configuration; no video by that name
         fail(str(exc))
         raise SystemExit(2) from None
     except OSError as exc:  # a folder that cannot be created or read, a full disk: one line naming the file

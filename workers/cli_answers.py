@@ -97,9 +97,7 @@ def summarize(
         raise fail(str(exc)) from None
     cfg = load_config_or_exit(config, set_)
     catalog = _searcher(index).catalog
-    row = catalog.find_video(video)
-    if row is None:
-        raise fail(f"no indexed video matches {video!r}; see `vidseek status`")
+    row = catalog.require_video(video)
     try:
         summary = summarize_range(catalog, row["video_id"], _text_model(cfg), cfg.answer, after_s, before_s)
     except ValueError as exc:

@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS gaps (video_id TEXT NOT NULL, start_s REAL NOT NULL, 
 _VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE {where} ORDER BY v.updated DESC"
 
 
+class NoSuchVideo(ValueError):
+    """No indexed video matches the id, path or file name asked for."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no indexed video matches {key!r}; see `vidseek status`")
+
+
 class Catalog:
     FILE = "catalog.sqlite"
 
@@ -129,6 +136,13 @@ class Catalog:
             if row is not None:
                 return dict(row)
         return None
+
+    def require_video(self, key: str) -> dict:
+        """``find_video``, raising NoSuchVideo when nothing matches."""
+        row = self.find_video(key)
+        if row is None:
+            raise NoSuchVideo(key)
+        return row
 
     def videos(self) -> list[dict]:
         rows = self.db.execute(
