@@ -54,9 +54,9 @@ class Searcher:
     def __init__(self, index_dir: str | Path, embedder: Embedder | None = None) -> None:
         self.dir = Path(index_dir)
         if not (self.dir / Catalog.FILE).exists():
-            raise FileNotFoundError(
-                f"{self.dir} is not a vidseek index (no {Catalog.FILE}); run `vidseek ingest` first"
-            )
+            from pipeline.index.folder import NotAnIndex
+
+            raise NotAnIndex(self.dir)
         self.catalog = Catalog(self.dir)
         if embedder is None:  # a search process: the index's embedder, loaded the fast way
             from pipeline.embed import make_query_embedder

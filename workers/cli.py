@@ -30,10 +30,10 @@ from workers.cli_common import (
     index_folder,
     labelled,
     load_config_or_exit,
+    open_index,
     out,
     parse_time,
     remote_of,
-    require_index,
     require_text,
     with_runnable_model,
 )
@@ -98,16 +98,16 @@ def search(
     label: str = typer.Option(None, "--label", help="only events with this label"),
 ) -> None:
     """Find the moments that match a query: video, start-end, score, text."""
-    from pipeline.search import Filters, Searcher
+    from pipeline.search import Filters
 
     require_text(query, "query")
     if kind not in (None, "caption", "event"):
         raise fail(f"--kind must be caption or event, got {kind!r}")
     try:
         filters = Filters(video, parse_time(after), parse_time(before), kind, label)
-        searcher = Searcher(index)
+        searcher = open_index(index).searcher()
         hits = searcher.search(query, k, filters)
-    except (FileNotFoundError, ValueError) as exc:
+    except ValueError as exc:
         raise fail(str(exc)) from None
     if as_json:
         for hit in hits:
@@ -115,6 +115,7 @@ def search(
                 json.dumps(
                     {
                         "video": hit.video,
+                        "video_id": hit.video_id,
                         "start_s": round(hit.start_s, 3),
                         "end_s": round(hit.end_s, 3),
                         "score": round(hit.score, 4),
@@ -159,7 +160,7 @@ def status(index: Path = IndexOpt) -> None:
     from pipeline.index.damage import IndexDamaged
     from pipeline.index.health import diagnose
 
-    require_index(index)
+    open_index(index)
     problems = diagnose(index)
     try:
         catalog = Catalog(index) if (index / Catalog.FILE).exists() else None
@@ -244,14 +245,14 @@ def remove(
     """Remove a video's vectors, catalog rows and records from the index."""
     from pipeline.config import EmbedConfig
     from pipeline.embed import make_embedder
-    from pipeline.index import Catalog, IndexWriter
+    from pipeline.index import Catalog
 
-    require_index(index)
+    folder = open_index(index)
     catalog = Catalog(index)
     row = catalog.require_video(video)
     embedder_name = catalog.get_meta("embedder") or EmbedConfig().model
     catalog.close()
-    writer = IndexWriter(index, make_embedder(EmbedConfig(model=embedder_name)), lock_wait_s=wait)
+    writer = folder.writer(make_embedder(EmbedConfig(model=embedder_name)), wait_s=wait)
     removed = writer.remove_video(row["video_id"])
     writer.close()
     out.print(f"removed {row['path']}: {counted(removed, 'segment')}")
@@ -270,7 +271,7 @@ def export(
 
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    require_index(index)
+    open_index(index)
     catalog = Catalog(index)
     row = catalog.require_video(video)
     text = render(catalog.timeline(row["video_id"]), fmt)
@@ -354,7 +355,7 @@ def index_rebuild(
     """Rebuild the SQLite catalog and FAISS vectors from the Parquet records, beside the old ones, then swap.
     Exit codes: 0 rebuilt, 1 rebuilt but unreadable records were set aside (their videos marked failed), 2 usage
     error, 3 another run holds the index."""
-    require_index(index)
+    open_index(index)
     cfg = load_config_or_exit(config, set_)
     from pipeline.embed import make_embedder
     from pipeline.index import rebuild_index
@@ -386,6 +387,7 @@ app.command()(summarize)
 def main() -> None:
     from pipeline.index.catalog import NoSuchVideo
     from pipeline.index.damage import IndexDamaged
+    from pipeline.index.folder import NotAnIndex
     from pipeline.index.lock import IndexBusy
     from pipeline.index.settings import SettingsConflict
 
@@ -397,7 +399,7 @@ def main() -> None:
     except IndexBusy as exc:
         fail(str(exc))
         raise SystemExit(3) from None
-    except (SettingsConflict, NoSuchVideo) as exc:  # a conflicting configuration; no video by that name
+    except (SettingsConflict, NoSuchVideo, NotAnIndex) as exc:  # conflicting settings; no such video; no index
         fail(str(exc))
         raise SystemExit(2) from None
     except OSError as exc:  # a folder that cannot be created or read, a full disk: one line naming the file

@@ -28,12 +28,9 @@ def _text_model(cfg):
 
 
 def _searcher(index: Path):
-    from pipeline.search import Searcher
+    from pipeline.index.folder import Index
 
-    try:
-        return Searcher(index)
-    except FileNotFoundError as exc:
-        raise fail(str(exc)) from None
+    return Index.open(index).searcher()  # NotAnIndex: exit 2 (main)
 
 
 def ask(

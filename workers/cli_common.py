@@ -73,29 +73,18 @@ def index_folder(index: Path) -> Path:
 
 def check_index_settings(index: Path, cfg) -> None:
     """A configuration that would change an existing index's recorded settings stops here with exit 2 and the
-    remedy, before any model loads (the writer refuses it too)."""
-    from pipeline.index.catalog import Catalog
-    from pipeline.index.settings import SettingsConflict, index_settings
+    remedy (SettingsConflict, in ``main``), before any model loads; the writer refuses it too."""
+    from pipeline.index.folder import Index
 
-    if not (index / Catalog.FILE).is_file():
-        return
-    catalog = Catalog(index)
-    try:
-        index_settings(index, catalog, cfg.index)
-    except SettingsConflict as exc:
-        raise fail(str(exc)) from None
-    finally:
-        catalog.close()
+    if Index(index).exists:
+        Index(index).settings(cfg.index)
 
 
-def require_index(index: Path) -> None:
-    """Commands that read an index stop here, with exit 2, when the folder holds none."""
-    from pipeline.index.catalog import Catalog
+def open_index(index: Path):
+    """The ``Index`` in ``index``; a folder holding none is exit 2 with the remedy (NotAnIndex, in ``main``)."""
+    from pipeline.index.folder import Index
 
-    if not index.is_dir():
-        raise fail(f"{index} is not a vidseek index: {'not a folder' if index.exists() else 'no such folder'}")
-    if not (index / Catalog.FILE).exists() and not (index / "records").is_dir():
-        raise fail(f"{index} is not a vidseek index (no {Catalog.FILE}); run `vidseek ingest` first")
+    return Index.open(index)
 
 
 def counted(n: int, noun: str) -> str:

@@ -1,5 +1,6 @@
 """Index: durable Parquet records -> SQLite catalog + FAISS vectors (+ context vectors), written by one IndexWriter.
 
+Index.open(dir)                                       the folder: its recorded settings, a searcher, the writer
 IndexWriter(dir, embedder).write(ChunkDescription)   Parquet, then catalog, then FAISS
 rebuild_index(dir, embedder)                          catalog + FAISS from the Parquet records
 """

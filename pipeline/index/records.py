@@ -53,8 +53,10 @@ def _write_table(table, path: Path) -> None:
 
 
 class RecordStore:
+    FOLDER = "records"
+
     def __init__(self, index_dir: Path) -> None:
-        self.root = Path(index_dir) / "records"
+        self.root = Path(index_dir) / self.FOLDER
         self.root.mkdir(parents=True, exist_ok=True)
 
     def write_chunk(self, video_id: str, chunk_id: str, rows: list[dict]) -> None:

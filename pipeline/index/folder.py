@@ -1,0 +1,66 @@
+"""An index folder as one object: whether a folder holds an index, the settings it recorded, a reader, the writer.
+
+Index.open(dir)                 NotAnIndex (naming the folder and the remedy) when it holds none
+index.settings(given)           what it recorded (pipeline.index.settings); SettingsConflict against ``given``
+index.searcher(embedder=None)   a reader, with the index's own embedder and settings
+index.writer(embedder, ...)     the single writer, holding the lease
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import IndexConfig
+from pipeline.embed.base import Embedder
+from pipeline.index.catalog import Catalog
+from pipeline.index.records import RecordStore
+
+
+class NotAnIndex(FileNotFoundError):
+    def __init__(self, folder: Path, why: str = "") -> None:
+        why = f": {why}" if why else f" (no {Catalog.FILE}); run `vidseek ingest` first"
+        super().__init__(f"{folder} is not a vidseek index{why}")
+
+
+class Index:
+    def __init__(self, folder: str | Path) -> None:
+        self.dir = Path(folder)
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Index:
+        """An existing index (a catalog, or records a rebuild can restore one from)."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise NotAnIndex(folder, "not a folder" if folder.exists() else "no such folder")
+        if not (folder / Catalog.FILE).exists() and not (folder / RecordStore.FOLDER).is_dir():
+            raise NotAnIndex(folder)
+        return cls(folder)
+
+    @property
+    def exists(self) -> bool:
+        return (self.dir / Catalog.FILE).is_file()
+
+    def settings(self, given: IndexConfig | None = None) -> IndexConfig:
+        """The recorded settings (``given``'s for an index that recorded none); SettingsConflict where ``given``
+        explicitly sets a recorded value to another."""
+        from pipeline.index.settings import index_settings
+
+        catalog = Catalog(self.dir)
+        try:
+            return index_settings(self.dir, catalog, given)
+        finally:
+            catalog.close()
+
+    def searcher(self, embedder: Embedder | None = None):
+        from pipeline.search import Searcher
+
+        if not self.exists:
+            raise NotAnIndex(self.dir)
+        return Searcher(self.dir, embedder)
+
+    def writer(self, embedder: Embedder, given: IndexConfig | None = None, lock=None, wait_s: float = 0.0):
+        """The writer (``given``: a new index's settings; an existing one keeps its own). ``lock``: a lease the
+        caller already holds, else one is taken, waiting up to ``wait_s``."""
+        from pipeline.index.writer import IndexWriter
+
+        return IndexWriter(self.dir, embedder, index_cfg=given, lock_wait_s=wait_s, lock=lock)
