@@ -6,8 +6,9 @@ rebuild_index(dir, embedder)                          catalog + FAISS from the P
 """
 
 from pipeline.index.catalog import Catalog
+from pipeline.index.folder import Index, NotAnIndex
 from pipeline.index.records import RecordStore
 from pipeline.index.vectors import VectorIndex
 from pipeline.index.writer import IndexWriter, rebuild_index
 
-__all__ = ["Catalog", "IndexWriter", "RecordStore", "VectorIndex", "rebuild_index"]
+__all__ = ["Catalog", "Index", "IndexWriter", "NotAnIndex", "RecordStore", "VectorIndex", "rebuild_index"]
