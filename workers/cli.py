@@ -237,6 +237,43 @@ def serve(
 
 
 @app.command()
+def mcp(
+    index: Path = IndexOpt,
+    media_root: list[Path] = typer.Option(
+        None, "--media-root", help="folders the ingest tool may read (repeatable; default: the current folder)"
+    ),
+    play_url: str = typer.Option(None, "--play-url", help="where `vidseek serve` runs: results carry a playable url"),
+    http: bool = typer.Option(False, "--http", help="streamable HTTP at /mcp instead of stdio"),
+    host: str = typer.Option("127.0.0.1", help="with --http: address to bind; anything but loopback needs a key"),
+    port: int = typer.Option(8001, min=1, max=65535),
+    config: str = typer.Option(None, "--config", "-c"),
+    set_: list[str] = typer.Option([], "--set"),
+    api_key_env: str = typer.Option("VIDSEEK_API_KEY", help="environment variable holding the API key"),
+    allowed_host: list[str] = typer.Option([], "--allowed-host", help="with --http: another Host name to answer"),
+) -> None:
+    """The index as Model Context Protocol tools for assistants and agents: search, ask, summarize, list_videos,
+    get_video and ingest (confined to --media-root). Speaks over stdio unless --http."""
+    import os
+
+    from workers.api_guard import LOOPBACK_NAMES, allowed_hosts_for, host_name
+
+    cfg = load_config_or_exit(config, set_)
+    api_key = os.environ.get(api_key_env) or None
+    if http and host_name(host) not in LOOPBACK_NAMES and api_key is None:
+        raise fail(f"binding to {host} needs an API key: set {api_key_env}")
+    if index.exists() and not index.is_dir():
+        raise fail(f"{index} is not a vidseek index: not a folder")
+    check_index_settings(index, cfg)
+    from workers.mcp_server import IndexTools, build_server, run_http
+
+    server = build_server(IndexTools(index, cfg, media_root or [Path.cwd()], play_url))
+    if http:
+        run_http(server, host, port, api_key, allowed_hosts_for(host, allowed_host))
+    else:
+        server.run("stdio")
+
+
+@app.command()
 def remove(
     video: str = typer.Argument(..., help="path as ingested, file name or id"),
     index: Path = IndexOpt,
