@@ -32,6 +32,7 @@ from pipeline.types import Hit
 
 MAX_VIDEO_SEGMENTS = 5000  # a video with more (a live source) is searched like the whole index
 RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
+MAX_RANKED = 1000  # the deepest a page or a grouping reaches into one ranking
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class Filters:
     @property
     def active(self) -> bool:
         return any(v is not None for v in self.__dict__.values())
+
+
+@dataclass(frozen=True)
+class VideoGroup:
+    video: str
+    video_id: str
+    results: list[Hit]
 
 
 class Searcher:
@@ -72,6 +80,25 @@ class Searcher:
         self, query: str, k: int = 10, filters: Filters | None = None, localize_moments: bool = True, merge: bool = True
     ) -> list[Hit]:
         return self.search_vector(self.embedder.embed([query])[0], k, filters, localize_moments, merge)
+
+    def search_page(self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None) -> list[Hit]:
+        """Results ``offset`` to ``offset + k`` of the query's ranking (at most ``MAX_RANKED`` deep). Each page is
+        ranked anew: past the first 50 results a later page can repeat or skip one near its edge."""
+        if offset + k > MAX_RANKED:
+            raise ValueError(f"offset + k may reach {MAX_RANKED} results at most, got {offset + k}")
+        return self.search(query, offset + k, filters)[offset:]
+
+    def search_by_video(
+        self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None, per_video: int = 3
+    ) -> list[VideoGroup]:
+        """Videos ranked by their best moment, each with up to ``per_video`` of its moments among the ranking's
+        first ``MAX_RANKED``: ``k`` videos from the ``offset``-th."""
+        pool = self.search(query, min(MAX_RANKED, (offset + k) * per_video * 4), filters)
+        groups: dict[str, list[Hit]] = {}  # in the order of each video's best moment
+        for hit in pool:
+            groups.setdefault(hit.video_id, []).append(hit)
+        chosen = list(groups.values())[offset : offset + k]
+        return [VideoGroup(hits[0].video, hits[0].video_id, hits[:per_video]) for hits in chosen]
 
     def search_vector(
         self,

@@ -402,3 +402,31 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_search_pages_and_groups_by_video(tmp_path, embedder):
+    from pipeline.config import IndexConfig
+    from pipeline.index import IndexWriter
+    from pipeline.types import ChunkDescription, ChunkSpan
+
+    writer = IndexWriter(tmp_path, embedder, index_cfg=IndexConfig(context_neighbours=0))
+    for video, texts in {"a": ["a red truck arrives", "a red truck leaves"], "b": ["a blue truck parks"]}.items():
+        writer.begin_video(video, f"/footage/{video}.mp4", 1, 120.0, "test", {})
+        for i, text in enumerate(texts):
+            writer.write(ChunkDescription(ChunkSpan(video, f"/footage/{video}.mp4", i * 60, i * 60 + 60), text))
+        writer.finish_video(video, "complete", num_chunks=len(texts))
+    writer.close()
+
+    def lines(*args):
+        result = vidseek("search", "a truck", "--index", tmp_path, "--json", *args)
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    ranking = lines("-k", "3")
+    assert lines("-k", "1", "--offset", "1") == ranking[1:2]
+    groups = lines("--group-by", "video")
+    assert sorted(g["video_id"] for g in groups) == ["a", "b"]
+    assert groups[0]["video_id"] == ranking[0]["video_id"] and {len(g["results"]) for g in groups} == {1, 2}
+    assert [g["video_id"] for g in lines("--group-by", "video", "-k", "1", "--offset", "1")] == [groups[1]["video_id"]]
+    wrong = vidseek("search", "truck", "--index", tmp_path, "--group-by", "file")
+    assert wrong.returncode == 2 and "--group-by must be video" in wrong.stderr

@@ -234,3 +234,41 @@ def test_the_page_and_vidseek_agree_on_a_frames_time(tmp_path, embedder, browser
             "v.play().catch((e) => done(String(e)));"
         )
     assert presented == pytest.approx(float(chunk.pts_s[0]), abs=1e-3) and presented > 1.0
+
+
+def test_more_results_pages_on_and_results_group_by_file(tmp_path, media, embedder, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    index_bunny(tmp_path, media, embedder, "bunny")
+    index_bunny(tmp_path, media, embedder, "copy", "a")
+    index, root = index_bunny(tmp_path, media, embedder, "copy", "b")
+
+    def moments() -> set[tuple[str, str]]:
+        cards = browser.find_elements(By.CSS_SELECTOR, ".card")
+        spans = [c.find_element(By.CLASS_NAME, "meta").text.split(" · ")[1] for c in cards]
+        return {(c.get_attribute("data-video"), span) for c, span in zip(cards, spans, strict=True)}
+
+    def shown(n: int) -> None:
+        WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card")) == n)
+
+    with LiveServer(service_for(index, root, embedder)) as url:
+        browser.get(url + "/")
+        browser.execute_script("PAGE = 5")  # pages of 5: the 12 moments of three videos take three pages
+        browser.find_element(By.ID, "q").send_keys("a rabbit", Keys.ENTER)
+        shown(5)
+        more = browser.find_element(By.ID, "more")
+        assert more.is_displayed()
+        more.click()
+        shown(10)
+        more.click()
+        shown(12)
+        WebDriverWait(browser, 30).until(lambda d: not more.is_displayed())  # the last page
+        assert len(moments()) == 12  # no moment twice across pages
+        browser.find_element(By.ID, "grouped").click()  # a changed filter runs the query again
+        WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "h3.group")) == 3)
+        groups = [g.text for g in browser.find_elements(By.CSS_SELECTOR, "h3.group")]
+        assert sorted(groups) == ["bunny.webm", "copy.webm", "copy.webm"]
+        shown(9)  # each file's best three moments under its name
+        assert "3 files, 9 moments" in browser.find_element(By.ID, "status").text

@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,7 +32,7 @@ from pipeline.config import VidseekConfig
 from pipeline.export import render
 from pipeline.index.context import ContextVectors
 from pipeline.index.vectors import VectorIndex
-from pipeline.search import Filters, Searcher
+from pipeline.search import MAX_RANKED, Filters, Searcher
 from pipeline.timefmt import TimeRangeError
 from workers.api_alerts import add_alert_routes
 from workers.api_answers import add_answer_routes
@@ -52,13 +52,18 @@ THUMBNAIL_STEP_S = 0.5  # thumbnail times are rounded down to this
 class Job:
     id: str
     paths: list[str]
-    state: str = "queued"  # queued | running | done | failed
+    state: str = "queued"  # queued | running | done | failed | cancelled
+    cancel_requested: bool = False
     results: list[dict] = field(default_factory=list)
     error: str = ""
     chunks_done: int = 0
     chunks_total: int = 0
     started: float = 0.0
     finished: float = 0.0
+
+
+class JobCancelled(Exception):
+    """Raised between chunks of a job that DELETE /jobs/{id} cancelled."""
 
 
 MediaPath = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[^\x00]+$")]
@@ -124,7 +129,7 @@ class Service:
         except queue.Full:
             raise HTTPException(429, f"{MAX_QUEUED_JOBS} ingest jobs are already waiting; try again later") from None
         self.jobs[job.id] = job
-        finished = [j for j in self.jobs.values() if j.state in ("done", "failed")]
+        finished = [j for j in self.jobs.values() if j.state in ("done", "failed", "cancelled")]
         for old in finished[: max(0, len(self.jobs) - MAX_KEPT_JOBS)]:
             del self.jobs[old.id]
         with self.lock:
@@ -216,29 +221,71 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/search", dependencies=guarded, responses=documented(404, 503))
     def search(
         q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S", description="words to find"),
-        k: int = Query(10, ge=1, le=100),
+        k: int = Query(10, ge=1, le=100, description="results, or videos with group_by=video"),
+        offset: int = Query(0, ge=0, le=MAX_RANKED - 100, description="skip this many (the next page's start)"),
+        group_by: Literal["video"] | None = Query(None, description="video: each video's best moments together"),
         video: str | None = Query(None, max_length=4096),
         after: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
         before: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
         kind: str | None = Query(None, pattern="^(caption|event)$"),
         label: str | None = Query(None, max_length=200),
     ):
+        """Moments matching ``q``, best first; ``offset`` pages through one ranking (1,000 deep), and
+        ``next_offset`` is the next page's (null on the last). With ``group_by=video``: ``groups``, each a video
+        with up to 3 of its best moments, videos ranked by their best."""
         filters = Filters(video, after, before, kind, label)
         searcher = service.current()
         start = time.perf_counter()
         try:
-            hits = searcher.search(q, k, filters)
+            if group_by == "video":
+                found = [g.__dict__ | {"results": [h.__dict__ for h in g.results]} for g in
+                         searcher.search_by_video(q, k, offset, filters)]  # fmt: skip
+            else:
+                found = [h.__dict__ for h in searcher.search_page(q, k, offset, filters)]
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
         metrics["search_s"].observe(time.perf_counter() - start)
-        return {"query": q, "results": [h.__dict__ for h in hits]}
+        following = offset + k if len(found) == k and offset + 2 * k <= MAX_RANKED else None
+        return {"query": q, "offset": offset, "next_offset": following, "groups" if group_by else "results": found}
 
     @app.get("/videos", dependencies=guarded, responses=documented(503))
-    def videos():
+    def videos(
+        offset: int = Query(0, ge=0, le=10**9),
+        limit: int = Query(1000, ge=1, le=1000),
+        status: Literal["ingesting", "complete", "failed", "live", "stopped"] | None = Query(None),
+        path_prefix: str | None = Query(None, max_length=4096, description="only paths starting with this"),
+    ):
+        """The indexed videos by path, ``limit`` from ``offset``, with the ``total`` matching and ``next_offset``."""
+        catalog = service.current().catalog
+        rows = catalog.videos(status, path_prefix, offset, limit)
+        total = catalog.count_videos(status, path_prefix)
         # Each row's ingest config (a JSON text) is left to GET /videos/{id}: a list of thousands need not repeat it.
         return {
-            "videos": [{k: v for k, v in row.items() if k != "config"} for row in service.current().catalog.videos()]
+            "total": total,
+            "offset": offset,
+            "next_offset": offset + limit if offset + limit < total else None,
+            "videos": [{k: v for k, v in row.items() if k != "config"} for row in rows],
         }
+
+    @app.delete("/videos/{video_id}", dependencies=guarded, responses=documented(404, 409, 503))
+    def delete_video(video_id: str):
+        """Remove the video's vectors, catalog rows and records, as `vidseek remove` does (409 while an ingest
+        job writes the index)."""
+        from pipeline.index.folder import Index
+        from pipeline.index.lock import IndexBusy
+
+        video_row(video_id)
+        try:
+            writer = Index(service.index_dir).writer(service.embedder)
+        except (IndexBusy, ValueError) as exc:  # an ingest holds the lease; another embedder built the index
+            raise HTTPException(409, str(exc)) from None
+        try:
+            removed = writer.remove_video(video_id)
+        finally:
+            writer.close()
+        for cached in (service.index_dir / "thumbnails").glob(f"{video_id}-*.jpg"):
+            cached.unlink(missing_ok=True)
+        return {"video_id": video_id, "segments_removed": removed}
 
     @app.get("/videos/{video_id}", dependencies=guarded, responses=documented(404, 503))
     def video(video_id: str):
@@ -308,6 +355,20 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(404, f"no job {job_id!r}")
         return job.__dict__
 
+    @app.delete("/jobs/{job_id}", dependencies=guarded, responses=documented(404, 409))
+    def cancel_job(job_id: str):
+        """Cancel a queued or running ingest job. A running one stops after the chunk it is committing: chunks
+        already committed stay, and the next ingest of those files describes only what is missing."""
+        job = service.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id!r}")
+        if job.state not in ("queued", "running"):
+            raise HTTPException(409, f"job {job_id} has already ended ({job.state})")
+        job.cancel_requested = True
+        if job.state == "queued":
+            job.state, job.finished = "cancelled", time.time()
+        return job.__dict__
+
     if WEB_DIR.exists():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
@@ -349,12 +410,20 @@ def _run_job(service: Service, job: Job, metrics) -> None:
     from workers.ingest_session import IngestSession
 
     class Counting(NoProgress):
+        """Counts for GET /jobs/{id}, and stops the job between chunks once DELETE /jobs/{id} asked."""
+
         def start(self, num_videos: int, num_chunks: int, footage_s: float) -> None:
             job.chunks_total = num_chunks
+            if job.cancel_requested:
+                raise JobCancelled
 
         def chunk_done(self, span) -> None:
             job.chunks_done += 1
+            if job.cancel_requested:
+                raise JobCancelled
 
+    if job.cancel_requested:  # cancelled while it waited
+        return
     job.state, job.started = "running", time.time()
     try:
         describe_cfg, _ = resolve_model(service.cfg.describe)
@@ -363,6 +432,8 @@ def _run_job(service: Service, job: Job, metrics) -> None:
             report = session.ingest(job.paths, Counting(), roots=service.media_roots)
         job.results = [r.__dict__ for r in report.results]
         job.state = "done"
+    except JobCancelled:  # the session closed the index: what was committed stays
+        job.state = "cancelled"
     except Exception as exc:  # a job's failure is reported through its status
         job.state, job.error = "failed", f"{exc.__class__.__name__}: {exc}"
     job.finished = time.time()

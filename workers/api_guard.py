@@ -46,6 +46,7 @@ def documented(*codes: int) -> dict:
         401: "missing or wrong API key",
         403: "the path is outside the media roots",
         404: "no such video or job",
+        409: "the index is busy (an ingest job writes it), or the job has already ended",
         413: "request body too large",
         416: "the Range cannot be satisfied",
         422: "a parameter or the body is invalid",

@@ -96,6 +96,8 @@ def search(
     before: str = typer.Option(None, "--before", help="only moments starting before this time"),
     kind: str = typer.Option(None, "--kind", help="caption or event"),
     label: str = typer.Option(None, "--label", help="only events with this label"),
+    offset: int = typer.Option(0, "--offset", min=0, help="skip this many results (videos with --group-by)"),
+    group_by: str = typer.Option(None, "--group-by", help="video: each video's best moments together"),
 ) -> None:
     """Find the moments that match a query: video, start-end, score, text."""
     from pipeline.search import Filters
@@ -103,29 +105,26 @@ def search(
     require_text(query, "query")
     if kind not in (None, "caption", "event"):
         raise fail(f"--kind must be caption or event, got {kind!r}")
+    if group_by not in (None, "video"):
+        raise fail(f"--group-by must be video, got {group_by!r}")
     try:
         filters = Filters(video, parse_time(after), parse_time(before), kind, label)
         searcher = open_index(index).searcher()
-        hits = searcher.search(query, k, filters)
+        if group_by:
+            groups = searcher.search_by_video(query, k, offset, filters)
+            hits = [hit for group in groups for hit in group.results]
+        else:
+            hits = searcher.search_page(query, k, offset, filters)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        for hit in hits:
-            sys.stdout.write(
-                json.dumps(
-                    {
-                        "video": hit.video,
-                        "video_id": hit.video_id,
-                        "start_s": round(hit.start_s, 3),
-                        "end_s": round(hit.end_s, 3),
-                        "score": round(hit.score, 4),
-                        "text": hit.text,
-                        "kind": hit.kind,
-                        "label": hit.label,
-                    }
-                )
-                + "\n"
-            )
+        if group_by:  # one line per video, its moments inside
+            for g in groups:
+                line = {"video": g.video, "video_id": g.video_id, "results": [_hit_json(h) for h in g.results]}
+                sys.stdout.write(json.dumps(line) + "\n")
+        else:
+            for hit in hits:
+                sys.stdout.write(json.dumps(_hit_json(hit)) + "\n")
         return
     from rich.table import Table
 
@@ -138,7 +137,9 @@ def search(
     table = Table(title=f"{counted(len(hits), 'result')} for {query!r}")
     for col in ("#", "file", "start-end", "score", "kind", "text"):
         table.add_column(col, overflow="fold")
-    for rank, hit in enumerate(hits, 1):
+    for rank, hit in enumerate(hits, offset + 1):
+        if group_by:  # ranks are the videos'
+            rank = offset + 1 + [g.video_id for g in groups].index(hit.video_id)
         table.add_row(
             str(rank),
             Path(hit.video).name,
@@ -148,6 +149,19 @@ def search(
             hit.text,
         )
     out.print(table)
+
+
+def _hit_json(hit) -> dict:
+    return {
+        "video": hit.video,
+        "video_id": hit.video_id,
+        "start_s": round(hit.start_s, 3),
+        "end_s": round(hit.end_s, 3),
+        "score": round(hit.score, 4),
+        "text": hit.text,
+        "kind": hit.kind,
+        "label": hit.label,
+    }
 
 
 @app.command()

@@ -144,13 +144,33 @@ class Catalog:
             raise NoSuchVideo(key)
         return row
 
-    def videos(self) -> list[dict]:
+    def videos(
+        self, status: str | None = None, path_prefix: str | None = None, offset: int = 0, limit: int = -1
+    ) -> list[dict]:
+        """Videos by path, with their chunk and event counts; ``limit`` of them from ``offset`` (-1: all)."""
+        where, args = self._video_filter(status, path_prefix)
         rows = self.db.execute(
             "SELECT v.*, (SELECT COUNT(DISTINCT chunk_id) FROM segments s WHERE s.video_id=v.video_id) AS chunks, "
             "(SELECT COUNT(*) FROM segments s WHERE s.video_id=v.video_id AND kind='event') AS events "
-            "FROM videos v ORDER BY path"
+            f"FROM videos v {where} ORDER BY path, video_id LIMIT ? OFFSET ?",
+            (*args, limit, offset),
         ).fetchall()
         return [dict(r) for r in rows]
+
+    def count_videos(self, status: str | None = None, path_prefix: str | None = None) -> int:
+        where, args = self._video_filter(status, path_prefix)
+        return self.db.execute(f"SELECT COUNT(*) FROM videos v {where}", args).fetchone()[0]
+
+    @staticmethod
+    def _video_filter(status: str | None, path_prefix: str | None) -> tuple[str, tuple]:
+        clauses, args = [], []
+        if status is not None:
+            clauses.append("v.status = ?")
+            args.append(status)
+        if path_prefix:  # exactly, case and all (LIKE would ignore case and read % and _ as wildcards)
+            clauses.append("substr(v.path, 1, ?) = ?")
+            args += [len(path_prefix), path_prefix]
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(args)
 
     def video_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT video_id FROM videos")}

@@ -76,18 +76,37 @@ async function loadVideos() {
 }
 
 let lastSearch = 0;  // searches overlap when filters change quickly: only the newest one's answer is shown
+let nextPage = null;  // {query, offset} of the next page, while there is one ("More results")
+let PAGE = 12;  // results a page asks for (a test sets fewer)
 
-async function search(query) {
+async function search(query, offset = 0) {
   const mine = ++lastSearch;
   $("status").textContent = "searching...";
   try {
-    const params = new URLSearchParams({ q: query, k: 12, ...filters() });
+    const grouped = $("grouped").checked;
+    const params = new URLSearchParams({ q: query, k: PAGE, offset, ...filters() });
+    if (grouped) params.set("group_by", "video");
     const body = await getJSON(`/search?${params}`);
     if (mine !== lastSearch) return;
-    renderResults(body.results);
-    $("status").textContent = `${body.results.length} result${body.results.length === 1 ? "" : "s"}`;
+    if (offset === 0) $("results").replaceChildren();
+    if (grouped) renderGroups(body.groups);
+    else renderResults(body.results, offset);
+    nextPage = body.next_offset === null ? null : { query, offset: body.next_offset };
+    $("more").classList.toggle("shown", nextPage !== null);
+    const shown = $("results").querySelectorAll(".card").length;
+    $("status").textContent = grouped
+      ? `${$("results").querySelectorAll(".group").length} files, ${shown} moments`
+      : `${shown} result${shown === 1 ? "" : "s"}`;
   } catch (err) {
     if (mine === lastSearch) $("status").textContent = `error: ${err.message}`;
+  }
+}
+
+function renderGroups(groups) {
+  // one heading per file (its name as text), its best moments under it
+  for (const group of groups) {
+    $("results").appendChild(element("h3", "group", group.video.split("/").pop()));
+    renderResults(group.results, $("results").querySelectorAll(".card").length);
   }
 }
 
@@ -98,12 +117,14 @@ function element(tag, className, text) {
   return node;
 }
 
-function renderResults(results) {
+function renderResults(results, first = 0) {
+  // cards appended after what is shown (a page of "More results" starts at ``first``); ask replaces them
   const list = $("results");
-  list.replaceChildren();
-  results.forEach((hit, rank) => {
+  if (first === 0 && !$("grouped").checked) list.replaceChildren();
+  results.forEach((hit, i) => {
     const card = element("article", "card");
-    card.dataset.rank = rank;
+    card.dataset.rank = first + i;
+    card.dataset.video = hit.video_id;
     card.dataset.start = hit.start_s;
     const thumb = element("img");
     thumb.alt = "";
@@ -134,6 +155,8 @@ async function ask(question) {
       body: JSON.stringify({ question, video, after_s: after, before_s: before }),
     });
     renderAnswer(body);
+    $("results").replaceChildren();
+    $("more").classList.remove("shown");
     renderResults(body.moments.map((m) => ({ ...m })));
     $("status").textContent = `${body.citations.filter((c) => c.valid).length} cited moments, ` +
       `${body.unsupported.length} unverified`;
@@ -248,7 +271,8 @@ function drawTimeline(video) {
 $("q").addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target.value.trim()) search(e.target.value.trim()); });
 $("ask").addEventListener("click", () => { if ($("q").value.trim()) ask($("q").value.trim()); });
 $("summarize").addEventListener("click", summarizeVideo);
-for (const id of ["video", "kind", "label", "after", "before"]) {
+$("more").addEventListener("click", () => { if (nextPage) search(nextPage.query, nextPage.offset); });
+for (const id of ["video", "kind", "label", "after", "before", "grouped"]) {
   $(id).addEventListener("change", () => { if ($("q").value.trim()) search($("q").value.trim()); });  // re-run
 }
 $("video").addEventListener("focus", loadVideos);
