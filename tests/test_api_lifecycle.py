@@ -4,6 +4,7 @@ video list, removing a video, cancelling an ingest job (what it committed stays;
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 
 import httpx
@@ -66,22 +67,46 @@ def test_delete_a_video(fresh, embedder):
     assert not list((index / "thumbnails").glob("bikes-*.jpg")) and not (index / "records" / "bikes").exists()
 
 
-def test_cancel_an_ingest_job_then_finish_it(fresh, embedder):
+def test_cancel_an_ingest_job_then_finish_it(fresh, embedder, monkeypatch):
+    """Cancelled after its first chunk: what it committed stays, and the next ingest describes only the rest."""
+    import pipeline.job
+    from pipeline.config import load_config
+    from workers.api import Service, create_app
+
     index, root, _ = fresh
-    with LiveServer(service_for(index, root, embedder)) as url:
+    first_done, cancel_sent = threading.Event(), threading.Event()
+    commit = pipeline.job.commit
+
+    def commit_then_pause(*args, **kwargs):
+        problem = commit(*args, **kwargs)
+        if not first_done.is_set():  # hold the job after its first chunk until the test has cancelled it
+            first_done.set()
+            cancel_sent.wait(60)
+        return problem
+
+    monkeypatch.setattr(pipeline.job, "commit", commit_then_pause)
+    service = Service(index, load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=2"]), [root], None)
+    service.embedder = embedder
+    with LiveServer(create_app(service)) as url:
         job = httpx.post(f"{url}/ingest", json={"paths": [str(root / "chaplin.mp4")]}).json()
+        assert first_done.wait(120)
         cancelled = httpx.delete(f"{url}/jobs/{job['job_id']}")
+        cancel_sent.set()
         assert cancelled.status_code == 200 and cancelled.json()["cancel_requested"] is True
         state = wait_for_end(url, job["job_id"])
-        assert state["state"] == "cancelled" and state["chunks_done"] < 2, state
+        # it stops after the chunk it was committing when asked
+        assert state["state"] == "cancelled" and state["chunks_done"] == 2 < state["chunks_total"], state
+        planned = state["chunks_total"]
         ended = httpx.delete(f"{url}/jobs/{job['job_id']}")
         assert ended.status_code == 409 and "already ended (cancelled)" in ended.json()["error"]
         assert httpx.delete(f"{url}/jobs/nope").status_code == 404
+        listed = httpx.get(f"{url}/videos", params={"status": "ingesting"}).json()["videos"]
+        assert [v["path"] for v in listed] == [str(root / "chaplin.mp4")] and listed[0]["chunks"] == 2
         again = httpx.post(f"{url}/ingest", json={"paths": [str(root / "chaplin.mp4")]}).json()
         state = wait_for_end(url, again["job_id"])
         assert state["state"] == "done" and state["results"][0]["status"] == "ingested", state
-        # the index was handed back after the cancel: a removal works
-        assert httpx.delete(f"{url}/videos/bikes").status_code == 200
+        assert state["chunks_total"] == planned - 2  # only the chunks the cancelled job had not committed
+        assert httpx.delete(f"{url}/videos/bikes").status_code == 200  # the index was handed back
 
 
 def wait_for_end(url: str, job_id: str) -> dict:
