@@ -7,6 +7,7 @@ download. Each run forces a fixed number of new tokens (min_new_tokens = max_new
     TORCH_LOGS=cudagraphs python benchmarks/bench_gpu_qwen3vl.py --batches 32 --decode eager static-compile
                                                                 # eager vs a static KV cache, which transformers
                                                                 # compiles (reduce-overhead: CUDA graphs) on a GPU
+    python benchmarks/bench_gpu_qwen3vl.py --batches 32 --memory-gb 80      # as on an H100 80GB (memory capped)
     python benchmarks/bench_gpu_qwen3vl.py --device cpu --text-layers 1 --vision-layers 1 --frames 4 --size 64
                                                                 # a CPU smoke run of the script itself
 
@@ -235,6 +236,9 @@ def main() -> None:
         default=["eager"],
         help="static-compile: a static KV cache, which transformers compiles on a GPU (not on a CPU)",
     )
+    parser.add_argument(
+        "--memory-gb", type=float, default=None, help="cap this process's GPU memory (80: what an H100 80GB has)"
+    )
     args = parser.parse_args()
     import torch
 
@@ -243,6 +247,9 @@ def main() -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("no CUDA GPU here; use --device cpu with --text-layers/--vision-layers for a smoke run")
+    if args.memory_gb and args.device == "cuda":
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, args.memory_gb * 2**30 / total))
     peak = matmul_tflops(args.device)
     model = build_model_8b(args.text_layers, args.vision_layers, args.device)
     describer = Qwen3VLDescriber(DescribeConfig(model="tiny-random", max_new_tokens=64, thinking_budget=0))

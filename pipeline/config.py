@@ -80,6 +80,9 @@ class DescribeConfig(_Section):
     top_p: float = Field(0.95, gt=0, le=1)
     top_k: int = Field(20, ge=0)
     batch_size: int | Literal["auto"] = "auto"  # chunks per generate(); auto: sized from free GPU memory
+    # static: a KV cache of fixed shape, which transformers compiles on a GPU (CUDA graphs); the same tokens as
+    # dynamic (tests/test_qwen3vl.py); its speed on a GPU is not measured yet (benchmarks/bench_gpu_qwen3vl.py)
+    kv_cache: Literal["dynamic", "static"] = "dynamic"
     keep_reasoning: bool = False
     seed: int = 0
     openai: OpenAIEndpointConfig = OpenAIEndpointConfig()

@@ -140,3 +140,17 @@ def test_token_estimate_matches_the_processor(describer, chunks):
     tokens_in, _ = estimate_chunk(chunks[0].span, info, DecodeConfig(fps=1.0, max_side=224), describer.cfg)
     pairs = (len(chunks[0].frames) + 1) // 2
     assert tokens_in - PROMPT_TEXT_TOKENS - pairs * TOKENS_PER_TIMESTAMP == processor_visual
+
+
+def test_a_static_kv_cache_writes_the_same_tokens(describer, chunks):
+    """The decode path meant for CUDA graphs (a fixed-shape cache) against plain generate, greedy, on a batch of
+    unequal prompts whose reasoning the budget cuts short."""
+    from pipeline.describe.qwen3vl import Qwen3VLDescriber
+
+    static = Qwen3VLDescriber(describer.cfg.model_copy(update={"kv_cache": "static"}))
+    static.processor, static.model, static.device = describer.processor, describer.model, describer.device
+    inputs = describer.build_inputs(chunks)
+    plain, _, plain_tokens = describer.generate(inputs)
+    fixed, _, fixed_tokens = static.generate(inputs)
+    assert fixed == plain and fixed_tokens == plain_tokens == [64, 64]
+    assert all("</think>" in text for text in fixed)  # the budget forced it in both

@@ -138,7 +138,11 @@ class Qwen3VLDescriber:
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():
             out = self.model.generate(
-                **inputs, max_new_tokens=self.cfg.max_new_tokens, logits_processor=processors, **sampling
+                **inputs,
+                max_new_tokens=self.cfg.max_new_tokens,
+                logits_processor=processors,
+                **({"cache_implementation": "static"} if self.cfg.kv_cache == "static" else {}),
+                **sampling,
             )
         new_tokens = out[:, prompt_len:]
         output_tokens = (new_tokens != self.processor.tokenizer.pad_token_id).sum(dim=1).tolist()
