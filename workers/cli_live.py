@@ -14,6 +14,7 @@ from workers.cli_common import (
     IndexOpt,
     check_index_settings,
     err,
+    index_folder,
     fail,
     labelled,
     load_config_or_exit,
@@ -55,6 +56,7 @@ def watch(
     sources = sources or cfg.live.sources
     if not sources:
         raise fail("nothing to watch: give a SOURCE or set live.sources in the config")
+    index_folder(index)  # a file, or a folder that cannot be made: exit 2 before any model loads
     check_index_settings(index, cfg)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from pipeline.describe import make_describer
