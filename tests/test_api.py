@@ -350,11 +350,11 @@ def wait_for_job(url: str, job_id: str, timeout_s: float = 300) -> dict:
 
 
 def test_ingest_jobs_queue_up_to_a_bound_on_one_thread(setup, embedder, monkeypatch):
-    import workers.api
+    import workers.api_jobs
 
     index, root, _ = setup
     release = threading.Event()
-    monkeypatch.setattr(workers.api, "_run_job", lambda service, job, metrics: release.wait(30))
+    monkeypatch.setattr(workers.api_jobs, "_run_job", lambda service, job, metrics: release.wait(30))
     before = threading.active_count()
     with LiveServer(service_for(index, root, embedder)) as url:
         answers = [httpx.post(f"{url}/ingest", json={"paths": [str(root / "bikes.mp4")]}) for _ in range(50)]
@@ -362,7 +362,7 @@ def test_ingest_jobs_queue_up_to_a_bound_on_one_thread(setup, embedder, monkeypa
         release.set()
     codes = [a.status_code for a in answers]
     accepted = codes.count(202)
-    assert workers.api.MAX_QUEUED_JOBS <= accepted <= workers.api.MAX_QUEUED_JOBS + 1  # + the one running
+    assert workers.api_jobs.MAX_QUEUED_JOBS <= accepted <= workers.api_jobs.MAX_QUEUED_JOBS + 1  # + the one running
     assert codes.count(429) == 50 - accepted and "already waiting" in answers[-1].json()["error"]
     assert threads <= 3, threads  # the server, its loop, one job runner: not one thread per job
 
