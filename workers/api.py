@@ -11,7 +11,6 @@ the OpenAPI schema.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -20,13 +19,12 @@ from typing import Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import VidseekConfig
-from pipeline.export import render
 from pipeline.index.context import ContextVectors
 from pipeline.index.vectors import VectorIndex
 from pipeline.search import MAX_RANKED, Filters, Searcher
@@ -35,13 +33,11 @@ from workers.api_alerts import add_alert_routes
 from workers.api_answers import add_answer_routes
 from workers.api_guard import DOCS_PATHS, Guard, documented
 from workers.api_jobs import MAX_KEPT_JOBS, MAX_QUEUED_JOBS, Job, add_job_routes
+from workers.api_videos import MAX_TIME_S, add_video_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_CHARS = 500
-MAX_TIME_S = 1e11  # seconds: past any file, and past the year 5000 for live sources' Unix times
-MAX_THUMBNAILS = 2000  # cached JPEGs; past this the oldest tenth is dropped
-THUMBNAIL_STEP_S = 0.5  # thumbnail times are rounded down to this
 
 
 class Service:
@@ -167,12 +163,6 @@ def create_app(service: Service) -> FastAPI:
     # The key itself is checked by the Guard, before a body is read; this documents it in the schema.
     guarded = [Depends(APIKeyHeader(name="X-API-Key", auto_error=False))]
 
-    def video_row(video_id: str) -> dict:
-        row = service.current().catalog.video(video_id)
-        if row is None:
-            raise HTTPException(404, f"no video with id {video_id!r}")
-        return row
-
     add_alert_routes(app, service.index_dir, guarded)
     add_answer_routes(app, service, guarded)
 
@@ -217,127 +207,9 @@ def create_app(service: Service) -> FastAPI:
         following = offset + k if len(found) == k and offset + 2 * k <= MAX_RANKED else None
         return {"query": q, "offset": offset, "next_offset": following, "groups" if group_by else "results": found}
 
-    @app.get("/videos", dependencies=guarded, responses=documented(503))
-    def videos(
-        offset: int = Query(0, ge=0, le=10**9),
-        limit: int = Query(1000, ge=1, le=1000),
-        status: Literal["ingesting", "complete", "failed", "live", "stopped"] | None = Query(None),
-        path_prefix: str | None = Query(None, max_length=4096, description="only paths starting with this"),
-    ):
-        """The indexed videos by path, ``limit`` from ``offset``, with the ``total`` matching and ``next_offset``."""
-        catalog = service.current().catalog
-        rows = catalog.videos(status, path_prefix, offset, limit)
-        total = catalog.count_videos(status, path_prefix)
-        # Each row's ingest config (a JSON text) is left to GET /videos/{id}: a list of thousands need not repeat it.
-        return {
-            "total": total,
-            "offset": offset,
-            "next_offset": offset + limit if offset + limit < total else None,
-            "videos": [{k: v for k, v in row.items() if k != "config"} for row in rows],
-        }
-
-    @app.delete("/videos/{video_id}", dependencies=guarded, responses=documented(404, 409, 503))
-    def delete_video(video_id: str):
-        """Remove the video's vectors, catalog rows and records, as `vidseek remove` does (409 while an ingest
-        job writes the index)."""
-        from pipeline.index.folder import Index
-        from pipeline.index.lock import IndexBusy
-
-        video_row(video_id)
-        try:
-            writer = Index(service.index_dir).writer(service.embedder)
-        except (IndexBusy, ValueError) as exc:  # an ingest holds the lease; another embedder built the index
-            raise HTTPException(409, str(exc)) from None
-        try:
-            removed = writer.remove_video(video_id)
-        finally:
-            writer.close()
-        for cached in (service.index_dir / "thumbnails").glob(f"{video_id}-*.jpg"):
-            cached.unlink(missing_ok=True)
-        return {"video_id": video_id, "segments_removed": removed}
-
-    @app.get("/videos/{video_id}", dependencies=guarded, responses=documented(404, 503))
-    def video(video_id: str):
-        row = video_row(video_id)
-        segments = service.current().catalog.timeline(video_id)
-        row["config"] = json.loads(row["config"] or "{}")  # the config it was ingested with
-        return row | {
-            "captions": [s for s in segments if s["kind"] == "caption"],
-            "events": [s for s in segments if s["kind"] == "event"],
-            "gaps": service.current().catalog.gaps(video_id),  # live sources: stretches not captured
-        }
-
-    @app.get(
-        "/videos/{video_id}/stream",
-        dependencies=guarded,
-        responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "part of the file"}}
-        | documented(403, 404, 416, 503),
-    )
-    def stream(video_id: str):
-        path = service.allowed(video_row(video_id)["path"])
-        if not path.is_file():
-            raise HTTPException(404, "the video file is no longer there")
-        return FileResponse(path, media_type="video/mp4" if path.suffix.lower() in (".mp4", ".m4v", ".mov") else None)
-
-    @app.get(
-        "/videos/{video_id}/thumbnail",
-        dependencies=guarded,
-        responses={200: {"content": {"image/jpeg": {}}}} | documented(403, 404, 503),
-    )
-    def thumbnail(video_id: str, t: float = Query(0.0, ge=0, le=MAX_TIME_S, allow_inf_nan=False)):
-        row = video_row(video_id)
-        path = service.allowed(row["path"])
-        if not path.is_file():
-            raise HTTPException(404, "the video file is no longer there")
-        # clamped to the video and rounded down, so a cache entry is one of a bounded set of frames
-        t = min(t, max((row["duration_s"] or 0) - 0.05, 0))
-        t = t // THUMBNAIL_STEP_S * THUMBNAIL_STEP_S
-        cache = service.index_dir / "thumbnails" / f"{video_id}-{int(t * 1000)}.jpg"
-        if not cache.exists():
-            _make_room(cache.parent)
-            _write_thumbnail(path, t, cache)
-        return FileResponse(cache, media_type="image/jpeg")
-
-    @app.get(
-        "/videos/{video_id}/captions.vtt",
-        dependencies=guarded,
-        responses={200: {"content": {"text/vtt": {}}}} | documented(404, 503),
-    )
-    def captions(video_id: str):
-        video_row(video_id)
-        return PlainTextResponse(render(service.current().catalog.timeline(video_id), "vtt"), media_type="text/vtt")
-
+    add_video_routes(app, service, guarded)
     add_job_routes(app, service, guarded, metrics)
 
     if WEB_DIR.exists():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
-
-
-def _make_room(folder: Path) -> None:
-    """Keep the thumbnail cache under ``MAX_THUMBNAILS`` files: past it, drop the oldest tenth."""
-    folder.mkdir(exist_ok=True)
-    files = list(folder.glob("*.jpg"))
-    if len(files) >= MAX_THUMBNAILS:
-        files.sort(key=lambda f: f.stat().st_mtime)
-        for old in files[: len(files) // 10 + 1]:
-            old.unlink(missing_ok=True)
-
-
-def _write_thumbnail(path: Path, t_s: float, out: Path) -> None:
-    """The frame shown at ``t_s`` (the first frame at or after it), as a JPEG at most 320 px wide."""
-    from pipeline.config import DecodeConfig
-    from pipeline.decode import open_reader, probe
-    from pipeline.types import ChunkSpan
-
-    info = probe(str(path))
-    start = min(t_s, max(info.duration_s - 0.1, 0))
-    chunk = open_reader(info, DecodeConfig(fps=10, max_side=320)).read(
-        ChunkSpan("thumb", str(path), start, min(start + 2.0, info.duration_s))
-    )
-    import cv2
-
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(chunk.frames[0], cv2.COLOR_RGB2BGR))
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(data.tobytes())
-    tmp.replace(out)

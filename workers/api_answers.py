@@ -12,8 +12,7 @@ from pipeline.answers import ask, summarize
 from pipeline.search import Filters
 from pipeline.timefmt import check_range
 from workers.api_guard import documented
-
-MAX_TIME_S = 1e11
+from workers.api_videos import MAX_TIME_S
 
 
 class AskRequest(BaseModel):
