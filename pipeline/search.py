@@ -28,7 +28,7 @@ from pipeline.index.settings import index_settings
 from pipeline.index.vectors import VectorIndex
 from pipeline.moments import distinct, localize
 from pipeline.timefmt import check_range
-from pipeline.types import Hit
+from pipeline.types import Hit, IndexedSegment
 
 MAX_VIDEO_SEGMENTS = 5000  # a video with more (a live source) is searched like the whole index
 RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
@@ -137,13 +137,11 @@ class Searcher:
         found = [(float(s), r) for s, i in zip(scores, ids, strict=True) if (r := rows.get(int(i))) is not None]
         if rerank_for is not None and found:
             sims = np.array([s for s, _ in found])
-            ranked = rank_scores(sims, [r["hubness"] for _, r in found])
+            ranked = rank_scores(sims, [r.hubness for _, r in found])
             if self.context is not None:
-                ranked += CONTEXT_WEIGHT * self._context_similarity(
-                    rerank_for, [r["segment_id"] for _, r in found], sims
-                )
+                ranked += CONTEXT_WEIGHT * self._context_similarity(rerank_for, [r.segment_id for _, r in found], sims)
             found = sorted(zip(ranked.tolist(), (r for _, r in found), strict=True), key=lambda x: -x[0])
-        return [hit(r, r["start_s"], r["end_s"], s) for s, r in found]
+        return [hit(r, r.start_s, r.end_s, s) for s, r in found]
 
     def _context_similarity(self, query_vector: np.ndarray, ids: list[int], sims: np.ndarray) -> np.ndarray:
         """The query's similarity to each segment's context; a segment without one yet counts as its own context."""
@@ -158,8 +156,8 @@ class Searcher:
         scores, ids = self.vectors.search(query_vector, len(only), only)
         rows = self.catalog.segments(int(i) for i in ids)
         segs = [(rows[int(i)], float(s)) for s, i in zip(scores, ids, strict=True) if int(i) in rows]
-        starts = np.array([r["start_s"] for r, _ in segs])
-        ends = np.array([r["end_s"] for r, _ in segs])
+        starts = np.array([r.start_s for r, _ in segs])
+        ends = np.array([r.end_s for r, _ in segs])
         sims = np.array([s for _, s in segs])
         duration = self.catalog.durations([video_id]).get(video_id) or float(ends.max())
         weight = float(self.catalog.get_meta("prior_weight") or 0.0)
@@ -168,6 +166,7 @@ class Searcher:
         return [hit(segs[m.segment][0], m.start_s, m.end_s, m.score) for m in moments]
 
 
-def hit(row: dict, start_s: float, end_s: float, score: float) -> Hit:
-    """A result: ``row`` is the catalog segment whose text describes the span."""
-    return Hit(row["video_path"], start_s, end_s, score, row["text"], row["kind"], row["label"], row["video_id"])
+def hit(segment: IndexedSegment, start_s: float, end_s: float, score: float) -> Hit:
+    """A result: ``segment`` is the catalog's segment whose text describes the span."""
+    s = segment
+    return Hit(s.video_path, start_s, end_s, score, s.text, s.kind, s.label, s.video_id)

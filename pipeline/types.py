@@ -161,6 +161,15 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class IndexedSegment(Segment):
+    """A segment as the catalog holds it: the segment, the model that described it, and its hubness (None until
+    the writer has computed it)."""
+
+    model: str = ""
+    hubness: float | None = None
+
+
+@dataclass(frozen=True)
 class SegmentRecord(Segment):
     """What the durable Parquet record keeps of a segment: the segment, the chunk it came from, how it was
     described, and its vector (a rebuild with the same embedder embeds nothing again). The record files' schema

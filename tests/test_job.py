@@ -157,7 +157,7 @@ def test_a_partly_decodable_file_stays_failed_on_the_next_run(tmp_path, media, e
     assert (second.status, second.reason, second.chunks) == ("failed", first.reason, 1) and describer.seen == []
     catalog = Catalog(tmp_path / "idx")
     assert catalog.videos()[0]["status"] == "failed"
-    ends = [row["end_s"] for row in catalog.segments(catalog.segment_ids()).values()]
+    ends = [row.end_s for row in catalog.segments(catalog.segment_ids()).values()]
     assert ends == [pytest.approx(2.8)] * 2  # the caption and the event end where decoding stopped, not at 5.0
 
 

@@ -51,9 +51,9 @@ def assert_trustworthy(hits, index_dir) -> None:
     for h in hits:
         video = catalog.find_video(h.video)["video_id"]
         inside = [r for r in catalog.segments_between(video, h.start_s - 1e-6, h.end_s + 1e-6)
-                  if r["start_s"] >= h.start_s - 1e-6 and r["end_s"] <= h.end_s + 1e-6]  # fmt: skip
-        assert h.text in {r["text"] for r in inside}, (h, inside)
-        spans = covered_spans(np.array([r["start_s"] for r in inside]), np.array([r["end_s"] for r in inside]))
+                  if r.start_s >= h.start_s - 1e-6 and r.end_s <= h.end_s + 1e-6]  # fmt: skip
+        assert h.text in {r.text for r in inside}, (h, inside)
+        spans = covered_spans(np.array([r.start_s for r in inside]), np.array([r.end_s for r in inside]))
         assert (h.start_s, h.end_s) in {tuple(x) for x in spans.tolist()}, (h, inside)
 
 
@@ -181,7 +181,7 @@ def test_eval_on_a_tiny_activitynet_file(tmp_path, embedder):
     (tmp_path / "q.json").write_text(json.dumps(queries))
     data = load_pair("tiny", tmp_path / "c.json", tmp_path / "q.json")
     assert build_index(data, tmp_path / "idx", embedder) == 5
-    texts = {r["text"] for r in Catalog(tmp_path / "idx").segments(Catalog(tmp_path / "idx").segment_ids()).values()}
+    texts = {r.text for r in Catalog(tmp_path / "idx").segments(Catalog(tmp_path / "idx").segment_ids()).values()}
     assert {"He cleans the brushes in a sink.", "Brushes soak in water."} <= texts  # neither overwrote the other
     result = evaluate(tmp_path / "idx", data, embedder, embedder)
     assert result["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}

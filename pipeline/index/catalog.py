@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged
-from pipeline.types import Segment
+from pipeline.types import IndexedSegment, Segment
 
 SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model"]  # as the records hold them (SegmentRecord)
+_INDEXED = ", ".join(f.name for f in fields(IndexedSegment))  # what a read of segments returns, in field order
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "SegmentKind": "TEXT"}
 
 
@@ -213,13 +214,13 @@ class Catalog:
             self.db.execute(f"ALTER TABLE {self.NEW_SEGMENTS} RENAME TO segments")
             self.db.execute(_SEGMENTS_INDEX)
 
-    def segments(self, ids: Iterable[int]) -> dict[int, dict]:
+    def segments(self, ids: Iterable[int]) -> dict[int, IndexedSegment]:
         ids = [int(i) for i in ids]
-        out: dict[int, dict] = {}
+        out: dict[int, IndexedSegment] = {}
         for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
             part = ids[start : start + 900]
-            q = f"SELECT * FROM segments WHERE segment_id IN ({','.join('?' * len(part))})"
-            out.update({r["segment_id"]: dict(r) for r in self.db.execute(q, part)})
+            q = f"SELECT {_INDEXED} FROM segments WHERE segment_id IN ({','.join('?' * len(part))})"
+            out.update({r["segment_id"]: IndexedSegment(*r) for r in self.db.execute(q, part)})
         return out
 
     def segment_ids(self, video_id: str | None = None) -> set[int]:
@@ -315,12 +316,12 @@ class Catalog:
         low, high = after_s if after_s is not None else -1.0, before_s if before_s is not None else float("inf")
         return [dict(r) for r in self.db.execute(q, (video_id, low, high))]
 
-    def segments_between(self, video_id: str, start_s: float, end_s: float) -> list[dict]:
+    def segments_between(self, video_id: str, start_s: float, end_s: float) -> list[IndexedSegment]:
         """The video's segments overlapping [start_s, end_s], in time order."""
-        q = "SELECT * FROM segments WHERE video_id=? AND start_s<? AND end_s>? ORDER BY start_s"
-        return [dict(r) for r in self.db.execute(q, (video_id, end_s, start_s))]
+        q = f"SELECT {_INDEXED} FROM segments WHERE video_id=? AND start_s<? AND end_s>? ORDER BY start_s"
+        return [IndexedSegment(*r) for r in self.db.execute(q, (video_id, end_s, start_s))]
 
-    def sample_segments(self, n: int, min_per_video: int, max_per_video: int, seed: int = 0) -> list[dict]:
+    def sample_segments(self, n: int, min_per_video: int, max_per_video: int, seed: int = 0) -> list[IndexedSegment]:
         """Up to ``n`` segments drawn at random (reproducibly) from videos holding ``min_per_video`` to
         ``max_per_video`` of them."""
         rows = self.db.execute(

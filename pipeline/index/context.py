@@ -23,6 +23,7 @@ from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.vectors import VectorIndex, _faiss
+from pipeline.types import IndexedSegment
 
 CONTEXT_WEIGHT = 0.25
 _BATCH = 512  # contexts embedded at a time
@@ -65,18 +66,18 @@ class ContextVectors(VectorIndex):
         return found
 
 
-def context_text(own: dict, around: list[dict], neighbours: int) -> str:
+def context_text(own: IndexedSegment, around: list[IndexedSegment], neighbours: int) -> str:
     """The segment's text, then its ``neighbours`` nearest segments' (by distance between centres), nearest first;
     a text already there is not repeated."""
-    centre = own["start_s"] + own["end_s"]
+    centre = own.start_s + own.end_s
     others = sorted(
-        (r for r in around if r["segment_id"] != own["segment_id"]),
-        key=lambda r: (abs(r["start_s"] + r["end_s"] - centre), r["start_s"]),
+        (r for r in around if r.segment_id != own.segment_id),
+        key=lambda r: (abs(r.start_s + r.end_s - centre), r.start_s),
     )
-    texts = [own["text"]]
+    texts = [own.text]
     for r in others[:neighbours]:
-        if r["text"] not in texts:
-            texts.append(r["text"])
+        if r.text not in texts:
+            texts.append(r.text)
     return " ".join(texts)
 
 
@@ -85,29 +86,29 @@ def update_context(catalog: Catalog, context: ContextVectors, embedder: Embedder
     stale = catalog.context_stale()
     if not stale:
         return []
-    by_video: dict[str, list[dict]] = {}
+    by_video: dict[str, list[IndexedSegment]] = {}
     for row in catalog.segments(stale).values():
-        by_video.setdefault(row["video_id"], []).append(row)
+        by_video.setdefault(row.video_id, []).append(row)
     ids, texts = [], []
     for video_id, rows in by_video.items():
         around = _surroundings(catalog, video_id, rows, neighbours)
         for row in rows:
-            ids.append(row["segment_id"])
+            ids.append(row.segment_id)
             texts.append(context_text(row, around, neighbours))
     for start in range(0, len(ids), _BATCH):
         context.upsert(np.array(ids[start : start + _BATCH]), embedder.embed(texts[start : start + _BATCH]))
     return ids
 
 
-def _surroundings(catalog: Catalog, video_id: str, rows: list[dict], neighbours: int) -> list[dict]:
+def _surroundings(catalog: Catalog, video_id: str, rows: list[IndexedSegment], neighbours: int) -> list[IndexedSegment]:
     """The video's segments around ``rows``: a window grown until it holds ``neighbours`` more segments on each
     side of them, or the whole video (a live source's year of chunks is not read for one new chunk)."""
-    lo, hi = min(r["start_s"] for r in rows), max(r["end_s"] for r in rows)
+    lo, hi = min(r.start_s for r in rows), max(r.end_s for r in rows)
     pad = max(hi - lo, 60.0)
     while True:
         around = catalog.segments_between(video_id, lo - pad, hi + pad)
-        before = sum(r["end_s"] <= lo for r in around)
-        after = sum(r["start_s"] >= hi for r in around)
+        before = sum(r.end_s <= lo for r in around)
+        after = sum(r.start_s >= hi for r in around)
         if (before >= neighbours and after >= neighbours) or pad > 1e9:
             return around
         pad *= 8

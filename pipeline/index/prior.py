@@ -41,14 +41,14 @@ def prior_neighbours(catalog: Catalog, vectors: VectorIndex, query_vector: np.nd
     others = [
         (rows[int(i)], float(s))
         for s, i in zip(scores, ids, strict=True)
-        if int(i) in rows and rows[int(i)]["video_id"] != video_id
+        if int(i) in rows and rows[int(i)].video_id != video_id
     ][:NEIGHBOURS]
     others = [(r, s) for r, s in others if s >= MIN_SCORE]
-    durations = catalog.durations(r["video_id"] for r, _ in others)
+    durations = catalog.durations(r.video_id for r, _ in others)
     prior = [
-        Neighbour(r["start_s"] / d, min(r["end_s"] / d, 1.0), s)
+        Neighbour(r.start_s / d, min(r.end_s / d, 1.0), s)
         for r, s in others
-        if (d := durations.get(r["video_id"])) and d > 0
+        if (d := durations.get(r.video_id)) and d > 0
     ]
     return prior if len(prior) >= MIN_COUNT else []
 
@@ -60,20 +60,18 @@ def calibrate_prior_weight(catalog: Catalog, vectors: VectorIndex, seed: int = 0
     held_out = catalog.sample_segments(SAMPLE, min_per_video=3, max_per_video=MAX_VIDEO_SEGMENTS, seed=seed)
     if len(held_out) < MIN_SAMPLE:
         return 0.0
-    durations = catalog.durations(r["video_id"] for r in held_out)
+    durations = catalog.durations(r.video_id for r in held_out)
     hits = np.zeros((len(held_out), len(WEIGHTS)))  # (sample, weight): 1 where the held-out span was found
     for n_row, row in enumerate(held_out):
-        rest = [
-            r for r in catalog.segments_between(row["video_id"], -1.0, math.inf) if r["segment_id"] != row["segment_id"]
-        ]
-        query = vectors.index.reconstruct(int(row["segment_id"]))
-        sims = vectors.index.reconstruct_batch(np.array([r["segment_id"] for r in rest], np.int64)) @ query
-        starts, ends = np.array([r["start_s"] for r in rest]), np.array([r["end_s"] for r in rest])
-        prior = prior_neighbours(catalog, vectors, query, row["video_id"])
-        duration = durations.get(row["video_id"]) or float(ends.max())
+        rest = [r for r in catalog.segments_between(row.video_id, -1.0, math.inf) if r.segment_id != row.segment_id]
+        query = vectors.index.reconstruct(int(row.segment_id))
+        sims = vectors.index.reconstruct_batch(np.array([r.segment_id for r in rest], np.int64)) @ query
+        starts, ends = np.array([r.start_s for r in rest]), np.array([r.end_s for r in rest])
+        prior = prior_neighbours(catalog, vectors, query, row.video_id)
+        duration = durations.get(row.video_id) or float(ends.max())
         for n, weight in enumerate(WEIGHTS):
             (best, *_) = localize(starts, ends, sims, duration, prior, 1, weight)
-            hits[n_row, n] = iou(best.start_s, best.end_s, row["start_s"], row["end_s"]) >= 0.5
+            hits[n_row, n] = iou(best.start_s, best.end_s, row.start_s, row.end_s) >= 0.5
     return choose_weight(hits)
 
 
