@@ -114,9 +114,10 @@ def build_server(tools: IndexTools):
         total; ``status``: ingesting, complete, failed, live or stopped."""
         if offset < 0 or not 1 <= limit <= 1000:
             raise ToolError("offset must be >= 0 and limit 1 to 1000")
-        rows = [r for r in tools.searcher().catalog.videos() if status is None or r["status"] == status]
+        catalog = tools.searcher().catalog
+        rows = catalog.videos(status, None, offset, limit)
         keys = ("video_id", "path", "status", "duration_s", "num_chunks", "reason")
-        return {"total": len(rows), "videos": [{k: r.get(k) for k in keys} for r in rows[offset : offset + limit]]}
+        return {"total": catalog.count_videos(status), "videos": [{k: r.get(k) for k in keys} for r in rows]}
 
     @server.tool()
     def get_video(video: str, after_s: float | None = None, before_s: float | None = None) -> dict:
