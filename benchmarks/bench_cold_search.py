@@ -37,6 +37,7 @@ def build(index: Path, segments: int, per_video: int = 1000, batch: int = 50_000
     from pipeline.index import Catalog, VectorIndex
     from pipeline.index.context import ContextVectors
     from pipeline.index.settings import record_settings
+    from pipeline.types import SegmentRecord
 
     index.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -47,9 +48,9 @@ def build(index: Path, segments: int, per_video: int = 1000, batch: int = 50_000
     for start in range(0, segments, batch):
         ids = np.arange(start + 1, start + batch + 1, dtype=np.int64)
         rows = [
-            dict(segment_id=int(i), chunk_id=f"c{i // 2}", video_id=f"v{i // per_video:05d}",
-                 video_path=f"/footage/v{i // per_video:05d}.mp4", start_s=float(i % per_video) * 30,
-                 end_s=float(i % per_video) * 30 + 30, kind="caption", text=f"caption {i}", label="", model="bench")
+            SegmentRecord(segment_id=int(i), chunk_id=f"c{i // 2}", video_id=f"v{i // per_video:05d}",
+                          video_path=f"/footage/v{i // per_video:05d}.mp4", start_s=float(i % per_video) * 30,
+                          end_s=float(i % per_video) * 30 + 30, kind="caption", text=f"caption {i}", model="bench")
             for i in ids
         ]  # fmt: skip
         catalog.upsert_segments(rows)

@@ -64,7 +64,7 @@ def build(index: Path, videos: int, chunks: int) -> None:
         records.write_chunk(video_id, "all", rows)
         records.compact(video_id)
         catalog.upsert_segments(rows)
-        ids = [r["segment_id"] for r in rows]
+        ids = [r.segment_id for r in rows]
         catalog.set_hubness(ids, [0.0] * len(ids))
         catalog.set_video(video_id, path=path, duration_s=chunks * 60.0, status="complete", num_chunks=chunks)
         records.write_video(video_id, catalog.video(video_id))

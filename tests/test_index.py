@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.index import Catalog, IndexWriter, VectorIndex, rebuild_index
 from pipeline.search import Searcher
-from pipeline.types import ChunkDescription, ChunkSpan, Event
+from pipeline.types import ChunkDescription, ChunkSpan, Event, SegmentRecord
 
 TEXTS = {
     (0.0, 60.0): ("A red truck arrives at the warehouse gate.", [Event(12.0, 20.0, "truck", "a red truck stops")]),
@@ -196,12 +196,17 @@ def test_a_damaged_kept_video_row_is_set_aside_and_the_row_made_from_the_records
     assert Catalog(tmp_path).video("vid2")["status"] == "failed"  # its row could not be trusted: described again
 
 
+def record(segment_id: int, chunk_id: str, text: str, vector: list[float], video_id: str = "v1") -> SegmentRecord:
+    """A record row of one caption, as the writer makes them."""
+    return SegmentRecord(segment_id, chunk_id, video_id, f"/{video_id}.mp4", 0.0, 1.0, "caption", text, vector=vector)
+
+
 def test_setting_aside_a_compacted_file_renumbers_the_later_ones(tmp_path):
     from pipeline.index import RecordStore
 
     store = RecordStore(tmp_path)
     for n, name in enumerate(["v1.parquet", "v1.1.parquet", "v1.2.parquet"]):
-        store.write_chunk("v1", f"c{n}", [{"segment_id": n, "chunk_id": f"c{n}", "text": "t", "vector": [0.0]}])
+        store.write_chunk("v1", f"c{n}", [record(n, f"c{n}", "t", [0.0])])
         (tmp_path / "records" / "v1" / f"c{n}.parquet").rename(tmp_path / "records" / name)
     store.set_aside(tmp_path / "records" / "v1.1.parquet")
     assert sorted(p.name for p in (tmp_path / "records").iterdir()) == ["v1", "v1.1.parquet", "v1.parquet"]
@@ -236,7 +241,7 @@ def test_compacted_records_continue_in_a_new_file_once_one_is_full(tmp_path, mon
     store = RecordStore(tmp_path)
 
     def row(segment_id, text):
-        return {"segment_id": segment_id, "chunk_id": f"c{segment_id}", "text": text, "vector": [0.0, 1.0]}
+        return record(segment_id, f"c{segment_id}", text, [0.0, 1.0])
 
     store.write_chunk("v1", "c1", [row(1, "first")])
     store.compact("v1")
@@ -248,7 +253,7 @@ def test_compacted_records_continue_in_a_new_file_once_one_is_full(tmp_path, mon
     store.compact("v1")
     assert first.stat().st_mtime_ns == written and (tmp_path / "records" / "v1.1.parquet").exists()
     assert store.video_ids() == ["v1"] and store.segment_ids("v1") == {1, 2}
-    assert sorted(r["text"] for r in store.rows("v1")) == ["first, again", "second"]  # the newest row of each
+    assert sorted(r.text for r in store.rows("v1")) == ["first, again", "second"]  # the newest row of each
     store.write_chunk("v1", "c3", [row(3, "third")])
     store.compact("v1")
     assert (tmp_path / "records" / "v1.2.parquet").exists() and store.segment_ids("v1") == {1, 2, 3}

@@ -11,6 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.timefmt import TimeRangeError, check_range, hhmmss, parse_time
+from pipeline.types import SegmentRecord
+from tests.test_index import record
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -81,8 +83,8 @@ def test_catalog_filters_keep_exactly_the_segments_they_describe(segments, video
     after, before = window
     assume(after is None or before is None or after <= before)
     rows = [
-        dict(segment_id=i + 1, chunk_id=f"c{i}", video_id=f"v{v}", video_path=f"/v{v}.mp4", start_s=s,
-             end_s=s + length, kind=k, text="t", label=lab, model="m")
+        SegmentRecord(segment_id=i + 1, chunk_id=f"c{i}", video_id=f"v{v}", video_path=f"/v{v}.mp4", start_s=s,
+                      end_s=s + length, kind=k, text="t", label=lab, model="m")
         for i, (v, s, length, k, lab) in enumerate(segments)
     ]  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
@@ -91,13 +93,13 @@ def test_catalog_filters_keep_exactly_the_segments_they_describe(segments, video
         got = set(catalog.select_ids(None if video is None else f"v{video}", after, before, kind, label))
         catalog.close()
     expected = {
-        r["segment_id"]
+        r.segment_id
         for r in rows
-        if (video is None or r["video_id"] == f"v{video}")
-        and (after is None or r["end_s"] > after)
-        and (before is None or r["start_s"] < before)
-        and (kind is None or r["kind"] == kind)
-        and (label is None or r["label"].lower() == label.lower())
+        if (video is None or r.video_id == f"v{video}")
+        and (after is None or r.end_s > after)
+        and (before is None or r.start_s < before)
+        and (kind is None or r.kind == kind)
+        and (label is None or r.label.lower() == label.lower())
     }
     assert got == expected
 
@@ -127,18 +129,18 @@ def test_the_record_store_keeps_each_segments_newest_row(actions, damage, monkey
             if what == "compact":
                 store.compact("v")
                 continue
-            rows = [dict(segment_id=1000 * chunk + i, chunk_id=f"c{chunk}", text=f"w{n}", vector=[0.0]) for i in ids]
+            rows = [record(1000 * chunk + i, f"c{chunk}", f"w{n}", [0.0], video_id="v") for i in ids]
             store.write_chunk("v", f"c{chunk}", rows)
-            newest[chunk] = {r["segment_id"]: r["text"] for r in rows}  # a chunk written again: all its rows anew
+            newest[chunk] = {r.segment_id: r.text for r in rows}  # a chunk written again: all its rows anew
             ever.update(newest[chunk])
         expected = {sid: text for rows in newest.values() for sid, text in rows.items()}
-        assert sorted((r["segment_id"], r["text"]) for r in store.rows("v")) == sorted(expected.items())
+        assert sorted((r.segment_id, r.text) for r in store.rows("v")) == sorted(expected.items())
         assert store.segment_ids("v") == set(expected) and store.chunk_ids("v") == {f"c{c}" for c in newest}
         if damage and store._files("v"):
             files = store._files("v")
             victim = files[len(files) // 2]
             os.truncate(victim, victim.stat().st_size // 2)
             unreadable: list = []
-            kept = {r["segment_id"] for r in store.rows("v", unreadable)}
+            kept = {r.segment_id for r in store.rows("v", unreadable)}
             # an unreadable newer version of a chunk lets its older one (compacted before) be read again
             assert [u.path for u in unreadable] == [victim] and kept <= ever

@@ -46,7 +46,7 @@ def test_stuck_decode_is_killed_replaced_and_retried_with_opencv(ray_session, tm
     (result,) = report.results
     assert result.status == "ingested" and result.chunks == 2
     assert (tmp_path / "bikes.mp4.hung-once").exists()  # the first worker really hung
-    decoders = {r["chunk_start_s"]: r["decoder"] for r in rows}
+    decoders = {r.chunk_start_s: r.decoder for r in rows}
     assert decoders == {0.0: "opencv", 5.0: "opencv"}  # the rest of the file was read with OpenCV
 
 
@@ -61,7 +61,7 @@ def test_a_span_that_fails_to_decode_fails_its_video_and_the_rest_is_still_read(
     writer.close()
     (result,) = report.results  # the job settles every span, even when the one that failed was not the last
     assert result.status == "failed" and "damaged packets at 0 s" in result.reason
-    assert sorted({r["chunk_start_s"] for r in rows}) == [5.0]  # the span after it was still decoded and indexed
+    assert sorted({r.chunk_start_s for r in rows}) == [5.0]  # the span after it was still decoded and indexed
 
 
 @pytest.mark.timeout(300)

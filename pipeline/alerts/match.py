@@ -10,6 +10,7 @@ import numpy as np
 
 from pipeline.alerts.store import Alert, AlertStore
 from pipeline.embed.base import Embedder
+from pipeline.types import SegmentRecord
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,15 @@ class AlertMatcher:
             self._vectors[query_id] = self.embedder.embed([text])[0]
         return self._vectors[query_id]
 
-    def __call__(self, rows: list[dict]) -> list[Alert]:
+    def __call__(self, rows: list[SegmentRecord]) -> list[Alert]:
         """``rows``: segments as the writer stored them, each with its ``vector``."""
         queries = self.store.queries()
         if not queries or not rows:
             return []
-        vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
+        vectors = np.asarray([r.vector for r in rows], dtype=np.float32)
         by_chunk: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
-            by_chunk.setdefault(row["chunk_id"], []).append(i)
+            by_chunk.setdefault(row.chunk_id, []).append(i)
         raised = []
         for query in queries:
             scores = vectors @ self._vector(query.id, query.query)
@@ -44,10 +45,10 @@ class AlertMatcher:
                 if scores[best] < query.threshold:
                     continue
                 row = rows[best]
-                video, start_s, end_s = row["video_path"], row["start_s"], row["end_s"]
+                video, start_s, end_s = row.video_path, row.start_s, row.end_s
                 if self.store.alert_near(query.id, video, start_s, end_s, query.cooldown_s):
                     continue
-                alert = self.store.record(query, video, start_s, end_s, row["text"], float(scores[best]))
+                alert = self.store.record(query, video, start_s, end_s, row.text, float(scores[best]))
                 raised.append(alert)
                 if self.on_alert:
                     self.on_alert(alert)

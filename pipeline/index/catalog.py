@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged
-from pipeline.types import IndexedSegment, Segment
+from pipeline.types import IndexedSegment, Segment, SegmentRecord
 
 SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model"]  # as the records hold them (SegmentRecord)
 _INDEXED = ", ".join(f.name for f in fields(IndexedSegment))  # what a read of segments returns, in field order
@@ -191,8 +191,8 @@ class Catalog:
         return ids
 
     # -- segments -------------------------------------------------------------------------------------------
-    def upsert_segments(self, rows: Iterable[dict], table: str = "segments") -> None:
-        values = [[r.get(c, "") for c in SEGMENT_COLUMNS] for r in rows]
+    def upsert_segments(self, rows: Iterable[SegmentRecord | IndexedSegment], table: str = "segments") -> None:
+        values = [[getattr(r, c) for c in SEGMENT_COLUMNS] for r in rows]
         with self.db:
             self.db.executemany(
                 f"INSERT OR REPLACE INTO {table} ({','.join(SEGMENT_COLUMNS)}) "
@@ -278,13 +278,13 @@ class Catalog:
             self.db.executemany("UPDATE segments SET hubness=? WHERE segment_id=?", zip(values, ids, strict=True))
 
     # -- context vectors (pipeline.index.context) ----------------------------------------------------------------
-    def mark_context_stale(self, rows: list[dict]) -> None:
+    def mark_context_stale(self, rows: list[Segment]) -> None:
         """New ``rows`` change the context of the segments of their video near them (pipeline.index.context):
         those as far again from them as the rows themselves reach, and at least a minute."""
         spans: dict[str, tuple[float, float]] = {}
         for r in rows:
-            s, e = spans.get(r["video_id"], (r["start_s"], r["end_s"]))
-            spans[r["video_id"]] = (min(s, r["start_s"]), max(e, r["end_s"]))
+            s, e = spans.get(r.video_id, (r.start_s, r.end_s))
+            spans[r.video_id] = (min(s, r.start_s), max(e, r.end_s))
         pads = {v: max(e - s, 60.0) for v, (s, e) in spans.items()}
         with self.db:
             self.db.executemany(

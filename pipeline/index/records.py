@@ -59,13 +59,13 @@ class RecordStore:
         self.root = Path(index_dir) / self.FOLDER
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def write_chunk(self, video_id: str, chunk_id: str, rows: list[dict]) -> None:
-        """``rows``: ``SegmentRecord`` fields (``dataclasses.asdict``), written with the schema derived from it."""
+    def write_chunk(self, video_id: str, chunk_id: str, rows: list[SegmentRecord]) -> None:
         import pyarrow as pa
 
         folder = self.root / video_id
         folder.mkdir(exist_ok=True)
-        _write_table(pa.Table.from_pylist(rows, schema=record_schema()), folder / f"{chunk_id}.parquet")
+        table = pa.Table.from_pylist([r.__dict__ for r in rows], schema=record_schema())
+        _write_table(table, folder / f"{chunk_id}.parquet")
 
     def write_video(self, video_id: str, row: dict) -> None:
         _write_atomic(self.root / f"{video_id}.json", lambda tmp: tmp.write_text(json.dumps(row)))
@@ -113,11 +113,13 @@ class RecordStore:
         tables = (self._read(f, [name], unreadable) for f in self._files(video_id))
         return [v for t in tables if t is not None for v in t.column(0).to_pylist()]
 
-    def rows(self, video_id: str, unreadable: list[Unreadable] | None = None) -> list[dict]:
+    def rows(self, video_id: str, unreadable: list[Unreadable] | None = None) -> list[SegmentRecord]:
         """Every segment of each chunk's newest version (a chunk written again after its first version was
         compacted is in two files). With ``unreadable``, a file that cannot be read is listed there and left out
-        instead of raising."""
-        return self._table(video_id, None, unreadable).to_pylist()
+        instead of raising. Columns a file lacks (written before they existed) take the field's default."""
+        known = {f.name for f in fields(SegmentRecord)}
+        rows = self._table(video_id, None, unreadable).to_pylist()
+        return [SegmentRecord(**{k: v for k, v in r.items() if k in known and v is not None}) for r in rows]
 
     def _table(self, video_id: str, columns: list[str] | None, unreadable: list[Unreadable] | None = None):
         tables = [self._read(f, columns, unreadable) for f in self._files(video_id)]
@@ -203,8 +205,8 @@ def record_schema():
     return pa.schema([(f.name, arrow[f.type]) for f in fields(SegmentRecord)])
 
 
-def vectors_of(rows: list[dict]) -> np.ndarray:
-    return np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
+def vectors_of(rows: list[SegmentRecord]) -> np.ndarray:
+    return np.asarray([r.vector for r in rows], dtype=np.float32).reshape(len(rows), -1)
 
 
 def _newest_chunks(tables: list):

@@ -51,7 +51,7 @@ class IndexWriter:
         self.lock = lock
         self.embedder = embedder
         self._last_save = time.monotonic()
-        self.listeners: list[Callable[[list[dict]], object]] = []  # called with each batch's rows once committed
+        self.listeners: list[Callable[[list[SegmentRecord]], object]] = []  # each batch's rows, once committed
         self.catalog = None
         try:
             self._open(index_cfg)
@@ -92,7 +92,7 @@ class IndexWriter:
         recorded = {video_id: self.records.segment_ids(video_id) for video_id in self.records.video_ids()}
         for video_id, ids in recorded.items():
             if missing := ids - catalog_ids:
-                self.catalog.upsert_segments([r for r in self.records.rows(video_id) if r["segment_id"] in missing])
+                self.catalog.upsert_segments([r for r in self.records.rows(video_id) if r.segment_id in missing])
                 catalog_ids |= missing
                 repaired += len(missing)
         restore_missing_videos(self.catalog, self.records, recorded, self.embedder.name)
@@ -110,8 +110,8 @@ class IndexWriter:
         if absent:
             for video_id, ids in recorded.items():
                 if ids & absent:
-                    rows = [r for r in self.records.rows(video_id) if r["segment_id"] in absent]
-                    self.vectors.upsert(np.array([r["segment_id"] for r in rows]), vectors_of(rows))
+                    rows = [r for r in self.records.rows(video_id) if r.segment_id in absent]
+                    self.vectors.upsert(np.array([r.segment_id for r in rows]), vectors_of(rows))
             repaired += len(absent)
         if stale or absent:
             self.vectors.save()
@@ -138,23 +138,23 @@ class IndexWriter:
     def done_chunk_ids(self, video_id: str) -> set[str]:
         return self.records.chunk_ids(video_id)
 
-    def write(self, description: ChunkDescription, decoder: str = "") -> list[dict]:
+    def write(self, description: ChunkDescription, decoder: str = "") -> list[SegmentRecord]:
         """Index one chunk's caption and events; returns the rows written (segments with their vectors)."""
         return self.write_batch([description], decoder)
 
-    def write_batch(self, descriptions: list[ChunkDescription], decoder: str = "") -> list[dict]:
+    def write_batch(self, descriptions: list[ChunkDescription], decoder: str = "") -> list[SegmentRecord]:
         """Index several chunks with one embedding call and one Parquet file per video, then tell the listeners
         (standing queries)."""
         rows, vectors = record_rows(descriptions, self.embedder, decoder)
-        by_video: dict[str, list[dict]] = {}
+        by_video: dict[str, list[SegmentRecord]] = {}
         for row in rows:
-            by_video.setdefault(row["video_id"], []).append(row)
+            by_video.setdefault(row.video_id, []).append(row)
         for video_id, video_rows in by_video.items():
-            self.records.write_chunk(video_id, video_rows[0]["chunk_id"], video_rows)
+            self.records.write_chunk(video_id, video_rows[0].chunk_id, video_rows)
         self.catalog.upsert_segments(rows)
         if self.context is not None:
             self.catalog.mark_context_stale(rows)
-        self.vectors.upsert(np.array([r["segment_id"] for r in rows]), vectors)
+        self.vectors.upsert(np.array([r.segment_id for r in rows]), vectors)
         if time.monotonic() - self._last_save > SAVE_EVERY_S:
             self.save()
         for listener in self.listeners:
@@ -212,9 +212,8 @@ class IndexWriter:
 
 def record_rows(
     descriptions: list[ChunkDescription], embedder: Embedder, decoder: str = ""
-) -> tuple[list[dict], np.ndarray]:
-    """The segments of described chunks as Parquet record rows (``SegmentRecord``s, each with its vector), and
-    the vectors."""
+) -> tuple[list[SegmentRecord], np.ndarray]:
+    """The segments of described chunks as record rows, each with its vector, and the vectors."""
     segments = [(d, s) for d in descriptions for s in segments_from(d)]
     vectors = embedder.embed([s.text for _, s in segments])
     rows = [
@@ -232,7 +231,7 @@ def record_rows(
         )
         for (d, s), v in zip(segments, vectors, strict=True)
     ]
-    return [r.__dict__ for r in rows], vectors
+    return rows, vectors
 
 
 def _open_context(index_dir: Path, dim: int, cfg: IndexConfig) -> ContextVectors | None:
@@ -305,9 +304,9 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
         if bad:
             unreadable[video_id] = bad
         if rows:
-            vecs = vectors_of(rows) if same_embedder else embedder.embed([r["text"] for r in rows])
+            vecs = vectors_of(rows) if same_embedder else embedder.embed([r.text for r in rows])
             catalog.upsert_segments(rows, table=Catalog.NEW_SEGMENTS)
-            vectors.upsert(np.array([r["segment_id"] for r in rows]), vecs)
+            vectors.upsert(np.array([r.segment_id for r in rows]), vecs)
             total += len(rows)
     vectors.save()
     # swap: the catalog's segments in one transaction, then the vectors by rename (a crash in between is what
@@ -388,12 +387,12 @@ def restore_video_row(catalog: Catalog, records: RecordStore, video_id: str, emb
         return False
     catalog.set_video(
         video_id,
-        path=rows[0]["video_path"],
-        duration_s=max(r["chunk_end_s"] for r in rows) if not live else None,
+        path=rows[0].video_path,
+        duration_s=max(r.chunk_end_s for r in rows) if not live else None,
         status="stopped" if live else "ingesting",
         reason="restored from the records by `vidseek index rebuild`",
-        num_chunks=len({r["chunk_id"] for r in rows}),
-        model=rows[0]["model"],
+        num_chunks=len({r.chunk_id for r in rows}),
+        model=rows[0].model,
         embedder=embedder,
     )
     return True
