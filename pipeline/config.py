@@ -132,6 +132,8 @@ class RayConfig(_Section):
     # those in model calls (at 448 px, 2 x 32 chunks of about 20 MB) without spilling to disk
     max_chunks_in_flight: int = Field(32, ge=1)  # decoded chunks not yet described: the backpressure bound
     max_retries: int = Field(2, ge=0)  # per chunk, after a worker died or timed out
+    # a describe call running longer is taken as stuck (a hung GPU): its worker is replaced, its chunks retried
+    model_timeout_s: float = Field(3600.0, gt=0)
     decode_resources: dict[str, float] = {}  # custom Ray resources a decode worker needs, e.g. {cpu_node: 1}
 
 

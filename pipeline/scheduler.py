@@ -6,9 +6,9 @@ call has hung, and that each described chunk is committed once. It knows no Ray:
                      (at most ray.max_chunks_in_flight chunks decoding or decoded and not yet described)
 
 Failures: a decode worker that dies, or runs past ``decode.timeout_s``, is killed and replaced, and the rest of its
-lane is read with OpenCV; a model worker that dies is replaced and its batch described again; frames lost with
-their node are decoded again. Each span is retried up to ``ray.max_retries`` times, then its video is marked failed
-with the reason, and the rest of the job goes on.
+lane is read with OpenCV; a model worker that dies, or whose call runs past ``ray.model_timeout_s``, is replaced
+and its batch described again; frames lost with their node are decoded again. Each span is retried up to
+``ray.max_retries`` times, then its video is marked failed with the reason, and the rest of the job goes on.
 """
 
 from __future__ import annotations
@@ -254,8 +254,17 @@ class Scheduler:
 
     def _check_timeouts(self, report: IngestReport) -> None:
         """Kill and replace a decoder whose call ran past decode.timeout_s, counted from when its worker was up
-        (a replacement starting on a busy node is not a stuck decode)."""
+        (a replacement starting on a busy node is not a stuck decode), and a model worker whose call ran past
+        ray.model_timeout_s (its chunks are described again)."""
         now = self.clock()
+        for slot in self.models:
+            if slot.call is not None and now - slot.started > self.cfg.ray.model_timeout_s:
+                why = f"model call timed out after {self.cfg.ray.model_timeout_s:.0f} s"
+                log.warning("%s; replacing the model worker and retrying %d chunks", why, len(slot.items))
+                items, slot.call, slot.items = slot.items, None, []
+                self.ex.kill(slot.worker)
+                slot.worker = self.ex.start_model()
+                self._retry(items, report, f"{why}, {self.cfg.ray.max_retries + 1} times", redecode=False)
         for slot in self.decoders:
             if slot.call is None:
                 continue

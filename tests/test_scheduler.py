@@ -163,7 +163,8 @@ def test_decoded_chunks_in_flight_never_pass_the_bound():
             seen.append(scheduler._in_flight())
             return super().decode(worker, info, span, backend)
 
-    executor = Watching(describe_fault=lambda n: "hang" if n == 1 else None, max_waits=200)  # the model hangs
+    executor = Watching(describe_fault=lambda n: "hang" if n == 1 else None, max_waits=200)  # the model hangs (under
+    # ray.model_timeout_s: decoding waits for it)
     cfg = load_config("tiny.yaml", ["ray.num_decode_workers=3", "ray.max_chunks_in_flight=4", "decode.timeout_s=30"])
     scheduler = Scheduler(cfg, executor, FakeWriter(), clock=executor.clock)
     with pytest.raises(TimeoutError):  # a hung model call is waited for (only decode calls time out)
@@ -230,6 +231,21 @@ def test_a_dead_model_worker_is_replaced_and_its_batch_described_again():
     report, writer = run(executor)
     assert report.exit_code == 0 and len(writer.written) == 50 == len(set(writer.written))
     assert len([w for w in executor.started if w.kind == "model"]) == 1 + 2
+
+
+def test_a_hung_model_call_is_replaced_and_its_batch_described_again():
+    executor = FakeExecutor(describe_fault=lambda n: "hang" if n == 1 else None)
+    report, writer = run(executor, "ray.model_timeout_s=120")
+    assert report.exit_code == 0 and len(writer.written) == 50 == len(set(writer.written))
+    assert executor.now > 120 and [w.kind for w in executor.killed[:1]] == ["model"]
+    assert len([w for w in executor.started if w.kind == "model"]) == 1 + 1
+
+
+def test_a_model_call_that_always_hangs_fails_its_chunks_after_the_retries():
+    executor = FakeExecutor(describe_fault=lambda n: "hang")
+    report, writer = run(executor, "ray.model_timeout_s=120", "ray.max_retries=1", videos=tasks(1, 4))
+    assert writer.written == [] and report.exit_code == 1
+    assert "model call timed out after 120 s, 2 times" in report.results[0].reason
 
 
 def test_lost_frames_are_decoded_again():
