@@ -135,14 +135,17 @@ def prepare(
     writer: IndexWriter,
     report: IngestReport,
     model_name: str,
+    progress: Progress,
     roots: list[Path] | None = None,
 ) -> list[VideoTask]:
-    """The planned videos, each begun in the index (``ingesting``) and returned with the spans it still needs."""
+    """The planned videos, each begun in the index (``ingesting``) and returned with the spans it still needs;
+    ``progress`` is told how much there is."""
     tasks = []
     for v in plan_videos(paths, cfg, writer.catalog, writer.done_chunk_ids, report, roots, remember=True):
         writer.begin_video(v.video_id, v.path, v.size_bytes, v.info.duration_s, model_name, cfg.model_dump())
         done = v.num_spans - len(v.todo)
         tasks.append(VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done))
+    progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
     return tasks
 
 
@@ -219,8 +222,7 @@ def run_local(
     ``roots``, only files under them are ingested (the API's media roots)."""
     progress = progress or NoProgress()
     report = IngestReport()
-    tasks = prepare(paths, cfg, writer, report, describer.name, roots)
-    progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
+    tasks = prepare(paths, cfg, writer, report, describer.name, progress, roots)
     if any(t.spans for t in tasks):  # a re-run with nothing to describe loads no model
         describer.load()
     for task in tasks:

@@ -76,8 +76,9 @@ def check_index_settings(index: Path, cfg) -> None:
     remedy (SettingsConflict, in ``main``), before any model loads; the writer refuses it too."""
     from pipeline.index.folder import Index
 
-    if Index(index).exists:
-        Index(index).settings(cfg.index)
+    folder = Index(index)
+    if folder.exists:
+        folder.settings(cfg.index)
 
 
 def open_index(index: Path):

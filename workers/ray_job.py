@@ -42,8 +42,7 @@ def run_ray(
     # Stage 1: plan
     progress = progress or NoProgress()
     report = IngestReport()
-    tasks = prepare(paths, cfg, writer, report, model_name, roots)
-    progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
+    tasks = prepare(paths, cfg, writer, report, model_name, progress, roots)
     for task in tasks:
         if not task.spans:  # every chunk was already written by an interrupted run
             finish(task, writer, report, progress)
