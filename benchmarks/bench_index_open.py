@@ -67,7 +67,7 @@ def build(index: Path, videos: int, chunks: int) -> None:
         ids = [r.segment_id for r in rows]
         catalog.set_hubness(ids, [0.0] * len(ids))
         catalog.set_video(video_id, path=path, duration_s=chunks * 60.0, status="complete", num_chunks=chunks)
-        records.write_video(video_id, catalog.video(video_id))
+        records.write_video(catalog.video(video_id))
         vectors.upsert(np.array(ids), vecs)
     catalog.set_meta("hubness_full_at", str(catalog.count_segments()))  # as if the writer's last pass was at the end
     vectors.save()

@@ -113,17 +113,15 @@ def plan_videos(
             report.results.append(VideoResult(path, "skipped", f"same content as {planned[video_id].path}"))
             continue
         known = catalog.video(video_id) if catalog else None
-        if known and known["status"] == "complete":
-            report.results.append(VideoResult(path, "skipped", f"already indexed as {known['path']}"))
+        if known and known.status == "complete":
+            report.results.append(VideoResult(path, "skipped", f"already indexed as {known.path}"))
             continue
         spans = plan_spans(info, video_id, cfg.decode)
         done = done_chunk_ids(video_id)
         todo = [s for s in spans if s.chunk_id not in done]
-        if known and known["status"] == "failed" and not todo:
+        if known and known.status == "failed" and not todo:
             # every chunk indexed, yet failed: these bytes decode only partly, and would again
-            report.results.append(
-                VideoResult(path, "failed", known["reason"], known["num_chunks"] or 0, info.duration_s)
-            )
+            report.results.append(VideoResult(path, "failed", known.reason, known.num_chunks or 0, info.duration_s))
             continue
         planned[video_id] = PlannedVideo(path, video_id, size, info, len(spans), todo)
     return list(planned.values())

@@ -114,7 +114,7 @@ class Searcher:
             return []
         video_id = None
         if filters.video is not None:
-            video_id = self.catalog.require_video(filters.video)["video_id"]
+            video_id = self.catalog.require_video(filters.video).video_id
         only = None
         if filters.active:
             only = self.catalog.select_ids(video_id, filters.after_s, filters.before_s, filters.kind, filters.label)

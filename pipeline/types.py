@@ -2,6 +2,7 @@
 
     video file -> VideoInfo -> ChunkSpan -> FrameChunk -> ChunkDescription (caption + Events)
                -> Segment (one indexed text with its time span) -> Hit (a search answer)
+    and beside them, per video: VideoRecord (its state in the index)
 
 Every time is in seconds on the file's own clock, as ffprobe and a browser show it: the frames' presentation
 timestamps (PTS) from the container, as they are (a video stream that starts after its audio starts after 0).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 import numpy as np
@@ -185,6 +186,57 @@ class SegmentRecord(Segment):
     reasoning: str = ""
     decoder: str = ""
     vector: list[float] = field(default_factory=list)
+
+
+VideoStatus = Literal["ingesting", "complete", "failed", "live", "stopped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoRecord:
+    """One video's state, as the catalog's ``videos`` table holds it and the records keep a copy of it
+    (``records/<video_id>.json``, from which a lost catalog is restored). The table's columns derive from these
+    fields (pipeline.index.catalog); see there for what each status means. ``config``: the ingest configuration,
+    as JSON text."""
+
+    video_id: str
+    path: str
+    size_bytes: int | None = None
+    duration_s: float | None = None
+    status: VideoStatus = "ingesting"
+    reason: str = ""
+    num_chunks: int = 0
+    model: str = ""
+    embedder: str = ""
+    config: str = ""
+    updated: float | None = None
+
+    @classmethod
+    def from_mapping(cls, row) -> VideoRecord:
+        """From a catalog row or a kept JSON copy; keys the type does not know (counts, older files) are left."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in dict(row).items() if k in names})  # dict(): a sqlite3.Row iterates values
+
+    def public(self) -> dict:
+        """The fields a listing shows (the ingest config is left to the one-video view)."""
+        return {k: v for k, v in asdict(self).items() if k != "config"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoListing(VideoRecord):
+    """A video with what it holds in the index: chunks described and events found."""
+
+    chunks: int = 0
+    events: int = 0
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of a live source that was not captured (the stream dropped, a reconnect)."""
+
+    video_id: str
+    start_s: float
+    end_s: float
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,9 @@ def test_ingest_on_local_ray(tmp_path, media):
     assert "ingested 2" in result.stdout and "corrupt" in result.stdout
     from pipeline.index import Catalog
 
-    videos = {Path(v["path"]).name: v for v in Catalog(index).videos()}
-    assert videos["bikes.mp4"]["status"] == "complete" and videos["bikes.mp4"]["chunks"] == 3
-    assert videos["fire2.mp4"]["status"] == "complete" and videos["fire2.mp4"]["chunks"] == 1
+    videos = {Path(v.path).name: v for v in Catalog(index).videos()}
+    assert videos["bikes.mp4"].status == "complete" and videos["bikes.mp4"].chunks == 3
+    assert videos["fire2.mp4"].status == "complete" and videos["fire2.mp4"].chunks == 1
 
 
 def test_dry_run_estimates_without_touching_anything(tmp_path, media):

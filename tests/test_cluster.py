@@ -166,4 +166,4 @@ def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tm
             (clip,),
         ).fetchall()
         assert {c for c, _ in rows} == expected and {n for _, n in rows} == {1}, clip
-        assert catalog.find_video(clip)["status"] == "complete"
+        assert catalog.find_video(clip).status == "complete"

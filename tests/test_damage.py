@@ -112,7 +112,7 @@ def test_no_command_loses_what_a_rebuild_could_restore(healthy, embedder, tmp_pa
     assert diagnose(index) == []
     lost_videos = {want_video for sid, want_video in restorable(healthy, "").items() if sid not in have}
     for video in lost_videos:  # what the damaged record held is to be described again by the next ingest
-        status = catalog.video(video)["status"]
+        status = catalog.video(video).status
         assert status == "failed" or (video, damage) == ("vid3", "deleted"), (video, status)  # vid3: cut short
         assert status == "ingesting" or f"/videos/{video}.mp4" in rebuilt.videos_failed
     hits = Searcher(index, embedder).search("a dog runs on the beach", k=3)

@@ -99,8 +99,8 @@ def test_a_damaged_catalog_is_named_then_set_aside_and_rebuilt_from_the_records(
     assert (rebuilt.segments, rebuilt.videos_restored) == (5, 1)
     assert rebuilt.damaged_catalog.name.startswith("catalog.sqlite.damaged-") and rebuilt.damaged_catalog.exists()
     row = Catalog(tmp_path).video("vid1")  # as the writer left it, from the row kept beside the records
-    assert (row["path"], row["status"], row["num_chunks"], row["model"]) == ("/videos/a.mp4", "complete", 3, "test")
-    assert (row["duration_s"], row["size_bytes"], row["config"]) == (180.0, 1, "{}")
+    assert (row.path, row.status, row.num_chunks, row.model) == ("/videos/a.mp4", "complete", 3, "test")
+    assert (row.duration_s, row.size_bytes, row.config) == (180.0, 1, "{}")
     hits = Searcher(tmp_path, embedder).search("when does the red truck arrive?", k=1)
     assert hits[0].video == "/videos/a.mp4"
 
@@ -120,9 +120,9 @@ def test_rebuild_restores_failed_and_interrupted_videos_as_they_were(tmp_path, e
     assert rebuild_index(tmp_path, embedder).videos_restored == 3
     catalog = Catalog(tmp_path)
     broken, cut, vid1 = (catalog.video(v) for v in ("broken", "cut", "vid1"))
-    assert (broken["status"], broken["reason"], broken["duration_s"]) == ("failed", "no frame could be decoded", 60.0)
-    assert (cut["status"], cut["num_chunks"], cut["duration_s"]) == ("ingesting", 1, 120.0)
-    assert (vid1["status"], vid1["num_chunks"], vid1["duration_s"]) == ("ingesting", 3, 180.0)
+    assert (broken.status, broken.reason, broken.duration_s) == ("failed", "no frame could be decoded", 60.0)
+    assert (cut.status, cut.num_chunks, cut.duration_s) == ("ingesting", 1, 120.0)
+    assert (vid1.status, vid1.num_chunks, vid1.duration_s) == ("ingesting", 3, 180.0)
 
 
 def two_videos(tmp_path, embedder):
@@ -152,8 +152,8 @@ def test_rebuild_sets_an_unreadable_record_aside_and_restores_everything_else(tm
     assert list(rebuilt.videos_failed) == ["/videos/a.mp4"] and str(moved) in rebuilt.videos_failed["/videos/a.mp4"]
     catalog = Catalog(tmp_path)
     vid1, vid2 = catalog.video("vid1"), catalog.video("vid2")
-    assert (vid1["status"], vid1["num_chunks"]) == ("failed", 0) and "vid1.parquet unreadable" in vid1["reason"]
-    assert vid2["status"] == "complete" and catalog.count_segments() == 1
+    assert (vid1.status, vid1.num_chunks) == ("failed", 0) and "vid1.parquet unreadable" in vid1.reason
+    assert vid2.status == "complete" and catalog.count_segments() == 1
     hits = Searcher(tmp_path, embedder).search("a dog on the beach", k=3)
     assert [h.video for h in hits] == ["/videos/b.mp4"]
     writer = IndexWriter(tmp_path, embedder)  # ingests work again; vid1's chunks are to be described anew
@@ -185,7 +185,7 @@ def test_rebuild_marks_a_finished_video_whose_records_lost_chunks_failed(tmp_pat
     rebuilt = rebuild_index(tmp_path, embedder)
     why = "records hold 0 of 3 chunks: ingest the file again to describe the rest"
     assert rebuilt.videos_failed == {"/videos/a.mp4": why}
-    assert Catalog(tmp_path).video("vid1")["status"] == "failed"
+    assert Catalog(tmp_path).video("vid1").status == "failed"
 
 
 def test_a_damaged_kept_video_row_is_set_aside_and_the_row_made_from_the_records(tmp_path, embedder):
@@ -193,7 +193,7 @@ def test_a_damaged_kept_video_row_is_set_aside_and_the_row_made_from_the_records
     (tmp_path / "records" / "vid2.json").write_bytes(b"\xff\xfe not json")
     rebuilt = rebuild_index(tmp_path, embedder)
     assert [bad.path.name for bad, _ in rebuilt.set_aside] == ["vid2.json"] and rebuilt.segments == 6
-    assert Catalog(tmp_path).video("vid2")["status"] == "failed"  # its row could not be trusted: described again
+    assert Catalog(tmp_path).video("vid2").status == "failed"  # its row could not be trusted: described again
 
 
 def record(segment_id: int, chunk_id: str, text: str, vector: list[float], video_id: str = "v1") -> SegmentRecord:
@@ -274,7 +274,7 @@ def test_local_paths_are_stored_absolute_and_found_by_any_name(tmp_path, monkeyp
     catalog = Catalog(tmp_path / "idx")
     catalog.set_video("vid1", path=found[0])
     for key in (found[0], "cams/a.mp4", "a.mp4", "vid1"):
-        assert catalog.find_video(key)["video_id"] == "vid1", key
+        assert catalog.find_video(key).video_id == "vid1", key
     assert catalog.find_video("cams/b.mp4") is None
 
 

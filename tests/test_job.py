@@ -53,7 +53,7 @@ def test_every_chunk_indexed_once(concat_index):
 
     catalog = Catalog(index)
     (video,) = catalog.videos()
-    assert video["status"] == "complete" and video["chunks"] == 29  # 288.5 s in 10 s chunks, 8.5 s tail kept
+    assert video.status == "complete" and video.chunks == 29  # 288.5 s in 10 s chunks, 8.5 s tail kept
     rows = catalog.db.execute("SELECT chunk_id, COUNT(*) FROM segments WHERE kind='caption' GROUP BY chunk_id")
     assert all(n == 1 for _, n in rows)
 
@@ -93,7 +93,7 @@ def test_bad_inputs_fail_alone_and_nothing_is_lost(tmp_path, media, embedder):
     assert by_name["corrupted.mp4"].status == "failed" and "corrupt" in by_name["corrupted.mp4"].reason
     assert report.exit_code == 1
     assert writer.catalog.count_segments() >= before + 2  # chaplin kept, bikes added
-    assert writer.catalog.find_video(media("chaplin.mp4"))["status"] == "complete"
+    assert writer.catalog.find_video(media("chaplin.mp4")).status == "complete"
     writer.close()
 
 
@@ -117,7 +117,7 @@ def test_after_losing_the_catalog_rebuild_restores_it_and_a_new_ingest_describes
     writer.close()
     assert [r.status for r in report.results] == ["skipped"] and describer.seen == []
     (row,) = Catalog(index).videos()
-    assert (row["status"], row["chunks"]) == ("complete", 2)
+    assert (row.status, row.chunks) == ("complete", 2)
 
 
 def test_a_file_that_changed_replaces_its_earlier_version(tmp_path, media, embedder):
@@ -138,7 +138,7 @@ def test_a_file_that_changed_replaces_its_earlier_version(tmp_path, media, embed
     assert complete.status == "ingested" and complete.reason.startswith("replaced the earlier version of this file")
     catalog = Catalog(tmp_path / "idx")
     (row,) = catalog.videos()
-    assert (row["path"], row["status"], row["chunks"]) == (str(path), "complete", 5)
+    assert (row.path, row.status, row.chunks) == (str(path), "complete", 5)
     assert catalog.count_segments() == 2 * 5  # a caption and an event per chunk, none left from the first version
 
 
@@ -156,7 +156,7 @@ def test_a_partly_decodable_file_stays_failed_on_the_next_run(tmp_path, media, e
     assert first.status == "failed" and "decoding stopped at" in first.reason and first.chunks == 1
     assert (second.status, second.reason, second.chunks) == ("failed", first.reason, 1) and describer.seen == []
     catalog = Catalog(tmp_path / "idx")
-    assert catalog.videos()[0]["status"] == "failed"
+    assert catalog.videos()[0].status == "failed"
     ends = [row.end_s for row in catalog.segments(catalog.segment_ids()).values()]
     assert ends == [pytest.approx(2.8)] * 2  # the caption and the event end where decoding stopped, not at 5.0
 
@@ -206,7 +206,7 @@ def test_two_copies_of_one_file_are_one_video_found_by_either_name(tmp_path, med
     assert len(describer.seen) == 1  # described once
     catalog = Catalog(tmp_path / "idx")
     for key in ("dupA.mp4", "dupB.mp4", str(tmp_path / "dupB.mp4")):
-        assert catalog.find_video(key)["path"] == str(tmp_path / "dupA.mp4"), key
+        assert catalog.find_video(key).path == str(tmp_path / "dupA.mp4"), key
     assert catalog.find_video("dup_.mp4") is None  # a file name is matched as it is, not as a LIKE pattern
 
 

@@ -80,15 +80,15 @@ def test_stream_drop_and_reconnect(kind, tmp_path, media, embedder):
     catalog = Catalog(tmp_path)
     video_id = live_video_id(sender.url)
     # (a gap may also open the list: ffmpeg not yet listening when the watch first connected)
-    (gap,) = [g for g in catalog.gaps(video_id) if g["end_s"] > killed]
-    assert gap["start_s"] <= killed + 1 and gap["end_s"] >= restarted - 0.5 and gap["end_s"] - gap["start_s"] >= 2
+    (gap,) = [g for g in catalog.gaps(video_id) if g.end_s > killed]
+    assert gap.start_s <= killed + 1 and gap.end_s >= restarted - 0.5 and gap.end_s - gap.start_s >= 2
     for g in catalog.gaps(video_id):
-        assert not any(s < g["end_s"] - 0.01 and e > g["start_s"] + 0.01 for s, e in spans), "a chunk in a gap"
+        assert not any(s < g.end_s - 0.01 and e > g.start_s + 0.01 for s, e in spans), "a chunk in a gap"
     rows = catalog.db.execute("SELECT chunk_id, COUNT(*) FROM segments WHERE kind='caption' GROUP BY chunk_id")
     counts = [n for _, n in rows]
     assert len(counts) == len(spans) and set(counts) == {1}, "each chunk committed once"
     video = catalog.video(video_id)
-    assert video["status"] == "stopped" and video["num_chunks"] == len(spans)
+    assert video.status == "stopped" and video.num_chunks == len(spans)
     latencies = [c.latency_s for c in watcher.committed]
     assert max(latencies) < CHUNK_S + 5, latencies  # a full chunk is committed right after it ends
 
@@ -148,7 +148,7 @@ def test_growing_sources_are_followed(kind, tmp_path, media, embedder):
     spans = sorted((c.start_s, c.end_s) for c in watcher.committed)
     assert all(started - 1 <= s < e <= time.time() + CHUNK_S for s, e in spans)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
-    assert Catalog(tmp_path / "idx").video(live_video_id(sender.url))["num_chunks"] == len(spans)
+    assert Catalog(tmp_path / "idx").video(live_video_id(sender.url)).num_chunks == len(spans)
 
 
 def test_watch_command_alerts_and_stops_cleanly_on_sigterm(tmp_path, media):
@@ -208,7 +208,7 @@ def test_several_sources_share_one_model(tmp_path, media, embedder):
     for s in senders:
         spans = sorted((c.start_s, c.end_s) for c in watcher.committed if c.source == s.url)
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
-        assert catalog.video(live_video_id(s.url))["num_chunks"] == len(spans)
+        assert catalog.video(live_video_id(s.url)).num_chunks == len(spans)
     assert {c.span.video_path for c in describer.seen} == {s.url for s in senders}  # one describer for both
     context = ContextVectors(tmp_path, embedder.dim)  # each source's chunks have their context, its own only
     assert set(context.ids().tolist()) == catalog.segment_ids() and not catalog.context_stale()

@@ -41,7 +41,7 @@ def test_stuck_decode_is_killed_replaced_and_retried_with_opencv(ray_session, tm
     )  # placed where that resource is
     writer = IndexWriter(tmp_path / "idx", embedder)
     report = run_ray(cfg, [str(video)], writer, "tiny-random", decode_worker=HangingDecodeWorker)
-    rows = writer.records.rows(writer.catalog.videos()[0]["video_id"])
+    rows = writer.records.rows(writer.catalog.videos()[0].video_id)
     writer.close()
     (result,) = report.results
     assert result.status == "ingested" and result.chunks == 2
@@ -57,7 +57,7 @@ def test_a_span_that_fails_to_decode_fails_its_video_and_the_rest_is_still_read(
     cfg = load_config("tiny.yaml", ["decode.chunk_s=5", "ray.num_decode_workers=1"])
     writer = IndexWriter(tmp_path / "idx", embedder)
     report = run_ray(cfg, [media("bikes.mp4")], writer, "tiny-random", decode_worker=FailingFirstSpanDecodeWorker)
-    rows = writer.records.rows(writer.catalog.videos()[0]["video_id"])
+    rows = writer.records.rows(writer.catalog.videos()[0].video_id)
     writer.close()
     (result,) = report.results  # the job settles every span, even when the one that failed was not the last
     assert result.status == "failed" and "damaged packets at 0 s" in result.reason

@@ -49,7 +49,7 @@ def assert_trustworthy(hits, index_dir) -> None:
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True), scores
     for h in hits:
-        video = catalog.find_video(h.video)["video_id"]
+        video = catalog.find_video(h.video).video_id
         inside = [r for r in catalog.segments_between(video, h.start_s - 1e-6, h.end_s + 1e-6)
                   if r.start_s >= h.start_s - 1e-6 and r.end_s <= h.end_s + 1e-6]  # fmt: skip
         assert h.text in {r.text for r in inside}, (h, inside)

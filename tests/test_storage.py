@@ -95,7 +95,7 @@ def test_ingest_from_bucket_then_skip_unchanged(s3, tmp_path, embedder):
     assert not list((tmp_path / "s").iterdir()), "no staged copies left behind"
 
     video_id, size = identify(f"s3://{BUCKET}/cams/day1/concat.mp4")
-    assert Catalog(index).video(video_id)["status"] == "complete" and size > 0
+    assert Catalog(index).video(video_id).status == "complete" and size > 0
     writer = IndexWriter(index, embedder)
     again = run_local(cfg, [prefix], writer, SegmentsDescriber(s3["segments"]))
     writer.close()
@@ -157,7 +157,7 @@ def test_records_pushed_mid_run_survive_a_lost_machine(s3, tmp_path, embedder):
     writer = IndexWriter(fresh.pull(), embedder)  # repair: catalog and vectors rebuilt from the records
     assert len(writer.done_chunk_ids("v")) == 3 and writer.catalog.count_segments() == 3
     video = writer.catalog.video("v")  # listed by `status`, to be finished by the next ingest
-    assert (video["path"], video["status"], video["num_chunks"], video["duration_s"]) == (
+    assert (video.path, video.status, video.num_chunks, video.duration_s) == (
         "/footage/v.mp4",
         "ingesting",
         3,

@@ -5,6 +5,7 @@ the media roots are served."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from pipeline.export import render
+from pipeline.types import VideoRecord
 from workers.api_guard import documented
 
 MAX_TIME_S = 1e11  # seconds: past any file, and past the year 5000 for live sources' Unix times
@@ -20,11 +22,11 @@ THUMBNAIL_STEP_S = 0.5  # thumbnail times are rounded down to this
 
 
 def add_video_routes(app: FastAPI, service, guarded: list) -> None:
-    def video_row(video_id: str) -> dict:
-        row = service.current().catalog.video(video_id)
-        if row is None:
+    def video_record(video_id: str) -> VideoRecord:
+        found = service.current().catalog.video(video_id)
+        if found is None:
             raise HTTPException(404, f"no video with id {video_id!r}")
-        return row
+        return found
 
     @app.get("/videos", dependencies=guarded, responses=documented(503))
     def videos(
@@ -35,14 +37,14 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
     ):
         """The indexed videos by path, ``limit`` from ``offset``, with the ``total`` matching and ``next_offset``."""
         catalog = service.current().catalog
-        rows = catalog.videos(status, path_prefix, offset, limit)
+        listed = catalog.videos(status, path_prefix, offset, limit)
         total = catalog.count_videos(status, path_prefix)
         # Each row's ingest config (a JSON text) is left to GET /videos/{id}: a list of thousands need not repeat it.
         return {
             "total": total,
             "offset": offset,
             "next_offset": offset + limit if offset + limit < total else None,
-            "videos": [{k: v for k, v in row.items() if k != "config"} for row in rows],
+            "videos": [v.public() for v in listed],
         }
 
     @app.delete("/videos/{video_id}", dependencies=guarded, responses=documented(404, 409, 503))
@@ -52,7 +54,7 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
         from pipeline.index.folder import Index
         from pipeline.index.lock import IndexBusy
 
-        video_row(video_id)
+        video_record(video_id)
         try:
             writer = Index(service.index_dir).writer(service.embedder)
         except (IndexBusy, ValueError) as exc:  # an ingest holds the lease; another embedder built the index
@@ -67,13 +69,14 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
 
     @app.get("/videos/{video_id}", dependencies=guarded, responses=documented(404, 503))
     def video(video_id: str):
-        row = video_row(video_id)
-        segments = service.current().catalog.timeline(video_id)
-        row["config"] = json.loads(row["config"] or "{}")  # the config it was ingested with
-        return row | {
+        found = video_record(video_id)
+        catalog = service.current().catalog
+        segments = catalog.timeline(video_id)
+        return found.public() | {
+            "config": json.loads(found.config or "{}"),  # the config it was ingested with
             "captions": [s for s in segments if s["kind"] == "caption"],
             "events": [s for s in segments if s["kind"] == "event"],
-            "gaps": service.current().catalog.gaps(video_id),  # live sources: stretches not captured
+            "gaps": [asdict(g) for g in catalog.gaps(video_id)],  # live sources: stretches not captured
         }
 
     @app.get(
@@ -83,7 +86,7 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
         | documented(403, 404, 416, 503),
     )
     def stream(video_id: str):
-        path = service.allowed(video_row(video_id)["path"])
+        path = service.allowed(video_record(video_id).path)
         if not path.is_file():
             raise HTTPException(404, "the video file is no longer there")
         return FileResponse(path, media_type="video/mp4" if path.suffix.lower() in (".mp4", ".m4v", ".mov") else None)
@@ -94,12 +97,12 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
         responses={200: {"content": {"image/jpeg": {}}}} | documented(403, 404, 503),
     )
     def thumbnail(video_id: str, t: float = Query(0.0, ge=0, le=MAX_TIME_S, allow_inf_nan=False)):
-        row = video_row(video_id)
-        path = service.allowed(row["path"])
+        found = video_record(video_id)
+        path = service.allowed(found.path)
         if not path.is_file():
             raise HTTPException(404, "the video file is no longer there")
         # clamped to the video and rounded down, so a cache entry is one of a bounded set of frames
-        t = min(t, max((row["duration_s"] or 0) - 0.05, 0))
+        t = min(t, max((found.duration_s or 0) - 0.05, 0))
         t = t // THUMBNAIL_STEP_S * THUMBNAIL_STEP_S
         cache = service.index_dir / "thumbnails" / f"{video_id}-{int(t * 1000)}.jpg"
         if not cache.exists():
@@ -113,7 +116,7 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
         responses={200: {"content": {"text/vtt": {}}}} | documented(404, 503),
     )
     def captions(video_id: str):
-        video_row(video_id)
+        video_record(video_id)
         return PlainTextResponse(render(service.current().catalog.timeline(video_id), "vtt"), media_type="text/vtt")
 
 

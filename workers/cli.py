@@ -185,19 +185,11 @@ def status(index: Path = IndexOpt) -> None:
     for col in ("video", "status", "duration", "chunks", "events", "model", "note"):
         table.add_column(col, overflow="fold")
     for v in videos:
-        table.add_row(
-            v["path"],
-            v["status"],
-            hhmmss(v["duration_s"] or 0),
-            str(v["chunks"]),
-            str(v["events"]),
-            v["model"],
-            v["reason"] or "",
-        )
+        table.add_row(v.path, v.status, hhmmss(v.duration_s or 0), str(v.chunks), str(v.events), v.model, v.reason)
     out.print(table)
     for v in videos:
-        for gap in catalog.gaps(v["video_id"]):
-            out.print(f"gap in {v['path']}: {format_span(gap['start_s'], gap['end_s'])} ({gap['reason']})")
+        for gap in catalog.gaps(v.video_id):
+            out.print(f"gap in {v.path}: {format_span(gap.start_s, gap.end_s)} ({gap.reason})")
     size_bytes = sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
     if catalog:
         out.print(
@@ -300,13 +292,13 @@ def remove(
 
     folder = open_index(index)
     catalog = Catalog(index)
-    row = catalog.require_video(video)
+    found = catalog.require_video(video)
     embedder_name = catalog.get_meta("embedder") or EmbedConfig().model
     catalog.close()
     writer = folder.writer(make_embedder(EmbedConfig(model=embedder_name)), wait_s=wait)
-    removed = writer.remove_video(row["video_id"])
+    removed = writer.remove_video(found.video_id)
     writer.close()
-    out.print(f"removed {row['path']}: {counted(removed, 'segment')}")
+    out.print(f"removed {found.path}: {counted(removed, 'segment')}")
 
 
 @app.command()
@@ -324,8 +316,7 @@ def export(
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     open_index(index)
     catalog = Catalog(index)
-    row = catalog.require_video(video)
-    text = render(catalog.timeline(row["video_id"]), fmt)
+    text = render(catalog.timeline(catalog.require_video(video).video_id), fmt)
     if output:
         output.write_text(text)
     else:

@@ -94,9 +94,9 @@ def summarize(
         raise fail(str(exc)) from None
     cfg = load_config_or_exit(config, set_)
     catalog = _searcher(index).catalog
-    row = catalog.require_video(video)
+    video_id = catalog.require_video(video).video_id
     try:
-        summary = summarize_range(catalog, row["video_id"], _text_model(cfg), cfg.answer, after_s, before_s)
+        summary = summarize_range(catalog, video_id, _text_model(cfg), cfg.answer, after_s, before_s)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if as_json:

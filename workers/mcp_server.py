@@ -61,13 +61,19 @@ class IndexTools:
         return out
 
     def video_id(self, video: str) -> str:
-        return self.searcher().catalog.require_video(video)["video_id"]
+        return self.searcher().catalog.require_video(video).video_id
 
     def confined(self, raw: str) -> str:
         path = Path(raw).resolve()
         if not any(path.is_relative_to(root) for root in self.media_roots):
             raise ToolError(f"{raw!r} is outside the media roots ({', '.join(map(str, self.media_roots))})")
         return str(path)
+
+
+def _summary(video) -> dict:
+    """What the tools show of a video (a VideoRecord)."""
+    keys = ("video_id", "path", "status", "duration_s", "num_chunks", "reason")
+    return {k: getattr(video, k) for k in keys}
 
 
 def build_server(tools: IndexTools):
@@ -115,9 +121,8 @@ def build_server(tools: IndexTools):
         if offset < 0 or not 1 <= limit <= 1000:
             raise ToolError("offset must be >= 0 and limit 1 to 1000")
         catalog = tools.searcher().catalog
-        rows = catalog.videos(status, None, offset, limit)
-        keys = ("video_id", "path", "status", "duration_s", "num_chunks", "reason")
-        return {"total": catalog.count_videos(status), "videos": [{k: r.get(k) for k in keys} for r in rows]}
+        videos = catalog.videos(status, None, offset, limit)
+        return {"total": catalog.count_videos(status), "videos": [_summary(v) for v in videos]}
 
     @server.tool()
     def get_video(video: str, after_s: float | None = None, before_s: float | None = None) -> dict:
@@ -125,12 +130,11 @@ def build_server(tools: IndexTools):
         2,000; ``truncated`` says when there were more)."""
         guarded(lambda: check_range(after_s, before_s))
         catalog = tools.searcher().catalog
-        row = guarded(lambda: catalog.require_video(video))
+        found = guarded(lambda: catalog.require_video(video))
         low, high = after_s if after_s is not None else -1.0, before_s if before_s is not None else float("inf")
-        segments = [s for s in catalog.timeline(row["video_id"]) if s["end_s"] > low and s["start_s"] < high]
-        keys = ("video_id", "path", "status", "duration_s", "num_chunks", "reason")
+        segments = [s for s in catalog.timeline(found.video_id) if s["end_s"] > low and s["start_s"] < high]
         return {
-            "video": {k: row.get(k) for k in keys},
+            "video": _summary(found),
             "segments": segments[:MAX_SEGMENTS],
             "truncated": len(segments) > MAX_SEGMENTS,
         }
@@ -157,7 +161,7 @@ def build_server(tools: IndexTools):
 
         guarded(lambda: check_range(after_s, before_s))
         catalog = tools.searcher().catalog
-        video_id = guarded(lambda: catalog.require_video(video))["video_id"]
+        video_id = guarded(lambda: catalog.require_video(video)).video_id
         model, cfg = tools.text_model(), tools.cfg.answer
         return guarded(lambda: summarize_range(catalog, video_id, model, cfg, after_s, before_s)).to_json()
 

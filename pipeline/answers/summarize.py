@@ -105,13 +105,13 @@ def summarize(
     after_s: float | None = None,
     before_s: float | None = None,
 ) -> Summary:
-    row = catalog.video(video_id)
-    if row is None:
+    video = catalog.video(video_id)
+    if video is None:
         raise ValueError(f"no indexed video with id {video_id!r}")
     check_range(after_s, before_s)
-    lines = [Line(r["start_s"], r["end_s"], r["text"]) for r in catalog.captions_between(video_id, after_s, before_s)]
+    lines = [Line(c.start_s, c.end_s, c.text) for c in catalog.captions_between(video_id, after_s, before_s)]
     if not lines:
-        raise ValueError(f"{row['path']} has no captions in the requested range")
+        raise ValueError(f"{video.path} has no captions in the requested range")
     call = _Caller(model, cfg.context_tokens)
     # two lines and the instructions must fit one call, or grouping cannot shrink a level
     per_line = (cfg.context_tokens - model.count_tokens(call.prompt(GROUP_INSTRUCTIONS, []))) // 2
@@ -126,4 +126,4 @@ def summarize(
         ]
         levels.append(lines)
     text = call(FINAL_INSTRUCTIONS, lines)
-    return Summary(row["path"], levels[0][0].start_s, levels[0][-1].end_s, text, levels, call.prompt_tokens)
+    return Summary(video.path, levels[0][0].start_s, levels[0][-1].end_s, text, levels, call.prompt_tokens)

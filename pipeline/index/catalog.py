@@ -13,27 +13,37 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged
-from pipeline.types import IndexedSegment, Segment, SegmentRecord
+from pipeline.types import Gap, IndexedSegment, Segment, SegmentRecord, VideoListing, VideoRecord
 
 SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model"]  # as the records hold them (SegmentRecord)
 _INDEXED = ", ".join(f.name for f in fields(IndexedSegment))  # what a read of segments returns, in field order
-_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "SegmentKind": "TEXT"}
+_VIDEO_COLUMNS = [f.name for f in fields(VideoRecord)]
+_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "SegmentKind": "TEXT", "VideoStatus": "TEXT"}
+
+
+def _column(f: Field, key: str) -> str:
+    """A column for a dataclass field: the key, required (no default) NOT NULL, optional (``X | None``) nullable,
+    a default kept as the column's."""
+    sql_type = _SQL_TYPES[f.type.removesuffix(" | None")]
+    if f.name == key:
+        return f"{f.name} {sql_type} PRIMARY KEY"
+    if f.default is MISSING:
+        return f"{f.name} {sql_type} NOT NULL"
+    if f.default is None:
+        return f"{f.name} {sql_type}"
+    return f"{f.name} {sql_type} DEFAULT {f.default!r}"
 
 
 def _segments_table() -> str:
-    """``CREATE TABLE`` for the segments: ``Segment``'s fields (required ones NOT NULL, the id the rowid), the
-    describing model, and what the catalog derives (hubness, whether the context vector is current)."""
-    columns = [
-        f"{f.name} {_SQL_TYPES[f.type]}"
-        + (" PRIMARY KEY" if f.name == "segment_id" else " NOT NULL" if f.default is MISSING else " DEFAULT ''")
-        for f in fields(Segment)
-    ]
+    """``CREATE TABLE`` for the segments: ``Segment``'s fields, the describing model, and what the catalog derives
+    (hubness, whether the context vector is current)."""
+    columns = [_column(f, "segment_id") for f in fields(Segment)]
     columns += ["model TEXT DEFAULT ''", "hubness REAL", "context_ok INTEGER DEFAULT 0"]
     return "CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(columns) + ");"
 
@@ -41,16 +51,13 @@ def _segments_table() -> str:
 _SEGMENTS_TABLE = _segments_table()
 _SEGMENTS_INDEX = "CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s)"
 _SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS videos (
-    video_id TEXT PRIMARY KEY, path TEXT NOT NULL, size_bytes INTEGER, duration_s REAL,
-    status TEXT NOT NULL, reason TEXT DEFAULT '', num_chunks INTEGER DEFAULT 0,
-    model TEXT DEFAULT '', embedder TEXT DEFAULT '', config TEXT DEFAULT '', updated REAL);
+CREATE TABLE IF NOT EXISTS videos ({", ".join(_column(f, "video_id") for f in fields(VideoRecord))});
 {_SEGMENTS_TABLE.format(name="segments")}
 {_SEGMENTS_INDEX};
 CREATE TABLE IF NOT EXISTS file_ids (
     path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS gaps (video_id TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS gaps ({", ".join(_column(f, "") for f in fields(Gap))});
 """
 _VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE {where} ORDER BY v.updated DESC"
 
@@ -118,11 +125,11 @@ class Catalog:
                 sets = ",".join(f"{k}=?" for k in fields)
                 self.db.execute(f"UPDATE videos SET {sets} WHERE video_id=?", [*fields.values(), video_id])
 
-    def video(self, video_id: str) -> dict | None:
+    def video(self, video_id: str) -> VideoRecord | None:
         row = self.db.execute("SELECT * FROM videos WHERE video_id=?", (video_id,)).fetchone()
-        return dict(row) if row else None
+        return VideoRecord.from_mapping(row) if row else None
 
-    def find_video(self, key: str) -> dict | None:
+    def find_video(self, key: str) -> VideoRecord | None:
         """A video by id, by path as ingested (relative to the current folder or absolute), or by file name; a
         path holding the same content as an indexed video (a copy ingested in the same run) leads to it too."""
         paths = (key, os.path.abspath(key))
@@ -135,10 +142,10 @@ class Catalog:
         ):
             row = self.db.execute(query, args).fetchone()
             if row is not None:
-                return dict(row)
+                return VideoRecord.from_mapping(row)
         return None
 
-    def require_video(self, key: str) -> dict:
+    def require_video(self, key: str) -> VideoRecord:
         """``find_video``, raising NoSuchVideo when nothing matches."""
         row = self.find_video(key)
         if row is None:
@@ -147,7 +154,7 @@ class Catalog:
 
     def videos(
         self, status: str | None = None, path_prefix: str | None = None, offset: int = 0, limit: int = -1
-    ) -> list[dict]:
+    ) -> list[VideoListing]:
         """Videos by path, with their chunk and event counts; ``limit`` of them from ``offset`` (-1: all)."""
         where, args = self._video_filter(status, path_prefix)
         rows = self.db.execute(
@@ -156,7 +163,7 @@ class Catalog:
             f"FROM videos v {where} ORDER BY path, video_id LIMIT ? OFFSET ?",
             (*args, limit, offset),
         ).fetchall()
-        return [dict(r) for r in rows]
+        return [VideoListing.from_mapping(r) for r in rows]
 
     def count_videos(self, status: str | None = None, path_prefix: str | None = None) -> int:
         where, args = self._video_filter(status, path_prefix)
@@ -307,14 +314,14 @@ class Catalog:
         q = "SELECT start_s, end_s, kind, label, text FROM segments WHERE video_id=? ORDER BY start_s, kind, end_s"
         return [dict(r) for r in self.db.execute(q, (video_id,))]
 
-    def captions_between(self, video_id: str, after_s: float | None, before_s: float | None) -> list[dict]:
+    def captions_between(self, video_id: str, after_s: float | None, before_s: float | None) -> list[IndexedSegment]:
         """The video's chunk captions overlapping (after_s, before_s) (either open), in time order."""
         q = (
-            "SELECT start_s, end_s, text FROM segments WHERE video_id=? AND kind='caption' "
+            f"SELECT {_INDEXED} FROM segments WHERE video_id=? AND kind='caption' "
             "AND end_s > ? AND start_s < ? ORDER BY start_s"
         )
         low, high = after_s if after_s is not None else -1.0, before_s if before_s is not None else float("inf")
-        return [dict(r) for r in self.db.execute(q, (video_id, low, high))]
+        return [IndexedSegment(*r) for r in self.db.execute(q, (video_id, low, high))]
 
     def segments_between(self, video_id: str, start_s: float, end_s: float) -> list[IndexedSegment]:
         """The video's segments overlapping [start_s, end_s], in time order."""
@@ -349,9 +356,9 @@ class Catalog:
         with self.db:
             self.db.execute("INSERT INTO gaps VALUES (?,?,?,?)", (video_id, start_s, end_s, reason))
 
-    def gaps(self, video_id: str) -> list[dict]:
+    def gaps(self, video_id: str) -> list[Gap]:
         rows = self.db.execute("SELECT * FROM gaps WHERE video_id=? ORDER BY start_s", (video_id,))
-        return [dict(r) for r in rows]
+        return [Gap(*r) for r in rows]
 
     # -- meta -----------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

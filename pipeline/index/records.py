@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged, stamp
-from pipeline.types import SegmentRecord
+from pipeline.types import SegmentRecord, VideoRecord
 
 VOLUME_BYTES = 256 << 20  # a compacted file takes merged parts until it is this large; later ones start the next
 DAMAGED_REMEDY = (
@@ -67,10 +67,11 @@ class RecordStore:
         table = pa.Table.from_pylist([r.__dict__ for r in rows], schema=record_schema())
         _write_table(table, folder / f"{chunk_id}.parquet")
 
-    def write_video(self, video_id: str, row: dict) -> None:
-        _write_atomic(self.root / f"{video_id}.json", lambda tmp: tmp.write_text(json.dumps(row)))
+    def write_video(self, video: VideoRecord) -> None:
+        text = json.dumps(asdict(video))
+        _write_atomic(self.root / f"{video.video_id}.json", lambda tmp: tmp.write_text(text))
 
-    def video_row(self, video_id: str, unreadable: list[Unreadable] | None = None) -> dict | None:
+    def video_row(self, video_id: str, unreadable: list[Unreadable] | None = None) -> VideoRecord | None:
         """The catalog row kept by ``write_video``; None for videos indexed before rows were kept."""
         path = self.root / f"{video_id}.json"
         if not path.exists():
@@ -78,9 +79,9 @@ class RecordStore:
         try:
             row = json.loads(path.read_bytes())
             if isinstance(row, dict) and "status" in row:
-                return row
+                return VideoRecord.from_mapping(row | {"video_id": video_id})
             reason = "not a video row"
-        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError; fields of the wrong kind
             reason = f"{exc.__class__.__name__}: {exc}"
         self._damaged(path, reason, unreadable)
         return None

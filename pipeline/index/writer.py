@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +133,7 @@ class IndexWriter:
             embedder=self.embedder.name,
             config=json.dumps(config),
         )
-        self.records.write_video(video_id, self.catalog.video(video_id))
+        self.records.write_video(self.catalog.video(video_id))
 
     def done_chunk_ids(self, video_id: str) -> set[str]:
         return self.records.chunk_ids(video_id)
@@ -170,7 +170,7 @@ class IndexWriter:
         if save:
             self.save()
         self.catalog.set_video(video_id, status=status, reason=reason, num_chunks=num_chunks)
-        self.records.write_video(video_id, self.catalog.video(video_id))
+        self.records.write_video(self.catalog.video(video_id))
 
     def remove_earlier_versions(self, video_id: str, path: str) -> int:
         """Remove the other videos recorded at ``path``: the file there has changed (it finished copying, or was
@@ -349,16 +349,16 @@ def mark_incomplete_videos(catalog: Catalog, records: RecordStore, moved: list[t
         video_id = bad.path.name.split(".")[0] if bad.path.parent == records.root else bad.path.parent.name
         where.setdefault(video_id, []).append(f"{bad.path.name} unreadable ({bad.reason}), moved to {target}")
     failed = {}
-    for row in catalog.videos():
-        have = len(records.chunk_ids(row["video_id"]))
-        short = row["status"] == "complete" and have < (row["num_chunks"] or 0)
-        if row["video_id"] not in where and not short:
+    for video in catalog.videos():
+        have = len(records.chunk_ids(video.video_id))
+        short = video.status == "complete" and have < (video.num_chunks or 0)
+        if video.video_id not in where and not short:
             continue
-        held = f"records hold {have} of {row['num_chunks'] or have} chunks"
-        reason = "; ".join([*where.get(row["video_id"], []), held]) + ": ingest the file again to describe the rest"
-        catalog.set_video(row["video_id"], status="failed", reason=reason, num_chunks=have)
-        records.write_video(row["video_id"], catalog.video(row["video_id"]))
-        failed[row["path"]] = reason
+        held = f"records hold {have} of {video.num_chunks or have} chunks"
+        reason = "; ".join([*where.get(video.video_id, []), held]) + ": ingest the file again to describe the rest"
+        catalog.set_video(video.video_id, status="failed", reason=reason, num_chunks=have)
+        records.write_video(catalog.video(video.video_id))
+        failed[video.path] = reason
     return failed
 
 
@@ -377,9 +377,10 @@ def restore_video_row(catalog: Catalog, records: RecordStore, video_id: str, emb
     live = video_id.startswith(LIVE_ID_PREFIX)
     kept = records.video_row(video_id)
     if kept is not None:
-        fields = {k: v for k, v in kept.items() if k not in ("video_id", "updated")}
-        if fields["status"] in ("ingesting", "live"):
-            fields.update(status="stopped" if live else "ingesting", num_chunks=len(records.chunk_ids(video_id)))
+        if kept.status in ("ingesting", "live"):
+            cut_short = {"status": "stopped" if live else "ingesting", "num_chunks": len(records.chunk_ids(video_id))}
+            kept = replace(kept, **cut_short)
+        fields = {k: v for k, v in asdict(kept).items() if k not in ("video_id", "updated")}
         catalog.set_video(video_id, **(fields | {"embedder": embedder}))
         return True
     rows = records.rows(video_id)
