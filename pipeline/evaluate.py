@@ -30,6 +30,7 @@ import numpy as np
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
+from pipeline.index.folder import Index
 from pipeline.index.writer import IndexWriter
 from pipeline.moments import iou
 from pipeline.search import Filters, Searcher
@@ -167,7 +168,7 @@ def prepared_index(data: EvalSet, index_dir: Path, embedder: Embedder, index_cfg
         },
         sort_keys=True,
     )
-    if (index_dir / Catalog.FILE).exists():
+    if Index(index_dir).exists:
         catalog = Catalog(index_dir)
         built = catalog.get_meta("eval_settings")
         catalog.close()

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 from pipeline.config import VidseekConfig
 from pipeline.decode import DecodeError, open_reader, plan_spans, probe
 from pipeline.describe.base import Describer
+from pipeline.index.layout import IndexLayout
 from pipeline.index.writer import IndexWriter
 from pipeline.media import discover, identify
 from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, VideoInfo
@@ -175,9 +176,10 @@ def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path) -> list[DryRu
     """What an ingest would send to the model, without writing anything or calling it."""
     from pipeline.describe.estimate import estimate_chunk
     from pipeline.index.catalog import Catalog
+    from pipeline.index.folder import Index
     from pipeline.index.records import RecordStore
 
-    catalog = Catalog(index_dir) if (index_dir / Catalog.FILE).exists() else None
+    catalog = Catalog(index_dir) if Index(index_dir).exists else None
     done_chunk_ids = RecordStore(index_dir).chunk_ids if catalog else lambda video_id: set()
     report = IngestReport()
     videos = plan_videos(paths, cfg, catalog, done_chunk_ids, report)
@@ -258,7 +260,7 @@ def write_run_summary(index_dir: Path, report: IngestReport, started: float, pat
     import json
     import time
 
-    runs = Path(index_dir) / "runs"
+    runs = IndexLayout(index_dir).runs
     runs.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
     summary = {

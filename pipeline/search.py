@@ -23,6 +23,7 @@ from pipeline.index.catalog import Catalog
 from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
 from pipeline.index.health import check_vectors
 from pipeline.index.hubness import rank_scores
+from pipeline.index.layout import IndexLayout
 from pipeline.index.prior import prior_neighbours
 from pipeline.index.settings import index_settings
 from pipeline.index.vectors import VectorIndex
@@ -61,7 +62,8 @@ class VideoGroup:
 class Searcher:
     def __init__(self, index_dir: str | Path, embedder: Embedder | None = None) -> None:
         self.dir = Path(index_dir)
-        if not (self.dir / Catalog.FILE).exists():
+        files = IndexLayout(self.dir)
+        if not files.catalog.exists():
             from pipeline.index.folder import NotAnIndex
 
             raise NotAnIndex(self.dir)
@@ -73,7 +75,7 @@ class Searcher:
         self.embedder = embedder
         self.vectors = VectorIndex(self.dir, embedder.dim, index_settings(self.dir, self.catalog), mapped=True)
         check_vectors(self.dir, self.catalog, self.vectors)  # a missing or stale file is named, not an empty answer
-        has_context = (self.dir / ContextVectors.FILE).exists()
+        has_context = files.context.exists()
         self.context = ContextVectors(self.dir, embedder.dim, mapped=True) if has_context else None
 
     def search(

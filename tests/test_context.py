@@ -9,6 +9,7 @@ import pytest
 from pipeline.config import IndexConfig
 from pipeline.index import Catalog, IndexWriter
 from pipeline.index.context import ContextVectors
+from pipeline.index.layout import IndexLayout
 from pipeline.search import Searcher
 from pipeline.types import ChunkDescription, ChunkSpan
 
@@ -74,7 +75,7 @@ def test_removal_and_crash_repair_keep_contexts_in_step_with_the_catalog(tmp_pat
     writer.remove_video("other")
     writer.close()
     assert set(context_of(tmp_path, embedder)) == Catalog(tmp_path).segment_ids()
-    (tmp_path / ContextVectors.FILE).unlink()  # lost (a crash, a partial copy): recomputed on the next open
+    IndexLayout(tmp_path).context.unlink()  # lost (a crash, a partial copy): recomputed on the next open
     IndexWriter(tmp_path, embedder).close()
     assert set(context_of(tmp_path, embedder)) == Catalog(tmp_path).segment_ids("lake") != set()
 
@@ -84,7 +85,7 @@ def test_context_off_writes_no_context_and_search_still_ranks(tmp_path, embedder
     writer.begin_video("lake", "lake.mp4", 1, 240.0, "test", {})
     writer.write_batch([chunk("lake", i, text) for i, text in enumerate(CAPTIONS)])
     writer.close()
-    assert not (tmp_path / ContextVectors.FILE).exists()
+    assert not IndexLayout(tmp_path).context.exists()
     hits = Searcher(tmp_path, embedder).search("drilling through ice", k=1)
     assert (hits[0].start_s, hits[0].end_s) == (60.0, 120.0)
 

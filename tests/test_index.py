@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.index import Catalog, IndexWriter, VectorIndex, rebuild_index
+from pipeline.index.layout import IndexLayout
 from pipeline.search import Searcher
 from pipeline.types import ChunkDescription, ChunkSpan, Event, SegmentRecord
 
@@ -51,7 +52,7 @@ def test_rewriting_a_chunk_does_not_duplicate(tmp_path, embedder):
 
 def test_reconcile_restores_vectors_lost_in_a_crash(tmp_path, embedder):
     fill(tmp_path, embedder).close()
-    (tmp_path / VectorIndex.FILE).unlink()  # as if killed before FAISS was saved
+    IndexLayout(tmp_path).vectors.unlink()  # as if killed before FAISS was saved
     writer = IndexWriter(tmp_path, embedder)
     assert writer.vectors.size == 5
     writer.close()
@@ -73,10 +74,10 @@ def test_reconcile_restores_catalog_rows_from_records(tmp_path, embedder):
 def test_rebuild_from_records_gives_same_results(tmp_path, embedder):
     fill(tmp_path, embedder).close()
     before = [(h.start_s, h.text) for h in Searcher(tmp_path, embedder).search("bicycles", k=5)]
-    (tmp_path / Catalog.FILE).unlink()
+    IndexLayout(tmp_path).catalog.unlink()
     for extra in ("-wal", "-shm"):
-        (tmp_path / (Catalog.FILE + extra)).unlink(missing_ok=True)
-    (tmp_path / VectorIndex.FILE).unlink()
+        IndexLayout(tmp_path).catalog.with_suffix(".sqlite" + extra).unlink(missing_ok=True)
+    IndexLayout(tmp_path).vectors.unlink()
     assert rebuild_index(tmp_path, embedder).segments == 5
     after = [(h.start_s, h.text) for h in Searcher(tmp_path, embedder).search("bicycles", k=5)]
     assert before == after
@@ -88,8 +89,8 @@ def test_a_damaged_catalog_is_named_then_set_aside_and_rebuilt_from_the_records(
     from pipeline.index.damage import IndexDamaged
 
     fill(tmp_path, embedder).close()
-    catalog_file = tmp_path / Catalog.FILE
-    for part in tmp_path.glob(Catalog.FILE + "-*"):
+    catalog_file = IndexLayout(tmp_path).catalog
+    for part in tmp_path.glob(IndexLayout(tmp_path).catalog.name + "-*"):
         part.unlink()  # the WAL was checkpointed on close
     with open(catalog_file, "r+b") as f:
         f.write(b"not sqlite" * 50)
@@ -115,7 +116,7 @@ def test_rebuild_restores_failed_and_interrupted_videos_as_they_were(tmp_path, e
     writer.write(ChunkDescription(ChunkSpan("cut", "/videos/cut.mp4", 0.0, 60.0), "A dog runs.", model="test"))
     writer.close()  # "cut" is left ingesting, as by a run that was stopped
     (tmp_path / "records" / "vid1.json").unlink()  # as an index written before the rows were kept
-    for part in tmp_path.glob(Catalog.FILE + "*"):
+    for part in tmp_path.glob(IndexLayout(tmp_path).catalog.name + "*"):
         part.unlink()
     assert rebuild_index(tmp_path, embedder).videos_restored == 3
     catalog = Catalog(tmp_path)
@@ -163,7 +164,7 @@ def test_rebuild_sets_an_unreadable_record_aside_and_restores_everything_else(tm
 
 def test_a_rebuild_that_fails_midway_leaves_the_index_as_it_was(tmp_path, embedder, monkeypatch):
     two_videos(tmp_path, embedder)
-    faiss_before = (tmp_path / VectorIndex.FILE).read_bytes()
+    faiss_before = IndexLayout(tmp_path).vectors.read_bytes()
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -172,7 +173,7 @@ def test_a_rebuild_that_fails_midway_leaves_the_index_as_it_was(tmp_path, embedd
     with pytest.raises(OSError, match="No space left"):
         rebuild_index(tmp_path, embedder)
     monkeypatch.undo()
-    assert (tmp_path / VectorIndex.FILE).read_bytes() == faiss_before
+    assert IndexLayout(tmp_path).vectors.read_bytes() == faiss_before
     assert Catalog(tmp_path).count_segments() == 6
     assert Searcher(tmp_path, embedder).search("a red truck", k=1)[0].video == "/videos/a.mp4"
     assert rebuild_index(tmp_path, embedder).segments == 6  # and a later rebuild completes
@@ -216,13 +217,13 @@ def test_setting_aside_a_compacted_file_renumbers_the_later_ones(tmp_path):
 def test_a_writer_that_changed_nothing_leaves_the_faiss_file_alone(tmp_path, embedder):
     """Readers reload when the file changes; an open and close (a `remove` of nothing) must not rewrite it."""
     fill(tmp_path, embedder).close()
-    stamp = (tmp_path / VectorIndex.FILE).stat().st_mtime_ns
+    stamp = IndexLayout(tmp_path).vectors.stat().st_mtime_ns
     IndexWriter(tmp_path, embedder).close()
-    assert (tmp_path / VectorIndex.FILE).stat().st_mtime_ns == stamp
+    assert IndexLayout(tmp_path).vectors.stat().st_mtime_ns == stamp
     writer = IndexWriter(tmp_path, embedder)
     writer.remove_video("vid1")
     writer.close()
-    assert (tmp_path / VectorIndex.FILE).stat().st_mtime_ns != stamp
+    assert IndexLayout(tmp_path).vectors.stat().st_mtime_ns != stamp
     assert VectorIndex(tmp_path, embedder.dim).size == 0
 
 

@@ -7,7 +7,7 @@ import pytest
 from pipeline.config import IndexConfig
 from pipeline.embed.fake import HashingEmbedder
 from pipeline.index import Catalog, IndexWriter, rebuild_index
-from pipeline.index.context import ContextVectors
+from pipeline.index.layout import IndexLayout
 from pipeline.index.settings import META_KEY, SettingsConflict, recorded_settings
 from pipeline.search import Searcher
 from pipeline.types import ChunkDescription, ChunkSpan, Event
@@ -41,10 +41,10 @@ def test_a_command_without_config_keeps_an_index_without_context(tmp_path, embed
     write_video(writer, video_id="vid1")
     write_video(writer, video_id="vid2")
     writer.close()
-    assert not (tmp_path / ContextVectors.FILE).exists()
+    assert not IndexLayout(tmp_path).context.exists()
     result = vidseek("remove", "vid1.mp4", "--index", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert not (tmp_path / ContextVectors.FILE).exists()
+    assert not IndexLayout(tmp_path).context.exists()
     assert recorded_settings(Catalog(tmp_path)).context_neighbours == 0
 
 
@@ -68,7 +68,7 @@ def test_rebuild_records_the_values_it_is_given(tmp_path):
     rebuild_index(tmp_path, EMBEDDER, IndexConfig(context_neighbours=0))
     settings = recorded_settings(Catalog(tmp_path))
     assert (settings.nprobe, settings.context_neighbours) == (16, 0)  # kept, changed
-    assert not (tmp_path / ContextVectors.FILE).exists()
+    assert not IndexLayout(tmp_path).context.exists()
 
 
 def test_an_index_from_before_settings_keeps_what_it_has(tmp_path):

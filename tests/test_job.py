@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.index import IndexWriter
+from pipeline.index.layout import IndexLayout
 from pipeline.job import run_local
 from pipeline.search import Searcher
 from tests.doubles import SegmentsDescriber, clip_name
@@ -108,7 +109,7 @@ def test_after_losing_the_catalog_rebuild_restores_it_and_a_new_ingest_describes
     writer = IndexWriter(index, embedder)
     assert run_local(cfg, [media("bikes.mp4")], writer, FrameCountDescriber()).exit_code == 0
     writer.close()
-    for part in index.glob(Catalog.FILE + "*"):
+    for part in index.glob(IndexLayout(index).catalog.name + "*"):
         part.unlink()
     assert rebuild_index(index, embedder).videos_restored == 1
     describer = FrameCountDescriber()

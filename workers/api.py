@@ -25,8 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import VidseekConfig
-from pipeline.index.context import ContextVectors
-from pipeline.index.vectors import VectorIndex
+from pipeline.index.folder import Index
 from pipeline.search import MAX_RANKED, Filters, Searcher
 from pipeline.timefmt import TimeRangeError
 from workers.api_alerts import add_alert_routes
@@ -67,14 +66,14 @@ class Service:
 
     def current(self) -> Searcher:
         """The searcher for the last committed index (FAISS files are replaced atomically, SQLite is WAL)."""
-        files = (self.index_dir / VectorIndex.FILE, self.index_dir / ContextVectors.FILE)  # contexts saved after
-        stamp = tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
+        index = Index(self.index_dir)
+        stamp = index.saved_at()
         with self.lock:
             if self.searcher is None or stamp != self._stamp:
-                if not (self.index_dir / "catalog.sqlite").exists():
+                if not index.exists:
                     raise HTTPException(503, f"{self.index_dir} holds no index yet; ingest something first")
                 try:
-                    self.searcher = Searcher(self.index_dir, self.embedder)
+                    self.searcher = index.searcher(self.embedder)
                 except ValueError as exc:  # a damaged or stale FAISS file: say which, and how to rebuild it
                     raise HTTPException(503, str(exc)) from None
                 self._stamp = stamp

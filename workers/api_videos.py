@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from pipeline.export import render
+from pipeline.index.layout import IndexLayout
 from pipeline.types import VideoRecord
 from workers.api_guard import documented
 
@@ -63,7 +64,7 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
             removed = writer.remove_video(video_id)
         finally:
             writer.close()
-        for cached in (service.index_dir / "thumbnails").glob(f"{video_id}-*.jpg"):
+        for cached in IndexLayout(service.index_dir).thumbnails.glob(f"{video_id}-*.jpg"):
             cached.unlink(missing_ok=True)
         return {"video_id": video_id, "segments_removed": removed}
 
@@ -104,7 +105,7 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
         # clamped to the video and rounded down, so a cache entry is one of a bounded set of frames
         t = min(t, max((found.duration_s or 0) - 0.05, 0))
         t = t // THUMBNAIL_STEP_S * THUMBNAIL_STEP_S
-        cache = service.index_dir / "thumbnails" / f"{video_id}-{int(t * 1000)}.jpg"
+        cache = IndexLayout(service.index_dir).thumbnails / f"{video_id}-{int(t * 1000)}.jpg"
         if not cache.exists():
             _make_room(cache.parent)
             _write_thumbnail(path, t, cache)

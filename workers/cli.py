@@ -172,12 +172,13 @@ def status(index: Path = IndexOpt) -> None:
 
     from pipeline.index.catalog import Catalog
     from pipeline.index.damage import IndexDamaged
+    from pipeline.index.folder import Index
     from pipeline.index.health import diagnose
 
     open_index(index)
     problems = diagnose(index)
     try:
-        catalog = Catalog(index) if (index / Catalog.FILE).exists() else None
+        catalog = Catalog(index) if Index(index).exists else None
     except IndexDamaged:
         catalog = None
     videos = catalog.videos() if catalog else []

@@ -16,9 +16,7 @@ from typing import Literal
 from mcp.server.mcpserver.exceptions import ToolError  # a clear refusal: the client gets an error with its text
 
 from pipeline.config import VidseekConfig
-from pipeline.index.context import ContextVectors
 from pipeline.index.folder import Index
-from pipeline.index.vectors import VectorIndex
 from pipeline.search import Filters
 from pipeline.timefmt import check_range
 
@@ -36,8 +34,7 @@ class IndexTools:
         self._lock, self._ingest_lock = threading.Lock(), threading.Lock()
 
     def searcher(self):
-        files = (self.index / VectorIndex.FILE, self.index / ContextVectors.FILE)
-        stamp = tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
+        stamp = Index(self.index).saved_at()
         with self._lock:
             if self._searcher is None or stamp != self._stamp:
                 if not Index(self.index).exists:

@@ -9,6 +9,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline.index.layout import IndexLayout
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queries (
     id INTEGER PRIMARY KEY AUTOINCREMENT, query TEXT NOT NULL, threshold REAL NOT NULL, webhook TEXT DEFAULT '',
@@ -56,10 +58,8 @@ class Alert:
 
 
 class AlertStore:
-    FILE = "alerts.sqlite"
-
     def __init__(self, index_dir: str | Path) -> None:
-        self.path = Path(index_dir) / self.FILE
+        self.path = IndexLayout(index_dir).alerts
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self._db.row_factory = sqlite3.Row

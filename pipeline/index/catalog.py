@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged
+from pipeline.index.layout import IndexLayout
 from pipeline.types import Gap, IndexedSegment, Segment, SegmentRecord, VideoListing, VideoRecord
 
 SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model"]  # as the records hold them (SegmentRecord)
@@ -70,10 +71,8 @@ class NoSuchVideo(ValueError):
 
 
 class Catalog:
-    FILE = "catalog.sqlite"
-
     def __init__(self, index_dir: Path) -> None:
-        self.path = Path(index_dir) / self.FILE
+        self.path = IndexLayout(index_dir).catalog
         self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         try:

@@ -22,6 +22,7 @@ import numpy as np
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
+from pipeline.index.layout import IndexLayout
 from pipeline.index.vectors import VectorIndex, _faiss
 from pipeline.types import IndexedSegment
 
@@ -34,13 +35,15 @@ class ContextVectors(VectorIndex):
     index is small; past ``index.compress_min`` vectors, unless ``index.codec`` is Flat, 8-bit scalar quantised
     (a byte per dimension instead of four; computed, not benchmarked), like the main index's lists."""
 
-    FILE = "context.faiss"
+    @staticmethod
+    def where(layout: IndexLayout) -> Path:
+        return layout.context
 
     def __init__(
-        self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False, file: str = ""
+        self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False, path: Path | None = None
     ) -> None:
         cfg = cfg or IndexConfig()
-        super().__init__(index_dir, dim, IndexConfig(type="flat"), mapped, file)
+        super().__init__(index_dir, dim, IndexConfig(type="flat"), mapped, path)
         self.compress_min = cfg.compress_min if cfg.codec != "Flat" else None
 
     @property

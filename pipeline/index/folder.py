@@ -1,6 +1,7 @@
 """An index folder as one object: whether a folder holds an index, the settings it recorded, a reader, the writer.
 
 Index.open(dir)                 NotAnIndex (naming the folder and the remedy) when it holds none
+index.files                     where each of its files is (pipeline.index.layout)
 index.settings(given)           what it recorded (pipeline.index.settings); SettingsConflict against ``given``
 index.searcher(embedder=None)   a reader, with the index's own embedder and settings
 index.writer(embedder, ...)     the single writer, holding the lease
@@ -13,18 +14,19 @@ from pathlib import Path
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
-from pipeline.index.records import RecordStore
+from pipeline.index.layout import IndexLayout
 
 
 class NotAnIndex(FileNotFoundError):
     def __init__(self, folder: Path, why: str = "") -> None:
-        why = f": {why}" if why else f" (no {Catalog.FILE}); run `vidseek ingest` first"
+        why = f": {why}" if why else f" (no {IndexLayout(folder).catalog.name}); run `vidseek ingest` first"
         super().__init__(f"{folder} is not a vidseek index{why}")
 
 
 class Index:
     def __init__(self, folder: str | Path) -> None:
         self.dir = Path(folder)
+        self.files = IndexLayout(self.dir)
 
     @classmethod
     def open(cls, folder: str | Path) -> Index:
@@ -32,13 +34,21 @@ class Index:
         folder = Path(folder)
         if not folder.is_dir():
             raise NotAnIndex(folder, "not a folder" if folder.exists() else "no such folder")
-        if not (folder / Catalog.FILE).exists() and not (folder / RecordStore.FOLDER).is_dir():
+        index = cls(folder)
+        if not index.exists and not index.files.records.is_dir():
             raise NotAnIndex(folder)
-        return cls(folder)
+        return index
 
     @property
     def exists(self) -> bool:
-        return (self.dir / Catalog.FILE).is_file()
+        """Whether the folder holds a catalog (an index that may be searched)."""
+        return self.files.catalog.is_file()
+
+    def saved_at(self) -> tuple[int | None, ...]:
+        """When the writer last saved what a searcher maps (vector files are replaced whole, the catalog is
+        WAL): a long-lived searcher is reopened when this changes."""
+        files = (self.files.vectors, self.files.context)
+        return tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
 
     def settings(self, given: IndexConfig | None = None) -> IndexConfig:
         """The recorded settings (``given``'s for an index that recorded none); SettingsConflict where ``given``

@@ -11,6 +11,7 @@ from pathlib import Path
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import ContextVectors
 from pipeline.index.damage import IndexDamaged
+from pipeline.index.layout import IndexLayout
 from pipeline.index.lock import IndexLock
 from pipeline.index.records import DAMAGED_REMEDY, RecordStore
 from pipeline.index.vectors import VectorIndex
@@ -37,10 +38,10 @@ def check_vectors(index_dir: Path, catalog: Catalog, vectors: VectorIndex) -> No
 
 def diagnose(index_dir: Path) -> list[str]:
     """Every problem found, one message each naming the file and the remedy; empty when the index is sound."""
-    problems, catalog = [], None
-    if not (index_dir / Catalog.FILE).exists():
+    problems, catalog, files = [], None, IndexLayout(index_dir)
+    if not files.catalog.exists():
         rebuild = f"`vidseek index rebuild --index {index_dir}`"
-        problems.append(f"{index_dir / Catalog.FILE} is missing; {rebuild} restores it from the records")
+        problems.append(f"{files.catalog} is missing; {rebuild} restores it from the records")
     else:
         try:
             catalog = Catalog(index_dir)
@@ -52,14 +53,14 @@ def diagnose(index_dir: Path) -> list[str]:
             check_vectors(index_dir, catalog, VectorIndex(index_dir, dim, mapped=True))
         except ValueError as exc:  # IndexDamaged, or vectors of another dimension
             problems.append(str(exc))
-        if (index_dir / ContextVectors.FILE).exists():
+        if files.context.exists():
             try:
                 ContextVectors(index_dir, dim, mapped=True)
             except ValueError as exc:
                 problems.append(str(exc))
     if catalog is not None:
         catalog.close()
-    if (index_dir / "records").is_dir():
+    if files.records.is_dir():
         records = RecordStore(index_dir)
         for video_id in records.video_ids():
             for bad in records.check(video_id):

@@ -14,16 +14,16 @@ import socket
 import time
 from pathlib import Path
 
+from pipeline.index.layout import IndexLayout
+
 
 class IndexBusy(RuntimeError):
     """Another process is writing this index."""
 
 
 class IndexLock:
-    FILE = "writer.lock"
-
     def __init__(self, index_dir: Path) -> None:
-        self.path = Path(index_dir) / self.FILE
+        self.path = IndexLayout(index_dir).lock
         self._fd: int | None = None
 
     def holder(self) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.index.damage import IndexDamaged, stamp
+from pipeline.index.layout import IndexLayout
 from pipeline.types import SegmentRecord, VideoRecord
 
 VOLUME_BYTES = 256 << 20  # a compacted file takes merged parts until it is this large; later ones start the next
@@ -53,10 +54,9 @@ def _write_table(table, path: Path) -> None:
 
 
 class RecordStore:
-    FOLDER = "records"
-
     def __init__(self, index_dir: Path) -> None:
-        self.root = Path(index_dir) / self.FOLDER
+        self.layout = IndexLayout(index_dir)
+        self.root = self.layout.records
         self.root.mkdir(parents=True, exist_ok=True)
 
     def write_chunk(self, video_id: str, chunk_id: str, rows: list[SegmentRecord]) -> None:
@@ -156,7 +156,7 @@ class RecordStore:
     def set_aside(self, path: Path) -> Path:
         """Move an unreadable file to ``DIR/damaged/`` (same relative path, ``.damaged-<time>`` added); the
         compacted files after it are renumbered down, so the numbering has no gap and keeps their order."""
-        target = self.root.parent / "damaged" / path.relative_to(self.root.parent)
+        target = self.layout.damaged / path.relative_to(self.layout.dir)
         target = target.with_name(target.name + stamp())
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)

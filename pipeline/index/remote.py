@@ -19,14 +19,14 @@ import time
 import uuid
 from pathlib import Path
 
+from pipeline.index.layout import LEASE, MIRROR_MANIFEST, IndexLayout
 from pipeline.index.lock import IndexBusy
 from pipeline.storage import default_cache_dir, filesystem
 
-LEASE = "LEASE.json"
-MANIFEST = ".mirror.json"  # what the local copy last agreed with the store: {relative path: [size, mtime_ns]}
-_SKIP = {LEASE, MANIFEST, "writer.lock"}
+_NAMES = IndexLayout(".")
+_SKIP = _NAMES.local_only()
 _SKIP_SUFFIXES = ("-wal", "-shm", ".tmp")
-_PUSH_ORDER = {"records": 0, "catalog.sqlite": 1}  # everything else (vectors, config, runs) after
+_PUSH_ORDER = {_NAMES.records.name: 0, _NAMES.catalog.name: 1}  # everything else (vectors, config, runs) after
 
 
 class RemoteIndex:
@@ -55,19 +55,20 @@ class RemoteIndex:
         out = {}
         for f in self.local.rglob("*"):
             rel = str(f.relative_to(self.local))
-            if f.is_file() and rel not in _SKIP and not rel.endswith(_SKIP_SUFFIXES) and "thumbnails" not in rel:
+            cache = rel.startswith(_NAMES.thumbnails.name + "/")
+            if f.is_file() and rel not in _SKIP and not rel.endswith(_SKIP_SUFFIXES) and not cache:
                 st = f.stat()
                 out[rel] = (st.st_size, st.st_mtime_ns)
         return out
 
     def _manifest(self) -> dict:
-        path = self.local / MANIFEST
+        path = self.local / MIRROR_MANIFEST
         return json.loads(path.read_text()) if path.exists() else {"local": {}, "remote": {}}
 
     def _save_manifest(self, manifest: dict) -> None:
-        tmp = self.local / (MANIFEST + ".tmp")
+        tmp = self.local / (MIRROR_MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest))
-        tmp.replace(self.local / MANIFEST)
+        tmp.replace(self.local / MIRROR_MANIFEST)
 
     @staticmethod
     def _remote_sig(info: dict) -> str:
@@ -103,10 +104,11 @@ class RemoteIndex:
         """Upload what changed locally since the last pull/push; returns how many files. ``records_only``: just
         the immutable Parquet records (safe while a writer is open: catalog and vectors are rebuilt from them)."""
         manifest = self._manifest()
+        records = _NAMES.records.name + "/"
         changed = [
             rel
             for rel, stamp in self._local_files().items()
-            if manifest["local"].get(rel) != list(stamp) and (not records_only or rel.startswith("records"))
+            if manifest["local"].get(rel) != list(stamp) and (not records_only or rel.startswith(records))
         ]
         changed.sort(key=lambda rel: _PUSH_ORDER.get(rel.split("/", 1)[0], 2))
         for rel in changed:

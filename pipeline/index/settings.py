@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.config import IndexConfig
 from pipeline.index.catalog import Catalog
-from pipeline.index.context import ContextVectors
+from pipeline.index.layout import IndexLayout
 
 META_KEY = "index_settings"
 
@@ -37,7 +37,7 @@ def index_settings(index_dir: Path, catalog: Catalog, given: IndexConfig | None 
     recorded = recorded_settings(catalog)
     if recorded is None:
         recorded = (given or IndexConfig()).model_copy()
-        if catalog.count_segments() and not (Path(index_dir) / ContextVectors.FILE).exists():
+        if catalog.count_segments() and not IndexLayout(index_dir).context.exists():
             recorded.context_neighbours = 0
         return recorded
     if given is not None:

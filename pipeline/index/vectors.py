@@ -24,6 +24,7 @@ import numpy as np
 
 from pipeline.config import IndexConfig
 from pipeline.index.damage import IndexDamaged
+from pipeline.index.layout import IndexLayout
 
 log = logging.getLogger(__name__)
 EXACT_SUBSET_MAX = 20_000  # filtered searches over at most this many ids score them exactly
@@ -39,17 +40,19 @@ def _faiss():
 
 
 class VectorIndex:
-    FILE = "vectors.faiss"
+    @staticmethod
+    def where(layout: IndexLayout) -> Path:
+        return layout.vectors
 
     def __init__(
-        self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False, file: str = ""
+        self, index_dir: Path, dim: int, cfg: IndexConfig | None = None, mapped: bool = False, path: Path | None = None
     ) -> None:
         """``mapped``: map the saved file instead of reading it, for searchers, which never write. It opens in
         milliseconds at any size (reading a 1M-vector index takes about 0.8 s and 1.6 GB per process) and
         processes share its pages. The writer replaces the file by renaming, so a mapped copy stays valid.
-        ``file``: another name than ``FILE`` (a rebuild writes beside the live file, then renames)."""
+        ``path``: another file than the layout's (a rebuild writes beside the live file, then renames)."""
         faiss = _faiss()
-        self.path = Path(index_dir) / (file or self.FILE)
+        self.path = path or self.where(IndexLayout(index_dir))
         self.dim = dim
         self.cfg = cfg or IndexConfig()
         self.mapped = mapped and self.path.exists()

@@ -23,6 +23,7 @@ from pipeline.index.catalog import Catalog
 from pipeline.index.context import ContextVectors, update_context
 from pipeline.index.damage import IndexDamaged, set_aside
 from pipeline.index.hubness import update_hubness
+from pipeline.index.layout import IndexLayout
 from pipeline.index.lock import IndexLock
 from pipeline.index.prior import update_prior_weight
 from pipeline.index.records import RecordStore, Unreadable, vectors_of
@@ -239,7 +240,7 @@ def _open_context(index_dir: Path, dim: int, cfg: IndexConfig) -> ContextVectors
     dropped: its vectors would go stale unseen)."""
     if cfg.context_neighbours > 0:
         return ContextVectors(index_dir, dim, cfg)
-    (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
+    IndexLayout(index_dir).context.unlink(missing_ok=True)
     return None
 
 
@@ -257,9 +258,6 @@ class Rebuilt:
     damaged_catalog: Path | None = None  # where an unreadable catalog was moved
     set_aside: list[tuple[Unreadable, Path]] = field(default_factory=list)  # unreadable records, and where they went
     videos_failed: dict[str, str] = field(default_factory=dict)  # path -> why: records unreadable or missing
-
-
-REBUILD_PREFIX = ".rebuild-"  # the new FAISS files are written under this prefix, then renamed over the old
 
 
 def rebuild_index(
@@ -281,17 +279,17 @@ def rebuild_index(
 
 
 def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Rebuilt:
-    damaged = None
+    damaged, files = None, IndexLayout(index_dir)
     try:
         catalog = Catalog(index_dir)
     except IndexDamaged:
-        damaged = set_aside(index_dir / Catalog.FILE)
+        damaged = set_aside(files.catalog)
         catalog = Catalog(index_dir)
     same_embedder = catalog.get_meta("embedder") in (None, embedder.name)
     index_cfg = rebuilt_settings(catalog, index_dir, index_cfg)
-    new_file = REBUILD_PREFIX + VectorIndex.FILE
-    (index_dir / new_file).unlink(missing_ok=True)  # left by a rebuild that was cut short
-    vectors = VectorIndex(index_dir, embedder.dim, index_cfg, file=new_file)
+    new_file = files.rebuilding(files.vectors)
+    new_file.unlink(missing_ok=True)  # left by a rebuild that was cut short
+    vectors = VectorIndex(index_dir, embedder.dim, index_cfg, path=new_file)
     records = RecordStore(index_dir)
     unreadable: dict[str, list[Unreadable]] = {}
     catalog.start_new_segments()
@@ -315,8 +313,8 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
     catalog.set_meta("embedder", embedder.name)
     catalog.set_meta("dim", str(embedder.dim))
     record_settings(catalog, index_cfg)
-    os.replace(index_dir / new_file, index_dir / VectorIndex.FILE)
-    vectors.path = index_dir / VectorIndex.FILE
+    os.replace(new_file, files.vectors)
+    vectors.path = files.vectors
     moved = [(u, records.set_aside(u.path)) for bad in unreadable.values() for u in bad]
     restored = restore_missing_videos(catalog, records, video_ids, embedder.name)
     failed = mark_incomplete_videos(catalog, records, moved)
@@ -329,15 +327,16 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
 
 def _rebuild_context(index_dir: Path, catalog: Catalog, embedder: Embedder, index_cfg: IndexConfig) -> None:
     """Context vectors for every segment, written beside the old file and renamed over it."""
+    files = IndexLayout(index_dir)
     if index_cfg.context_neighbours <= 0:
-        (index_dir / ContextVectors.FILE).unlink(missing_ok=True)
+        files.context.unlink(missing_ok=True)
         return
-    new_file = REBUILD_PREFIX + ContextVectors.FILE
-    (index_dir / new_file).unlink(missing_ok=True)
-    context = ContextVectors(index_dir, embedder.dim, index_cfg, file=new_file)
+    new_file = files.rebuilding(files.context)
+    new_file.unlink(missing_ok=True)
+    context = ContextVectors(index_dir, embedder.dim, index_cfg, path=new_file)
     done = update_context(catalog, context, embedder, index_cfg.context_neighbours)
     context.save()
-    os.replace(index_dir / new_file, index_dir / ContextVectors.FILE)
+    os.replace(new_file, files.context)
     catalog.set_context_ok(done)
 
 
