@@ -7,12 +7,16 @@ download. Each run forces a fixed number of new tokens (min_new_tokens = max_new
     TORCH_LOGS=cudagraphs python benchmarks/bench_gpu_qwen3vl.py --batches 32 --decode eager static-compile
                                                                 # eager vs a static KV cache, which transformers
                                                                 # compiles (reduce-overhead: CUDA graphs) on a GPU
+    python benchmarks/bench_gpu_qwen3vl.py --batches 32 --new-tokens 1000 --varied --decode eager continuous
+                                                                # padded batches vs slots refilled as chunks finish,
+                                                                # for chunks whose reasoning lengths differ
     python benchmarks/bench_gpu_qwen3vl.py --batches 32 --memory-gb 80      # as on an H100 80GB (memory capped)
     python benchmarks/bench_gpu_qwen3vl.py --device cpu --text-layers 1 --vision-layers 1 --frames 4 --size 64
                                                                 # a CPU smoke run of the script itself
 
-Reports per (batch, new tokens): footage-hours per GPU-hour, prefill tokens/s, generated tokens/s, peak GPU
-memory, and achieved TFLOP/s against the device's bf16 matmul rate measured in the same run. The inputs go
+Each row runs two batches' worth of chunks. Reports per (batch, new tokens): footage-hours per GPU-hour, prefill
+tokens/s, generated tokens/s, peak GPU memory, and achieved TFLOP/s against the device's bf16 matmul rate measured
+in the same run. The inputs go
 through the same processor code as ingest (the locally built tokenizer of the tiny model; token ids are all that
 matter to the compute).
 """
@@ -140,31 +144,67 @@ def flops(model, prompt_tokens: int, new_tokens: int, visual_patches: int, batch
     return batch * (prefill + decode)
 
 
-DECODE_OPTIONS = {"eager": {}, "static-compile": {"cache_implementation": "static"}}
+DECODE_OPTIONS = {"eager": {}, "static-compile": {"cache_implementation": "static"}, "continuous": {}}
+
+
+def chunk_lengths(count: int, new_tokens: int, varied: bool) -> list[int]:
+    """New tokens per chunk: all ``new_tokens``, or (``varied``, as thinking lengths are) drawn evenly from a
+    quarter of it to all of it, the same draw for every mode."""
+    import numpy as np
+
+    if not varied:
+        return [new_tokens] * count
+    return np.random.default_rng(1).integers(max(1, new_tokens // 4), new_tokens + 1, count).tolist()
 
 
 def run(
-    model, describer, batch: int, new_tokens: int, frames: int, size: int, device: str, warm_up: bool, decode: str
+    model,
+    describer,
+    batch: int,
+    new_tokens: int,
+    frames: int,
+    size: int,
+    device: str,
+    warm_up: bool,
+    decode: str,
+    varied: bool = False,
 ) -> dict:
+    """Two batches' worth of chunks (``2 x batch``) with their new-token counts: the padded modes run two
+    generate() calls of ``batch``, each as long as its longest chunk; ``continuous`` runs them all through
+    ``batch`` slots, a finished chunk's slot refilled at once."""
     import torch
 
-    inputs = describer.build_inputs(fake_chunks(batch, frames, size)).to(device)
-    prompt_tokens = int(inputs["attention_mask"][0].sum())
-    patches = int(inputs["video_grid_thw"][0].prod())
+    from pipeline.describe.slots import SlotDecoder
 
-    def generate(n: int) -> float:
+    chunks = fake_chunks(2 * batch, frames, size)
+    halves = [describer.build_inputs(chunks[:batch]).to(device), describer.build_inputs(chunks[batch:]).to(device)]
+    together = describer.build_inputs(chunks).to(device) if decode == "continuous" else None
+    prompt_tokens = int(halves[0]["attention_mask"][0].sum())
+    patches = int(halves[0]["video_grid_thw"][0].prod())
+    lengths = chunk_lengths(2 * batch, new_tokens, varied)
+
+    class Lengths(SlotDecoder):  # each chunk ends after its own count of tokens
+        def finished(self, row, token):
+            return len(row.tokens) >= self.max_new_tokens[row.index]
+
+    def generate(cap: int) -> float:
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         with torch.inference_mode():
-            model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, **DECODE_OPTIONS[decode])
+            if decode == "continuous":
+                capped = [min(cap, n) for n in lengths]
+                Lengths(model, batch, capped, set(), lambda scores: scores.argmax(dim=-1)).run(together)
+            for i, inputs in enumerate(halves if decode != "continuous" else []):
+                n = min(cap, max(lengths[i * batch : (i + 1) * batch]))  # a batch waits for its longest
+                model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, **DECODE_OPTIONS[decode])
         if device == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    if decode != "eager":  # compiles the decode step and records its graphs for this batch and cache length
+    if decode == "static-compile":  # compiles the decode step and records its graphs for this batch and cache length
         generate(new_tokens)
     elif warm_up:  # kernel selection and allocator growth, once per process
         generate(1)
@@ -176,11 +216,11 @@ def run(
         "batch": batch,
         "new_tokens": new_tokens,
         "prompt_tokens": prompt_tokens,
-        "footage_h_per_gpu_h": batch * frames / total_s,  # frames are 1 s apart: footage seconds per second
-        "prefill_tok_s": batch * prompt_tokens / prefill_s,
-        "gen_tok_s": batch * (new_tokens - 1) / decode_s if decode_s > 0 else float("nan"),
+        "footage_h_per_gpu_h": 2 * batch * frames / total_s,  # frames are 1 s apart: footage seconds per second
+        "prefill_tok_s": 2 * batch * prompt_tokens / prefill_s,
+        "gen_tok_s": (sum(lengths) - len(lengths)) / decode_s if decode_s > 0 else float("nan"),  # tokens kept
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan"),
-        "tflops": flops(model, prompt_tokens, new_tokens, patches, batch) / total_s / 1e12,
+        "tflops": sum(flops(model, prompt_tokens, n, patches, 1) for n in lengths) / total_s / 1e12,
         "seconds": total_s,
     }
 
@@ -234,7 +274,11 @@ def main() -> None:
         nargs="+",
         choices=sorted(DECODE_OPTIONS),
         default=["eager"],
-        help="static-compile: a static KV cache, which transformers compiles on a GPU (not on a CPU)",
+        help="static-compile: a static KV cache, which transformers compiles on a GPU (not on a CPU); "
+        "continuous: slots refilled as chunks finish, each prompt prefilled alone (pipeline.describe.slots)",
+    )
+    parser.add_argument(
+        "--varied", action="store_true", help="chunks of varied new-token counts (1/4 to all of --new-tokens)"
     )
     parser.add_argument(
         "--memory-gb", type=float, default=None, help="cap this process's GPU memory (80: what an H100 80GB has)"
@@ -276,7 +320,18 @@ def main() -> None:
                 if decode in out_of_memory:
                     continue
                 try:
-                    r = run(model, describer, batch, new_tokens, args.frames, args.size, args.device, warm_up, decode)
+                    r = run(
+                        model,
+                        describer,
+                        batch,
+                        new_tokens,
+                        args.frames,
+                        args.size,
+                        args.device,
+                        warm_up,
+                        decode,
+                        args.varied,
+                    )
                     warm_up = False
                 except torch.cuda.OutOfMemoryError:
                     print(f"{decode:>15}{batch:>6}{new_tokens:>8}  out of memory")

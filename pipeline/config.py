@@ -83,6 +83,10 @@ class DescribeConfig(_Section):
     # static: a KV cache of fixed shape, which transformers compiles on a GPU (CUDA graphs); the same tokens as
     # dynamic (tests/test_qwen3vl.py); its speed on a GPU is not measured yet (benchmarks/bench_gpu_qwen3vl.py)
     kv_cache: Literal["dynamic", "static"] = "dynamic"
+    # padded: one generate() per batch of left-padded prompts, which waits for its longest reasoning; continuous:
+    # batch_size slots, each prompt prefilled alone and a finished chunk's slot refilled at once
+    # (pipeline.describe.slots; the same tokens as padded when greedy; GPU speed not measured yet)
+    batching: Literal["padded", "continuous"] = "padded"
     keep_reasoning: bool = False
     seed: int = 0
     openai: OpenAIEndpointConfig = OpenAIEndpointConfig()

@@ -58,6 +58,14 @@ def test_throughput_table(run_bench):
         assert prompt > 8 and footage_h_per_h > 0 and gen_tok_s > 0
 
 
+def test_continuous_rows_for_chunks_of_varied_lengths(run_bench):
+    out = run_bench("--batches", "2", "--new-tokens", "16", "--varied", "--decode", "eager", "continuous")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["eager"], ["continuous"])]
+    assert [r[:3] for r in rows] == [["eager", "2", "16"], ["continuous", "2", "16"]]
+    assert all(float(r[4]) > 0 and float(r[6]) > 0 for r in rows)
+    assert bench.chunk_lengths(4, 16, True) == bench.chunk_lengths(4, 16, True) != [16] * 4  # one draw for all modes
+
+
 def test_profile_decode(run_bench):
     out = run_bench("--profile-decode", "2")
     assert re.search(r"batch 2: decode step [\d.]+ ms wall, device busy 0\.0 ms", out)  # no device on a CPU

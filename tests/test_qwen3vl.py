@@ -154,3 +154,61 @@ def test_a_static_kv_cache_writes_the_same_tokens(describer, chunks):
     fixed, _, fixed_tokens = static.generate(inputs)
     assert fixed == plain and fixed_tokens == plain_tokens == [64, 64]
     assert all("</think>" in text for text in fixed)  # the budget forced it in both
+
+
+@pytest.fixture(scope="module")
+def four_chunks(chunks):
+    from tests.conftest import media_path
+
+    path = media_path("concat_real_clips_640x360.mp4")
+    reader = open_reader(probe(path), DecodeConfig(fps=1.0, max_side=224))
+    return [*chunks, reader.read(ChunkSpan("v", path, 0.0, 4.0)), reader.read(ChunkSpan("v", path, 20.0, 31.0))]
+
+
+def continuous(describer, **update):
+    """A describer sharing ``describer``'s model, with slots refilled as sequences finish (2 slots)."""
+    slots = Qwen3VLDescriber(describer.cfg.model_copy(update={"batching": "continuous", **update}))
+    slots.processor, slots.model, slots.device, slots.batch_size = describer.processor, describer.model, "cpu", 2
+    return slots
+
+
+def test_continuous_batching_writes_the_same_tokens_as_generate(describer, four_chunks, monkeypatch):
+    """Four prompts of unequal length through two slots, each prefilled alone, against one plain generate() of the
+    padded batch, greedy. An end-of-text token is chosen so that rows stop at different steps: the slot of a
+    finished row is refilled while the other row is still decoding, and every row still writes the same tokens,
+    with the thinking budget forcing </think> in each."""
+    from pipeline.describe.slots import SlotDecoder
+
+    slots = continuous(describer)
+    inputs = describer.build_inputs(four_chunks)
+    first = slots._slot_decoder().run(inputs)  # with the model's own end token, which the tiny model never writes
+    split = next(i for i, (a, b) in enumerate(zip(first[0], first[1], strict=True)) if a != b)
+    stop = next(t for t in first[0][split:] if t not in first[1] and t not in first[0][:split])
+    stops_at = first[0].index(stop) + 1  # row 0 now ends there; row 1 (still decoding then) does not
+    eos = describer.model.generation_config.eos_token_id
+    monkeypatch.setattr(describer.model.generation_config, "eos_token_id", [eos, stop])
+    live_rows, prefills = [], []
+    real_step, real_prefill = SlotDecoder._step, SlotDecoder._prefill
+    monkeypatch.setattr(
+        SlotDecoder, "_step", lambda self, rows, *a: live_rows.append(len(rows)) or real_step(self, rows, *a)
+    )
+    monkeypatch.setattr(
+        SlotDecoder, "_prefill", lambda self, p: prefills.append(len(live_rows)) or real_prefill(self, p)
+    )
+
+    plain, plain_in, plain_out = describer.generate(inputs)
+    texts, tokens_in, tokens_out = slots.generate(inputs)
+    assert (texts, tokens_in, tokens_out) == (plain, plain_in, plain_out)
+    assert tokens_out[0] == stops_at < tokens_out[1] == 64, tokens_out  # rows finished at different steps
+    assert all("</think>" in text for text in texts)
+    assert max(live_rows) == 2 and len(prefills) == 4
+    assert prefills[2] > 0 and live_rows[prefills[2]] == 2  # the third prompt joined a row still decoding
+
+
+def test_continuous_batching_samples_reproducibly(describer, four_chunks):
+    """Sampling (the default for Thinking models) through the slots: the seed fixes the text; lengths stay in
+    bounds. (What it writes is noise: the tiny model's weights are random.)"""
+    slots = continuous(describer, greedy=False)
+    inputs = describer.build_inputs(four_chunks[:3])
+    first, second = slots.generate(inputs), slots.generate(inputs)
+    assert first == second and all(0 < n <= 64 for n in first[2])

@@ -20,14 +20,19 @@ class ThinkingBudget:
             raise ValueError(f"the closing tokens must end with </think> ({think_end_id}), got {close_ids}")
         self.prompt_len, self.budget, self.close_ids, self.end_id = prompt_len, budget, close_ids, think_end_id
 
+    def forced_token(self, generated: int) -> int | None:
+        """The token a row whose reasoning is still open must take after ``generated`` new tokens (None: its own
+        choice): past the budget, the closing tokens one by one, the last being ``</think>``."""
+        step = generated - self.budget  # how many closing tokens were already forced
+        return None if step < 0 else self.close_ids[min(step, len(self.close_ids) - 1)]
+
     def __call__(self, input_ids, scores):
         generated = input_ids[:, self.prompt_len :]
-        step = generated.shape[1] - self.budget  # how many closing tokens were already forced
-        if step < 0:
+        forced = self.forced_token(generated.shape[1])
+        if forced is None:
             return scores
         open_rows = ~(generated == self.end_id).any(dim=1)
         if open_rows.any():
-            forced = self.close_ids[min(step, len(self.close_ids) - 1)]
             scores[open_rows] = float("-inf")
             scores[open_rows, forced] = 0.0
         return scores

@@ -118,12 +118,23 @@ class Qwen3VLDescriber:
         budget = min(self.cfg.thinking_budget, self.cfg.max_new_tokens - len(close_ids) - 16)
         return [ThinkingBudget(prompt_len, max(0, budget), close_ids, tok.convert_tokens_to_ids(THINK_END))]
 
+    @property
+    def continuous(self) -> bool:
+        return self.cfg.batching == "continuous"
+
     def generate(self, inputs) -> tuple[list[str], list[int], list[int]]:
-        """(decoded new text, input tokens, output tokens) per row: one generate() for the whole batch."""
+        """(decoded new text, input tokens, output tokens) per row: one generate() for the whole batch, or the
+        slot decoder (``describe.batching: continuous``) for prompts with video."""
         import torch
         from transformers import LogitsProcessorList
 
         inputs = inputs.to(self.device)
+        input_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        if self.continuous and "pixel_values_videos" in inputs:
+            torch.manual_seed(self.cfg.seed)
+            tokens = self._slot_decoder().run(inputs)
+            texts = self.processor.batch_decode(tokens, skip_special_tokens=True)
+            return texts, input_tokens, [len(t) for t in tokens]
         if self.cfg.greedy:
             sampling = {"do_sample": False}
         else:
@@ -146,8 +157,28 @@ class Qwen3VLDescriber:
             )
         new_tokens = out[:, prompt_len:]
         output_tokens = (new_tokens != self.processor.tokenizer.pad_token_id).sum(dim=1).tolist()
-        input_tokens = inputs["attention_mask"].sum(dim=1).tolist()
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True), input_tokens, output_tokens
+
+    def _slot_decoder(self):
+        from pipeline.describe.slots import SlotDecoder
+
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        budget = (self._logits_processors(0) or [None])[0]
+        return SlotDecoder(self.model, self.batch_size, self.cfg.max_new_tokens, eos_ids, self._chooser(), budget)
+
+    def _chooser(self):
+        """Next tokens from scores (B, V): greedy, or sampled with the model card's temperature, top-k, top-p."""
+        import torch
+        from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+        if self.cfg.greedy:
+            return lambda scores: scores.argmax(dim=-1)
+        warpers = LogitsProcessorList([TemperatureLogitsWarper(self.cfg.temperature)])
+        if self.cfg.top_k:
+            warpers.append(TopKLogitsWarper(self.cfg.top_k))
+        warpers.append(TopPLogitsWarper(self.cfg.top_p))
+        return lambda scores: torch.multinomial(warpers(None, scores).softmax(dim=-1), 1).squeeze(1)
 
     def complete(self, prompt: str) -> str:
         """Text in, answer out (reasoning, bounded by the thinking budget, is dropped)."""
@@ -173,14 +204,16 @@ class Qwen3VLDescriber:
         out: list[ChunkDescription] = []
         start = 0
         while start < len(chunks):
-            part = chunks[start : start + self.batch_size]
+            # continuous: every chunk in one call, batch_size of them decoding at a time
+            part = chunks[start:] if self.continuous else chunks[start : start + self.batch_size]
             try:
                 out.extend(self._describe_batch(part))
             except torch.cuda.OutOfMemoryError:
-                if len(part) == 1:
+                at = self.batch_size if self.continuous else len(part)
+                if at == 1:
                     raise
-                self.batch_size = max(1, len(part) // 2)
-                log.warning("CUDA out of memory at %d chunks per batch; retrying at %d", len(part), self.batch_size)
+                self.batch_size = max(1, at // 2)
+                log.warning("CUDA out of memory at %d chunks per batch; retrying at %d", at, self.batch_size)
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 continue
@@ -196,7 +229,8 @@ class Qwen3VLDescriber:
             before = torch.cuda.memory_allocated()
         texts, input_tokens, output_tokens = self.generate(self.build_inputs(chunks))
         if calibrating:
-            self._calibrate(len(chunks), torch.cuda.max_memory_allocated() - before)
+            at_once = min(len(chunks), self.batch_size) if self.continuous else len(chunks)
+            self._calibrate(at_once, torch.cuda.max_memory_allocated() - before)
         rows = zip(chunks, texts, input_tokens, output_tokens, strict=True)
         return [self.to_description(c, t, i, o) for c, t, i, o in rows]
 
