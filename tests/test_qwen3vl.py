@@ -168,7 +168,8 @@ def four_chunks(chunks):
 def continuous(describer, **update):
     """A describer sharing ``describer``'s model, with slots refilled as sequences finish (2 slots)."""
     slots = Qwen3VLDescriber(describer.cfg.model_copy(update={"batching": "continuous", **update}))
-    slots.processor, slots.model, slots.device, slots.batch_size = describer.processor, describer.model, "cpu", 2
+    slots.processor, slots.model, slots.device = describer.processor, describer.model, describer.device
+    slots.batch_size = 2
     return slots
 
 
@@ -212,3 +213,10 @@ def test_continuous_batching_samples_reproducibly(describer, four_chunks):
     inputs = describer.build_inputs(four_chunks[:3])
     first, second = slots.generate(inputs), slots.generate(inputs)
     assert first == second and all(0 < n <= 64 for n in first[2])
+
+
+def test_continuous_describe_keeps_the_chunks_order(describer, four_chunks):
+    """describe() hands every chunk of the call to the slots (2 here) and returns one record per chunk, in order."""
+    descriptions = continuous(describer).describe(four_chunks)
+    assert [d.span for d in descriptions] == [c.span for c in four_chunks]
+    assert all(d.caption and d.input_tokens > 100 and d.output_tokens == 64 for d in descriptions)
