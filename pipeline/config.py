@@ -68,7 +68,7 @@ class PriceConfig(_Section):
 
 
 class DescribeConfig(_Section):
-    backend: Literal["transformers", "openai"] = "transformers"
+    backend: Literal["transformers", "openai", "none"] = "transformers"  # none: the frame index only
     model: str = "Qwen/Qwen3-VL-8B-Thinking"  # transformers: hub id, local path, or "tiny-random"
     fallback_to_tiny: bool = True  # no GPU and no cached weights: use the tiny model, with a printed notice
     device: Literal["auto", "cuda", "cpu"] = "auto"
@@ -108,6 +108,19 @@ class DescribeConfig(_Section):
         """Chunks sent to a model worker per call; with "auto" the worker splits them into what fits. 32: on an
         H200, batch 32 gave 81 footage-hours per GPU-hour against 65 at 16 (benchmarks/RESULTS.md)."""
         return self.batch_size if isinstance(self.batch_size, int) else 32
+
+
+class FramesConfig(_Section):
+    """The frame index (pipeline.index.frames): each decoded frame embedded by an image-text model, near-identical
+    consecutive frames merged into one span, indexed with their PTS beside the captions."""
+
+    enabled: bool = False
+    model: str = "google/siglip2-base-patch16-224"  # any SigLIP/CLIP checkpoint (hub cache or folder), or
+    # "tiny-random-siglip" (tests: it cannot see)
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    batch_size: int = Field(32, ge=1)
+    merge_cosine: float = Field(0.95, gt=0, le=1.01)  # consecutive frames at least this similar share a vector;
+    # above 1: every frame its own
 
 
 class EmbedConfig(_Section):
@@ -162,10 +175,21 @@ class VidseekConfig(_Section):
     decode: DecodeConfig = DecodeConfig()
     describe: DescribeConfig = DescribeConfig()
     embed: EmbedConfig = EmbedConfig()
+    frames: FramesConfig = FramesConfig()
     index: IndexConfig = IndexConfig()
     ray: RayConfig = RayConfig()
     live: LiveConfig = LiveConfig()
     answer: AnswerConfig = AnswerConfig()
+
+    @model_validator(mode="after")
+    def _something_to_index(self) -> VidseekConfig:
+        if self.describe.backend == "none" and not self.frames.enabled:
+            raise ValueError("describe.backend none indexes frames only: set frames.enabled=true as well")
+        return self
+
+    @property
+    def describes(self) -> bool:
+        return self.describe.backend != "none"
 
 
 def _parse_scalar(text: str) -> Any:

@@ -19,7 +19,7 @@ from pipeline.describe.base import Describer
 from pipeline.index.layout import IndexLayout
 from pipeline.index.writer import IndexWriter
 from pipeline.media import discover, identify
-from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, VideoInfo
+from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk, VideoInfo, VideoRecord
 
 log = logging.getLogger(__name__)
 VideoStatus = Literal["ingested", "skipped", "failed"]
@@ -33,10 +33,19 @@ class VideoTask:
     video_id: str
     info: VideoInfo
     size_bytes: int
-    spans: list[ChunkSpan]  # spans not yet in the records
+    spans: list[ChunkSpan]  # spans some stage has still to index
     num_chunks: int  # all spans, done or not
     problems: list[str] = field(default_factory=list)
     chunks_done: int = 0
+    described: set[str] = field(default_factory=set)  # chunk ids already described (the describer skips them)
+    framed: set[str] = field(default_factory=set)  # ... and already in the frame index
+
+    def needs(self, span: ChunkSpan, cfg: VidseekConfig) -> tuple[bool, bool]:
+        """Whether ``span`` is still to be (described, embedded into the frame index)."""
+        return (
+            cfg.describes and span.chunk_id not in self.described,
+            cfg.frames.enabled and span.chunk_id not in self.framed,
+        )
 
 
 @dataclass
@@ -103,6 +112,7 @@ def plan_videos(
     videos and second copies of one file skipped, unreadable files failed. ``remember``: cache content ids in the
     catalog, so a copy's path leads to its video too (``file_ids``)."""
     planned: dict[str, PlannedVideo] = {}
+    framed = catalog.framed_chunks() if catalog and cfg.frames.enabled else {}
     for path in discovered(paths, report, roots):
         try:
             info = probe(path)
@@ -114,7 +124,7 @@ def plan_videos(
             report.results.append(VideoResult(path, "skipped", f"same content as {planned[video_id].path}"))
             continue
         known = catalog.video(video_id) if catalog else None
-        if known and known.status == "complete":
+        if known and known.status == "complete" and _has_every_stage(known, cfg, framed):
             report.results.append(VideoResult(path, "skipped", f"already indexed as {known.path}"))
             continue
         spans = plan_spans(info, video_id, cfg.decode)
@@ -126,6 +136,12 @@ def plan_videos(
             continue
         planned[video_id] = PlannedVideo(path, video_id, size, info, len(spans), todo)
     return list(planned.values())
+
+
+def _has_every_stage(video: VideoRecord, cfg: VidseekConfig, framed: dict[str, int]) -> bool:
+    """Whether a complete video went through each stage ``cfg`` asks for: described (a model is recorded; a
+    frames-only run records none) and, with the frame index on, embedded into it."""
+    return (bool(video.model) or not cfg.describes) and (not cfg.frames.enabled or video.video_id in framed)
 
 
 def prepare(
@@ -140,10 +156,21 @@ def prepare(
     """The planned videos, each begun in the index (``ingesting``) and returned with the spans it still needs;
     ``progress`` is told how much there is."""
     tasks = []
-    for v in plan_videos(paths, cfg, writer.catalog, writer.done_chunk_ids, report, roots, remember=True):
-        writer.begin_video(v.video_id, v.path, v.size_bytes, v.info.duration_s, model_name, cfg.model_dump())
+
+    def done_chunk_ids(video_id: str) -> set[str]:
+        return writer.done_chunk_ids(video_id, cfg.describes, cfg.frames.enabled)
+
+    for v in plan_videos(paths, cfg, writer.catalog, done_chunk_ids, report, roots, remember=True):
+        described, framed = writer.done_chunk_ids(v.video_id), writer.framed_chunk_ids(v.video_id)
+        known = writer.catalog.video(v.video_id)
+        model = model_name
+        if not model and known and len(described) >= v.num_spans:  # frames only, over a described video
+            model = known.model
+        writer.begin_video(v.video_id, v.path, v.size_bytes, v.info.duration_s, model, cfg.model_dump())
         done = v.num_spans - len(v.todo)
-        tasks.append(VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done))
+        task = VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done)
+        task.described, task.framed = described, framed
+        tasks.append(task)
     progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
     return tasks
 
@@ -205,26 +232,46 @@ def commit(
     if isinstance(result, ChunkFailure):
         return f"chunk [{result.span.start_s:.0f}, {result.span.end_s:.0f}) s: {result.reason}"
     writer.write(result, decoder=decoder)
-    task.chunks_done += 1
-    progress.chunk_done(result.span)
+    chunk_done(result.span, task, progress)
     return ""
+
+
+def chunk_done(span: ChunkSpan, task: VideoTask, progress: Progress) -> None:
+    task.chunks_done += 1
+    progress.chunk_done(span)
+
+
+def commit_frames(chunk: FrameChunk, task: VideoTask, writer: IndexWriter, visual, cfg: VidseekConfig) -> None:
+    """Embed one chunk's frames into the frame index: from the next save the chunk is searchable by what it
+    looks like, before (or without) a description."""
+    from pipeline.index.frames import frame_records
+
+    writer.write_frames(frame_records(chunk, visual, cfg.frames.merge_cosine), visual.name)
+    task.framed.add(chunk.span.chunk_id)
 
 
 def run_local(
     cfg: VidseekConfig,
     paths: list[str],
     writer: IndexWriter,
-    describer: Describer,
+    describer: Describer | None,
     progress: Progress | None = None,
     roots: list[Path] | None = None,
+    visual=None,
 ) -> IngestReport:
     """Every stage in this process, one chunk batch at a time: same functions as the Ray job, no Ray. With
-    ``roots``, only files under them are ingested (the API's media roots)."""
+    ``roots``, only files under them are ingested (the API's media roots). ``describer`` None: frames only
+    (``describe.backend: none``); with ``frames.enabled``, ``visual`` (made from ``cfg.frames`` when not given)
+    embeds each chunk's frames as soon as it is decoded, before the describer sees it."""
     progress = progress or NoProgress()
     report = IngestReport()
-    tasks = prepare(paths, cfg, writer, report, describer.name, progress, roots)
-    if any(t.spans for t in tasks):  # a re-run with nothing to describe loads no model
+    tasks = prepare(paths, cfg, writer, report, describer.name if describer else "", progress, roots)
+    if describer and any(t.needs(s, cfg)[0] for t in tasks for s in t.spans):  # else no model is loaded
         describer.load()
+    if cfg.frames.enabled and visual is None:
+        from pipeline.embed.visual import make_visual_embedder
+
+        visual = make_visual_embedder(cfg.frames.model, cfg.frames.device, cfg.frames.batch_size)
     for task in tasks:
         if not task.spans:
             finish(task, writer, report, progress)
@@ -237,8 +284,15 @@ def run_local(
             continue
         batch = []
         for i, span in enumerate(task.spans):
+            describe, embed_frames = task.needs(span, cfg)
             try:
-                batch.append(reader.read(span))
+                chunk = reader.read(span)
+                if embed_frames:
+                    commit_frames(chunk, task, writer, visual, cfg)
+                if describe:
+                    batch.append(chunk)
+                else:  # it needed its frames only
+                    chunk_done(span, task, progress)
             except DecodeError as exc:
                 task.problems.append(exc.reason)
             if batch and (len(batch) == cfg.describe.dispatch_batch or i == len(task.spans) - 1):

@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline.config import EmbedConfig
 from pipeline.embed.base import Embedder
+from pipeline.frame_search import MODALITIES, FrameSearcher, fuse
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
 from pipeline.index.health import check_vectors
@@ -60,7 +61,9 @@ class VideoGroup:
 
 
 class Searcher:
-    def __init__(self, index_dir: str | Path, embedder: Embedder | None = None) -> None:
+    """``visual``: the image-text model for the frame index (by default the index's own, loaded on first use)."""
+
+    def __init__(self, index_dir: str | Path, embedder: Embedder | None = None, visual=None) -> None:
         self.dir = Path(index_dir)
         files = IndexLayout(self.dir)
         if not files.catalog.exists():
@@ -77,25 +80,61 @@ class Searcher:
         check_vectors(self.dir, self.catalog, self.vectors)  # a missing or stale file is named, not an empty answer
         has_context = files.context.exists()
         self.context = ContextVectors(self.dir, embedder.dim, mapped=True) if has_context else None
+        self.frames = FrameSearcher.of(self.dir, self.catalog, visual)  # None: the index has no frame index
 
     def search(
-        self, query: str, k: int = 10, filters: Filters | None = None, localize_moments: bool = True, merge: bool = True
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        localize_moments: bool = True,
+        merge: bool = True,
+        modality: str = "both",
     ) -> list[Hit]:
+        """``modality``: ``text`` (captions and events), ``visual`` (the frame index) or ``both``, fused
+        (pipeline.frame_search); ``both`` on an index without frames is ``text``."""
+        if modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+        if modality == "visual" and self.frames is None:
+            raise ValueError(f"{self.dir} has no frame index: ingest with frames.enabled=true first")
+        text = [] if modality == "visual" else self._text(query, k, filters, localize_moments, merge)
+        if modality == "text" or self.frames is None:
+            return text
+        frames = self.frames.search_text(query, k, filters)
+        return frames if modality == "visual" else fuse(text, frames, k)
+
+    def _text(self, query: str, k: int, filters: Filters | None, localize_moments: bool, merge: bool) -> list[Hit]:
+        if self.vectors.size == 0:  # a frames-only index: no text model is loaded for nothing
+            return []
         return self.search_vector(self.embedder.embed([query])[0], k, filters, localize_moments, merge)
 
-    def search_page(self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None) -> list[Hit]:
+    def search_image(self, image: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        """Moments that look like ``image`` ((H, W, 3) uint8 RGB), from the frame index."""
+        if self.frames is None:
+            raise ValueError(f"{self.dir} has no frame index: ingest with frames.enabled=true first")
+        return self.frames.search_image(image, k, filters)
+
+    def search_page(
+        self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None, modality: str = "both"
+    ) -> list[Hit]:
         """Results ``offset`` to ``offset + k`` of the query's ranking (at most ``MAX_RANKED`` deep). Each page is
         ranked anew: past the first 50 results a later page can repeat or skip one near its edge."""
         if offset + k > MAX_RANKED:
             raise ValueError(f"offset + k may reach {MAX_RANKED} results at most, got {offset + k}")
-        return self.search(query, offset + k, filters)[offset:]
+        return self.search(query, offset + k, filters, modality=modality)[offset:]
 
     def search_by_video(
-        self, query: str, k: int = 10, offset: int = 0, filters: Filters | None = None, per_video: int = 3
+        self,
+        query: str,
+        k: int = 10,
+        offset: int = 0,
+        filters: Filters | None = None,
+        per_video: int = 3,
+        modality: str = "both",
     ) -> list[VideoGroup]:
         """Videos ranked by their best moment, each with up to ``per_video`` of its moments among the ranking's
         first ``MAX_RANKED``: ``k`` videos from the ``offset``-th."""
-        pool = self.search(query, min(MAX_RANKED, (offset + k) * per_video * 4), filters)
+        pool = self.search(query, min(MAX_RANKED, (offset + k) * per_video * 4), filters, modality=modality)
         groups: dict[str, list[Hit]] = {}  # in the order of each video's best moment
         for hit in pool:
             groups.setdefault(hit.video_id, []).append(hit)

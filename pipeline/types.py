@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 SegmentKind = Literal["caption", "event"]
+HitKind = Literal["caption", "event", "frames"]  # frames: a moment found by what the footage looks like
 
 LIVE_ID_PREFIX = "live-"  # a live source's video id: this, then a hash of its URL (files use content hashes)
 
@@ -31,7 +32,7 @@ def chunk_id_for(video_id: str, start_s: float, end_s: float) -> str:
     return str(uuid.uuid5(_CHUNK_NAMESPACE, f"{video_id}:{round(start_s * 1000)}:{round(end_s * 1000)}"))
 
 
-def segment_id_for(chunk_id: str, kind: SegmentKind, ordinal: int) -> int:
+def segment_id_for(chunk_id: str, kind: SegmentKind | Literal["frames"], ordinal: int) -> int:
     """Deterministic positive int64 id for FAISS, from the chunk id and the segment's place in the chunk."""
     digest = hashlib.blake2b(f"{chunk_id}:{kind}:{ordinal}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
@@ -240,6 +241,22 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class FrameSpanRecord:
+    """Consecutive frames of one chunk that look alike, as one vector of the frame index: kept in its Parquet
+    records (with the vector), the catalog (without) and FAISS. ``[start_s, end_s)`` runs from the first frame's
+    PTS to the next span's (the chunk's covered end for the last)."""
+
+    frame_id: int
+    chunk_id: str
+    video_id: str
+    video_path: str
+    start_s: float
+    end_s: float
+    frames: int
+    vector: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Hit:
     """A search answer."""
 
@@ -248,7 +265,7 @@ class Hit:
     end_s: float
     score: float
     text: str
-    kind: SegmentKind
+    kind: HitKind
     label: str = ""
     video_id: str = ""  # the catalog's id of ``video`` (the path as ingested)
 

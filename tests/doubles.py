@@ -85,3 +85,57 @@ class FailingFirstSpanDecodeWorker:
         if span.start_s == 0:
             return None, {"error": "damaged packets at 0 s (test double)", "warning": "", "decoder": ""}
         return self.inner.read(info, span, backend)
+
+
+class ClipOracleVisual:
+    """A visual embedder that knows which true clip of concat_real_clips_640x360.mp4 a frame comes from: each
+    frame is matched to the nearest of the video's own frames (16x16 grey thumbnails, decoded once at 1 fps) and
+    embedded as its clip's one-hot vector; a text naming a clip (``clip_name``) gets that clip's vector. So the
+    frame index's moments can be checked against the true boundaries, as SegmentsDescriber does for captions."""
+
+    name = "clip-oracle"
+
+    def __init__(self, video: str, segments_json: str) -> None:
+        from pipeline.config import DecodeConfig
+        from pipeline.decode import open_reader, probe
+        from pipeline.types import ChunkSpan
+
+        self.segments = json.loads(Path(segments_json).read_text())
+        self.dim = len(self.segments)
+        info = probe(video)
+        whole = open_reader(info, DecodeConfig(fps=1.0, max_side=224)).read(ChunkSpan("v", video, 0.0, info.duration_s))
+        self.thumbs, self.pts_s = self._thumbs(whole.frames), whole.pts_s
+
+    def load(self) -> None:
+        pass
+
+    @staticmethod
+    def _thumbs(frames):
+        import cv2
+        import numpy as np
+
+        grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (16, 16), interpolation=cv2.INTER_AREA) for f in frames]
+        return np.asarray(grey, dtype=np.float32).reshape(len(frames), -1)
+
+    def clip_of(self, t: float) -> int:
+        return next(i for i, g in enumerate(self.segments) if g["start"] <= t < g["end"])
+
+    def embed_images(self, frames):
+        import numpy as np
+
+        out = np.zeros((len(frames), self.dim), np.float32)
+        if len(frames):
+            thumbs = self._thumbs(frames)
+            nearest = ((thumbs[:, None, :] - self.thumbs[None]) ** 2).sum(-1).argmin(1)
+            out[np.arange(len(frames)), [self.clip_of(float(self.pts_s[n])) for n in nearest]] = 1.0
+        return out
+
+    def embed_texts(self, texts):
+        import numpy as np
+
+        out = np.full((len(texts), self.dim), 1e-3, np.float32)
+        for row, text in enumerate(texts):
+            for i, g in enumerate(self.segments):
+                if clip_name(g["source"]) in text:
+                    out[row, i] = 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)

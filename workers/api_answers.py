@@ -29,10 +29,12 @@ def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
 
     def text_model():
         if service.text_model is None:
-            from pipeline.describe import make_describer
-            from pipeline.describe.factory import resolve_model
+            from pipeline.describe.factory import make_text_model
 
-            service.text_model = make_describer(resolve_model(service.cfg.describe)[0])
+            try:
+                service.text_model = make_text_model(service.cfg.describe)
+            except ValueError as exc:
+                raise HTTPException(503, str(exc)) from None
         return service.text_model
 
     @app.post("/ask", dependencies=guarded, responses=documented(404, 413, 503))

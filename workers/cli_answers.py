@@ -22,9 +22,12 @@ from workers.cli_common import (
 
 
 def _text_model(cfg):
-    from pipeline.describe import make_describer
+    from pipeline.describe.factory import make_text_model
 
-    return make_describer(with_runnable_model(cfg).describe)
+    try:
+        return make_text_model(with_runnable_model(cfg).describe)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def _searcher(index: Path):

@@ -56,6 +56,8 @@ def watch(
     sources = sources or cfg.live.sources
     if not sources:
         raise fail("nothing to watch: give a SOURCE or set live.sources in the config")
+    if not cfg.describes:
+        raise fail("vidseek watch needs a model: describe.backend none (frames only) is for files")
     index_folder(index)  # a file, or a folder that cannot be made: exit 2 before any model loads
     check_index_settings(index, cfg)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")

@@ -66,7 +66,7 @@ class IngestSession:
         self, paths: list[str], progress: Progress | None = None, roots: list[Path] | None = None
     ) -> IngestReport:
         """Ingest ``paths`` (only files under ``roots`` when given), on Ray or in this process as configured."""
-        if self.cfg.ray.enabled:
+        if self.cfg.ray.enabled and not self.cfg.frames.enabled:
             from workers.ray_job import run_ray
 
             report = run_ray(self.cfg, paths, self.writer, self.cfg.describe.model, progress, roots=roots)

@@ -45,10 +45,12 @@ class IndexTools:
     def text_model(self):
         with self._lock:
             if self._text_model is None:
-                from pipeline.describe import make_describer
-                from pipeline.describe.factory import resolve_model
+                from pipeline.describe.factory import make_text_model
 
-                self._text_model = make_describer(resolve_model(self.cfg.describe)[0])
+                try:
+                    self._text_model = make_text_model(self.cfg.describe)
+                except ValueError as exc:
+                    raise ToolError(str(exc)) from None
             return self._text_model
 
     def moment(self, hit) -> dict:

@@ -10,7 +10,10 @@ from pipeline.describe.base import Describer
 log = logging.getLogger(__name__)
 
 
-def make_describer(cfg: DescribeConfig) -> Describer:
+def make_describer(cfg: DescribeConfig) -> Describer | None:
+    """None for ``backend: none`` (the frame index only)."""
+    if cfg.backend == "none":
+        return None
     if cfg.backend == "openai":
         from pipeline.describe.openai_backend import OpenAIDescriber
 
@@ -20,13 +23,21 @@ def make_describer(cfg: DescribeConfig) -> Describer:
     return Qwen3VLDescriber(cfg)
 
 
+def make_text_model(cfg: DescribeConfig) -> Describer:
+    """The model answers and summaries are written with: the describing model, made runnable (``resolve_model``);
+    ValueError where there is none (``describe.backend: none``)."""
+    if cfg.backend == "none":
+        raise ValueError("answers and summaries need a model: describe.backend is none (frames only)")
+    return make_describer(resolve_model(cfg)[0])
+
+
 def resolve_model(cfg: DescribeConfig) -> tuple[DescribeConfig, str]:
     """The config to run and a notice ('' when the configured model is usable as is).
 
     The real model is usable with a GPU, or with its weights in a local folder or the hub cache. Otherwise, and
     when ``fallback_to_tiny`` is set, the tiny random model runs instead so the job still completes end to end.
     """
-    if cfg.backend == "openai":
+    if cfg.backend in ("openai", "none"):
         return cfg, ""
     if cfg.model == TINY_MODEL:
         from pipeline.describe.tiny import TINY_NOTICE

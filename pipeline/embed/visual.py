@@ -8,8 +8,8 @@ described the footage.
     frame_spans(vectors, pts_s, min_cosine)   consecutive near-identical frames (a fixed camera) as one span
 
 ``tiny-random-siglip`` builds a tiny randomly initialised SigLIP with a locally made tokenizer and runs it through
-the same processor and model code (tests, CI): it cannot see, so what it finds means nothing. Not wired into
-ingest and search yet (README, "Not done yet").
+the same processor and model code (tests, CI): it cannot see, so what it finds means nothing. Used at ingest
+(``frames.enabled``, pipeline.index.frames) and by searches of the frame index (pipeline.search).
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ def _unit(out) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def make_visual_embedder(model: str = DEFAULT_VISUAL_MODEL, device: str = "auto") -> SiglipEmbedder:
-    return SiglipEmbedder(model, device)
+def make_visual_embedder(
+    model: str = DEFAULT_VISUAL_MODEL, device: str = "auto", batch_size: int = 32
+) -> SiglipEmbedder:
+    return SiglipEmbedder(model, device, batch_size)
 
 
 @dataclass(frozen=True)

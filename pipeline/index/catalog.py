@@ -20,11 +20,12 @@ import numpy as np
 
 from pipeline.index.damage import IndexDamaged
 from pipeline.index.layout import IndexLayout
-from pipeline.types import Gap, IndexedSegment, Segment, SegmentRecord, VideoListing, VideoRecord
+from pipeline.types import FrameSpanRecord, Gap, IndexedSegment, Segment, SegmentRecord, VideoListing, VideoRecord
 
 SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model"]  # as the records hold them (SegmentRecord)
 _INDEXED = ", ".join(f.name for f in fields(IndexedSegment))  # what a read of segments returns, in field order
-_VIDEO_COLUMNS = [f.name for f in fields(VideoRecord)]
+_FRAME_FIELDS = [f for f in fields(FrameSpanRecord) if f.name != "vector"]  # the vector is in FAISS and the records
+_FRAME_COLUMNS = ", ".join(f.name for f in _FRAME_FIELDS)
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "SegmentKind": "TEXT", "VideoStatus": "TEXT"}
 
 
@@ -59,6 +60,8 @@ CREATE TABLE IF NOT EXISTS file_ids (
     path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS gaps ({", ".join(_column(f, "") for f in fields(Gap))});
+CREATE TABLE IF NOT EXISTS frame_spans ({", ".join(_column(f, "frame_id") for f in _FRAME_FIELDS)});
+CREATE INDEX IF NOT EXISTS frame_spans_video ON frame_spans(video_id, start_s);
 """
 _VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE {where} ORDER BY v.updated DESC"
 
@@ -195,6 +198,48 @@ class Catalog:
             self.db.execute("DELETE FROM videos WHERE video_id=?", (video_id,))
             self.db.execute("DELETE FROM file_ids WHERE video_id=?", (video_id,))
         return ids
+
+    # -- the frame index (pipeline.index.frames) -------------------------------------------------------------
+    def upsert_frame_spans(self, rows: Iterable[FrameSpanRecord]) -> None:
+        names = [f.name for f in _FRAME_FIELDS]
+        with self.db:
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO frame_spans ({_FRAME_COLUMNS}) VALUES ({','.join('?' * len(names))})",
+                [[getattr(r, n) for n in names] for r in rows],
+            )
+
+    def frame_ids(self) -> set[int]:
+        return {r[0] for r in self.db.execute("SELECT frame_id FROM frame_spans")}
+
+    def frame_spans(self, ids: Iterable[int]) -> dict[int, FrameSpanRecord]:
+        """The spans of these ids (without their vectors)."""
+        ids, out = [int(i) for i in ids], {}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            part = ids[start : start + 900]
+            q = f"SELECT {_FRAME_COLUMNS} FROM frame_spans WHERE frame_id IN ({','.join('?' * len(part))})"
+            out.update({r[0]: FrameSpanRecord(*r) for r in self.db.execute(q, part)})
+        return out
+
+    def select_frame_ids(self, video_id: str | None, after_s: float | None, before_s: float | None) -> list[int]:
+        """Frame span ids of the video (or all), overlapping [after_s, before_s] where given."""
+        where, args = [], []
+        for clause, value in (("video_id = ?", video_id), ("end_s > ?", after_s), ("start_s < ?", before_s)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT frame_id FROM frame_spans" + (" WHERE " + " AND ".join(where) if where else "")
+        return [r[0] for r in self.db.execute(sql, args)]
+
+    def remove_frame_spans(self, video_id: str) -> list[int]:
+        ids = [r[0] for r in self.db.execute("SELECT frame_id FROM frame_spans WHERE video_id=?", (video_id,))]
+        with self.db:
+            self.db.execute("DELETE FROM frame_spans WHERE video_id=?", (video_id,))
+        return ids
+
+    def framed_chunks(self) -> dict[str, int]:
+        """Video id -> how many of its chunks the frame index holds."""
+        q = "SELECT video_id, COUNT(DISTINCT chunk_id) FROM frame_spans GROUP BY video_id"
+        return dict(self.db.execute(q).fetchall())
 
     # -- segments -------------------------------------------------------------------------------------------
     def upsert_segments(self, rows: Iterable[SegmentRecord | IndexedSegment], table: str = "segments") -> None:

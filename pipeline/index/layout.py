@@ -5,6 +5,8 @@ and ask this layout where their file is, so a name is changed (or a file added) 
     DIR/vectors.faiss       one vector per caption and event                       (pipeline.index.vectors)
     DIR/context.faiss       the same segments with their neighbours' text          (pipeline.index.context)
     DIR/records/            the durable Parquet records the rest is rebuilt from   (pipeline.index.records)
+    DIR/frames.faiss        the frame index: one vector per span of alike frames   (pipeline.index.frames)
+    DIR/frames/             its Parquet records, one file per chunk                (pipeline.index.frames)
     DIR/damaged/            unreadable files, set aside by a rebuild               (pipeline.index.damage)
     DIR/writer.lock         the single writer's lease                              (pipeline.index.lock)
     DIR/alerts.sqlite       standing queries and their alerts                      (pipeline.alerts.store)
@@ -46,6 +48,14 @@ class IndexLayout:
     @property
     def records(self) -> Path:
         return self.dir / "records"
+
+    @property
+    def frame_vectors(self) -> Path:
+        return self.dir / "frames.faiss"
+
+    @property
+    def frame_records(self) -> Path:
+        return self.dir / "frames"
 
     @property
     def damaged(self) -> Path:

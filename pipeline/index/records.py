@@ -41,16 +41,16 @@ class Unreadable:
     reason: str
 
 
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write(tmp)
     os.replace(tmp, path)
 
 
-def _write_table(table, path: Path) -> None:
+def write_table(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class RecordStore:
@@ -65,11 +65,11 @@ class RecordStore:
         folder = self.root / video_id
         folder.mkdir(exist_ok=True)
         table = pa.Table.from_pylist([r.__dict__ for r in rows], schema=record_schema())
-        _write_table(table, folder / f"{chunk_id}.parquet")
+        write_table(table, folder / f"{chunk_id}.parquet")
 
     def write_video(self, video: VideoRecord) -> None:
         text = json.dumps(asdict(video))
-        _write_atomic(self.root / f"{video.video_id}.json", lambda tmp: tmp.write_text(text))
+        write_atomic(self.root / f"{video.video_id}.json", lambda tmp: tmp.write_text(text))
 
     def video_row(self, video_id: str, unreadable: list[Unreadable] | None = None) -> VideoRecord | None:
         """The catalog row kept by ``write_video``; None for videos indexed before rows were kept."""
@@ -98,7 +98,7 @@ class RecordStore:
         full = not volumes or volumes[-1].stat().st_size >= VOLUME_BYTES
         target = self._volume(video_id, len(volumes)) if full else volumes[-1]
         tables = ([self._read(target)] if target.exists() else []) + [self._read(p) for p in parts]
-        _write_table(_newest_chunks(tables), target)
+        write_table(_newest_chunks(tables), target)
         for p in parts:
             p.unlink()
         folder.rmdir()

@@ -22,6 +22,7 @@ from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import ContextVectors, update_context
 from pipeline.index.damage import IndexDamaged, set_aside
+from pipeline.index.frames import FrameIndex, open_frame_index, rebuild_frames
 from pipeline.index.hubness import update_hubness
 from pipeline.index.layout import IndexLayout
 from pipeline.index.lock import IndexLock
@@ -29,7 +30,7 @@ from pipeline.index.prior import update_prior_weight
 from pipeline.index.records import RecordStore, Unreadable, vectors_of
 from pipeline.index.settings import index_settings, rebuilt_settings, record_settings
 from pipeline.index.vectors import VectorIndex
-from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, SegmentRecord, segments_from
+from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, FrameSpanRecord, SegmentRecord, segments_from
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 30.0  # between FAISS saves while chunks land (and at the end of each video)
@@ -71,6 +72,7 @@ class IndexWriter:
         self.vectors = VectorIndex(self.dir, self.embedder.dim, self.settings)
         self.context_neighbours = self.settings.context_neighbours
         self.context = _open_context(self.dir, self.embedder.dim, self.settings)
+        self.frames = open_frame_index(self.dir, self.catalog, self.settings)  # else opened by its first write
         self.reconcile()
 
     def _check_embedder(self) -> None:
@@ -117,6 +119,8 @@ class IndexWriter:
         if stale or absent:
             self.vectors.save()
             log.info("reconciled %s: %d segments restored, %d stale vectors dropped", self.dir, len(absent), len(stale))
+        if self.frames is not None:
+            repaired += self.frames.reconcile()
         return repaired
 
     # -- writing --------------------------------------------------------------------------------------------
@@ -136,8 +140,28 @@ class IndexWriter:
         )
         self.records.write_video(self.catalog.video(video_id))
 
-    def done_chunk_ids(self, video_id: str) -> set[str]:
-        return self.records.chunk_ids(video_id)
+    def done_chunk_ids(self, video_id: str, describe: bool = True, frames: bool = False) -> set[str]:
+        """The video's chunks that every stage asked for has indexed: described (captions and events), embedded
+        into the frame index, or both."""
+        done = self.records.chunk_ids(video_id) if describe else None
+        if frames:
+            framed = self.framed_chunk_ids(video_id)
+            done = framed if done is None else done & framed
+        return done if done is not None else set()
+
+    def framed_chunk_ids(self, video_id: str) -> set[str]:
+        return self.frames.done_chunk_ids(video_id) if self.frames is not None else set()
+
+    def write_frames(self, rows: list[FrameSpanRecord], embedder_name: str) -> None:
+        """Index one chunk's frame spans (pipeline.index.frames.frame_records): searchable by what it looks like
+        from the next save, whether or not it is described yet."""
+        if not rows:
+            return
+        if self.frames is None:
+            self.frames = FrameIndex(self.dir, self.catalog, embedder_name, len(rows[0].vector), self.settings)
+        self.frames.write(rows)
+        if time.monotonic() - self._last_save > SAVE_EVERY_S:
+            self.save()
 
     def write(self, description: ChunkDescription, decoder: str = "") -> list[SegmentRecord]:
         """Index one chunk's caption and events; returns the rows written (segments with their vectors)."""
@@ -179,6 +203,8 @@ class IndexWriter:
         return sum(self.remove_video(old) for old in self.catalog.video_ids_at(path) if old != video_id)
 
     def remove_video(self, video_id: str) -> int:
+        if self.frames is not None:
+            self.frames.remove_video(video_id)
         ids = self.catalog.remove_video(video_id)
         self.vectors.remove(ids)
         if self.context is not None:
@@ -193,6 +219,8 @@ class IndexWriter:
         update_hubness(self.catalog, self.vectors, full_hubness)  # before the vectors: readers reload on those
         update_prior_weight(self.catalog, self.vectors, force=full_hubness)
         self.vectors.save()  # new chunks are searchable from here
+        if self.frames is not None:
+            self.frames.save()
         self._last_save = time.monotonic()
         if contexts:
             self.save_contexts()
@@ -258,6 +286,7 @@ class Rebuilt:
     damaged_catalog: Path | None = None  # where an unreadable catalog was moved
     set_aside: list[tuple[Unreadable, Path]] = field(default_factory=list)  # unreadable records, and where they went
     videos_failed: dict[str, str] = field(default_factory=dict)  # path -> why: records unreadable or missing
+    frame_spans: int = 0  # the frame index's spans, restored from its records
 
 
 def rebuild_index(
@@ -321,8 +350,9 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
     update_hubness(catalog, vectors)
     update_prior_weight(catalog, vectors, force=True)
     _rebuild_context(index_dir, catalog, embedder, index_cfg)
+    frames = rebuild_frames(index_dir, catalog, index_cfg)
     catalog.close()
-    return Rebuilt(total, restored, damaged, moved, failed)
+    return Rebuilt(total, restored, damaged, moved, failed, frames)
 
 
 def _rebuild_context(index_dir: Path, catalog: Catalog, embedder: Embedder, index_cfg: IndexConfig) -> None:

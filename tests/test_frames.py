@@ -1,0 +1,127 @@
+"""The frame index at ingest: frames embedded as soon as a chunk is decoded, kept as durably as the captions, and
+ingest at two speeds (frames only, then described later). The visual model is the tiny random SigLIP (real
+processor and model code; it cannot see, so nothing here checks what a search finds by looking); the describer is
+the frame-counting fake and the text embedder the hashing fake, since neither is under test here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.config import load_config
+from pipeline.describe.fake import FrameCountDescriber
+from pipeline.embed.fake import HashingEmbedder
+from pipeline.embed.visual import TINY_SIGLIP, make_visual_embedder
+from pipeline.index import Catalog, IndexWriter, rebuild_index
+from pipeline.index.layout import IndexLayout
+from pipeline.job import run_local
+
+CLIP = "concat_real_clips_640x360.mp4"  # 288.5 s
+FRAMES = ["frames.enabled=true", f"frames.model={TINY_SIGLIP}", "frames.device=cpu"]
+
+
+@pytest.fixture(scope="module")
+def visual():
+    embedder = make_visual_embedder(TINY_SIGLIP, device="cpu")
+    embedder.load()
+    return embedder
+
+
+def config(*overrides: str):
+    return load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=30", "decode.max_side=224", *overrides])
+
+
+def ingest(index, paths, cfg, describer, visual):
+    writer = IndexWriter(index, HashingEmbedder())
+    report = run_local(cfg, paths, writer, describer, visual=visual)
+    writer.close()
+    return report
+
+
+def spans_of(index) -> list[tuple]:
+    catalog = Catalog(index)
+    rows = catalog.db.execute("SELECT video_id, chunk_id, start_s, end_s, frames FROM frame_spans ORDER BY start_s")
+    out = [tuple(r) for r in rows]
+    catalog.close()
+    return out
+
+
+def test_frames_only_then_described_by_a_later_run(tmp_path, media, visual):
+    """describe.backend none indexes the frames alone (the video complete, no model recorded); a later run with a
+    describer describes every chunk and embeds none again."""
+    index = tmp_path / "idx"
+    (result,) = ingest(index, [media(CLIP)], config("describe.backend=none", *FRAMES), None, visual).results
+    assert result.status == "ingested" and result.chunks == 10
+    spans = spans_of(index)
+    assert len({s[1] for s in spans}) == 10 and sum(s[4] for s in spans) >= 280  # a frame a second, merged
+    starts, ends = np.array([s[2] for s in spans]), np.array([s[3] for s in spans])
+    assert np.all(ends > starts) and np.allclose(starts[1:], ends[:-1], atol=1.01)  # they tile the video
+    catalog = Catalog(index)
+    (video,) = catalog.videos()
+    assert (video.status, video.model, video.chunks) == ("complete", "", 0)  # searchable by frames, no captions
+    catalog.close()
+    record_times = {p: p.stat().st_mtime_ns for p in IndexLayout(index).frame_records.rglob("*.parquet")}
+
+    describer = FrameCountDescriber()
+    (again,) = ingest(index, [media(CLIP)], config(*FRAMES), describer, visual).results
+    assert again.status == "ingested" and len(describer.seen) == 10  # every chunk described now
+    assert {p: p.stat().st_mtime_ns for p in record_times} == record_times  # and no frame embedded again
+    catalog = Catalog(index)
+    (video,) = catalog.videos()
+    assert (video.status, video.model, video.chunks) == ("complete", "frame-count", 10)
+    catalog.close()
+    (skipped,) = ingest(index, [media(CLIP)], config(*FRAMES), FrameCountDescriber(), visual).results
+    assert skipped.status == "skipped"
+
+
+def test_a_chunk_is_in_the_frame_index_before_it_is_described(tmp_path, media, visual):
+    """With both stages on, each chunk's frames are written as soon as it is decoded: the describer, called
+    after, finds them in the index already."""
+    index = tmp_path / "idx"
+    seen_framed = []
+
+    class Checking(FrameCountDescriber):
+        def describe(self, chunks):
+            seen_framed.extend(c.span.chunk_id in writer.framed_chunk_ids(c.span.video_id) for c in chunks)
+            return super().describe(chunks)
+
+    writer = IndexWriter(index, HashingEmbedder())
+    run_local(config(*FRAMES, "describe.batch_size=1"), [media("bikes.mp4")], writer, Checking(), visual=visual)
+    writer.close()
+    assert seen_framed and all(seen_framed)
+
+
+def test_frames_survive_a_crash_a_removal_and_a_lost_catalog(tmp_path, media, visual):
+    index = tmp_path / "idx"
+    ingest(index, [media("bikes.mp4"), media("fire2.mp4")], config("describe.backend=none", *FRAMES), None, visual)
+    before = spans_of(index)
+    files = IndexLayout(index)
+    # killed after the records were written, before catalog rows and vectors were: both restored on open
+    files.frame_vectors.unlink()
+    catalog = Catalog(index)
+    catalog.db.execute("DELETE FROM frame_spans WHERE rowid % 2 = 0")
+    catalog.db.commit()
+    catalog.close()
+    writer = IndexWriter(index, HashingEmbedder())
+    assert writer.frames.vectors.size == len(before) and spans_of(index) == before
+    # removing a video removes its frames (rows, vectors, records)
+    bikes = writer.catalog.find_video(media("bikes.mp4")).video_id
+    writer.remove_video(bikes)
+    writer.close()
+    left = spans_of(index)
+    assert left and all(s[0] != bikes for s in left) and not (files.frame_records / bikes).exists()
+    # the catalog lost: a rebuild restores the frame index from its records, vectors included
+    for part in index.glob(files.catalog.name + "*"):
+        part.unlink()
+    rebuilt = rebuild_index(index, HashingEmbedder())
+    assert rebuilt.frame_spans == len(left) and spans_of(index) == left
+    writer = IndexWriter(index, HashingEmbedder())
+    assert writer.frames.vectors.size == len(left)
+    writer.close()
+
+
+def test_backend_none_needs_the_frame_index():
+    from pipeline.config import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="frames.enabled"):
+        config("describe.backend=none")
