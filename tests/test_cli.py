@@ -430,3 +430,35 @@ def test_search_pages_and_groups_by_video(tmp_path, embedder):
     assert [g["video_id"] for g in lines("--group-by", "video", "-k", "1", "--offset", "1")] == [groups[1]["video_id"]]
     wrong = vidseek("search", "truck", "--index", tmp_path, "--group-by", "file")
     assert wrong.returncode == 2 and "--group-by must be video" in wrong.stderr
+
+
+def test_frames_only_ingest_then_search_by_words_and_by_image(tmp_path, media):
+    """The frame index from the command line: `describe.backend none` ingests frames alone (the tiny random
+    SigLIP: it cannot see, so what the searches find is noise), `status` shows the stage, `search --modality
+    visual` and `--image` answer from frames, and a bad image is named with the reason."""
+    index = tmp_path / "idx"
+    frames = [
+        "--set",
+        "describe.backend=none",
+        "--set",
+        "frames.enabled=true",
+        "--set",
+        "frames.model=tiny-random-siglip",
+    ]
+    ingest = vidseek("ingest", media("bikes.mp4"), "--index", index, *TINY_LOCAL, *frames, "--set", "decode.chunk_s=4")
+    assert ingest.returncode == 0, ingest.stderr
+    status = vidseek("status", "--index", index)
+    assert "framed" in status.stdout and "bikes.mp4" in status.stdout and "complete" in status.stdout, status.stdout
+    found = vidseek("search", "cyclists on a street", "--index", index, "--modality", "visual", "--json", "-k", "2")
+    rows = [json.loads(line) for line in found.stdout.splitlines()]
+    assert found.returncode == 0 and rows and all(r["kind"] == "frames" and r["start_s"] < r["end_s"] for r in rows)
+    import cv2
+    import numpy as np
+
+    picture = tmp_path / "still.png"
+    cv2.imwrite(str(picture), np.full((48, 64, 3), 127, np.uint8))
+    by_image = vidseek("search", "--image", picture, "--index", index, "--json", "-k", "1")
+    assert by_image.returncode == 0 and json.loads(by_image.stdout)["kind"] == "frames", by_image.stderr
+    (tmp_path / "fake.png").write_bytes(b"<svg onload=alert(1)>")
+    bad = vidseek("search", "--image", tmp_path / "fake.png", "--index", index)
+    assert bad.returncode == 2 and "fake.png: not an image that can be read" in bad.stderr

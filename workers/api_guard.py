@@ -45,9 +45,10 @@ def documented(*codes: int) -> dict:
         400: "a bad request: a Host not served here, a NUL byte, or nothing in the range asked for",
         401: "missing or wrong API key",
         403: "the path is outside the media roots",
-        404: "no such video or job",
+        404: "no such video or job, or the index has no frame index for a visual search",
         409: "the index is busy (an ingest job writes it), or the job has already ended",
         413: "request body too large",
+        415: "the body is not of the media type the route takes",
         416: "the Range cannot be satisfied",
         422: "a parameter or the body is invalid",
         429: "too many ingest jobs are waiting",
@@ -85,9 +86,11 @@ class Guard:
         allowed_hosts: set[str] | None,
         public_paths: set[str],
         max_body_bytes: int,
+        body_limits: dict[str, int] | None = None,
     ) -> None:
+        """``body_limits``: a larger bound for the paths that take files (an image query)."""
         self.app, self.api_key, self.allowed_hosts = app, api_key, allowed_hosts
-        self.public_paths, self.max_body_bytes = public_paths, max_body_bytes
+        self.public_paths, self.max_body_bytes, self.body_limits = public_paths, max_body_bytes, body_limits or {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -100,13 +103,14 @@ class Guard:
             await _send_json(send, *refusal)
             return
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE") or "transfer-encoding" in headers:
+            limit = self.body_limits.get(scope["path"], self.max_body_bytes)
             declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                await _send_json(send, 413, f"request body over {self.max_body_bytes} bytes")
+            if declared.isdigit() and int(declared) > limit:
+                await _send_json(send, 413, f"request body over {limit} bytes")
                 return
-            body = await _read_body(receive, self.max_body_bytes)
+            body = await _read_body(receive, limit)
             if body is None:
-                await _send_json(send, 413, f"request body over {self.max_body_bytes} bytes")
+                await _send_json(send, 413, f"request body over {limit} bytes")
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)

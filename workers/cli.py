@@ -87,7 +87,7 @@ def ingest(
 
 @app.command()
 def search(
-    query: str = typer.Argument(..., help="what you are looking for, in words"),
+    query: str = typer.Argument(None, help="what you are looking for, in words (or give --image)"),
     index: Path = IndexOpt,
     k: int = typer.Option(10, "-k", min=1, max=1000, help="number of results"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
@@ -98,23 +98,36 @@ def search(
     label: str = typer.Option(None, "--label", help="only events with this label"),
     offset: int = typer.Option(0, "--offset", min=0, help="skip this many results (videos with --group-by)"),
     group_by: str = typer.Option(None, "--group-by", help="video: each video's best moments together"),
+    modality: str = typer.Option("both", "--modality", help="text (captions, events), visual (frames) or both"),
+    image: Path = typer.Option(None, "--image", help="find moments that look like this image (the frame index)"),
 ) -> None:
-    """Find the moments that match a query: video, start-end, score, text."""
+    """Find the moments that match a query (words, or an image with --image): video, start-end, score, text."""
+    from pipeline.decode.image import read_image
+    from pipeline.frame_search import MODALITIES
     from pipeline.search import Filters
 
-    require_text(query, "query")
+    if image is None:
+        require_text(query, "query")
+    elif query or group_by:
+        raise fail("--image searches by the image alone: give no query and no --group-by")
     if kind not in (None, "caption", "event"):
         raise fail(f"--kind must be caption or event, got {kind!r}")
     if group_by not in (None, "video"):
         raise fail(f"--group-by must be video, got {group_by!r}")
+    if modality not in MODALITIES:
+        raise fail(f"--modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
     try:
         filters = Filters(video, parse_time(after), parse_time(before), kind, label)
+        picture = read_image(image) if image is not None else None  # before the index and the models load
         searcher = open_index(index).searcher()
-        if group_by:
-            groups = searcher.search_by_video(query, k, offset, filters)
+        if picture is not None:
+            hits = searcher.search_image(picture, offset + k, filters)[offset:]
+            query = f"image {image.name}"
+        elif group_by:
+            groups = searcher.search_by_video(query, k, offset, filters, modality=modality)
             hits = [hit for group in groups for hit in group.results]
         else:
-            hits = searcher.search_page(query, k, offset, filters)
+            hits = searcher.search_page(query, k, offset, filters, modality)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -182,11 +195,16 @@ def status(index: Path = IndexOpt) -> None:
     except IndexDamaged:
         catalog = None
     videos = catalog.videos() if catalog else []
+    framed = catalog.framed_chunks() if catalog else {}
     table = Table(title=f"{index}: {counted(len(videos), 'video')}")
-    for col in ("video", "status", "duration", "chunks", "events", "model", "note"):
+    columns = (
+        ("video", "status", "duration", "described", "events") + (("framed",) if framed else ()) + ("model", "note")
+    )
+    for col in columns:
         table.add_column(col, overflow="fold")
     for v in videos:
-        table.add_row(v.path, v.status, hhmmss(v.duration_s or 0), str(v.chunks), str(v.events), v.model, v.reason)
+        stages = (str(v.chunks), str(v.events)) + ((str(framed.get(v.video_id, 0)),) if framed else ())
+        table.add_row(v.path, v.status, hhmmss(v.duration_s or 0), *stages, v.model, v.reason)
     out.print(table)
     for v in videos:
         for gap in catalog.gaps(v.video_id):

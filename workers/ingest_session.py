@@ -10,6 +10,7 @@ and record pushes attached, the run's configuration kept beside the index, the s
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,8 @@ from pipeline.config import VidseekConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.lock import IndexLock
 from pipeline.job import IngestReport, Progress, write_run_summary
+
+log = logging.getLogger(__name__)
 
 
 class IngestSession:
@@ -65,7 +68,11 @@ class IngestSession:
     def ingest(
         self, paths: list[str], progress: Progress | None = None, roots: list[Path] | None = None
     ) -> IngestReport:
-        """Ingest ``paths`` (only files under ``roots`` when given), on Ray or in this process as configured."""
+        """Ingest ``paths`` (only files under ``roots`` when given), on Ray or in this process as configured. The
+        frame index is built in this process for now (its Ray stage is not written yet): with ``frames.enabled``
+        the whole run is local, and says so."""
+        if self.cfg.ray.enabled and self.cfg.frames.enabled:
+            log.warning("frames.enabled: this run is in one process (the frame index has no Ray stage yet)")
         if self.cfg.ray.enabled and not self.cfg.frames.enabled:
             from workers.ray_job import run_ray
 
