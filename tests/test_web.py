@@ -272,3 +272,46 @@ def test_more_results_pages_on_and_results_group_by_file(tmp_path, media, embedd
         assert sorted(groups) == ["bunny.webm", "copy.webm", "copy.webm"]
         shown(9)  # each file's best three moments under its name
         assert "3 files, 9 moments" in browser.find_element(By.ID, "status").text
+
+
+def test_an_uploaded_image_and_more_like_this_find_moments_by_their_frames(tmp_path, media, browser):
+    """The frame index from the page: an uploaded image lists moments found by their frames, and a result's
+    "more like this" searches by its own frame (the tiny random SigLIP: it cannot see, so which moments come back
+    is noise; that the page sends the images and shows the answers is what is checked)."""
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from pipeline.config import load_config
+    from pipeline.embed.fake import HashingEmbedder
+    from pipeline.job import run_local
+    from workers.api import Service, create_app
+
+    root = tmp_path / "media"
+    root.mkdir()
+    video = root / "bunny.webm"
+    shutil.copy(media("big_buck_bunny_0_30.webm"), video)
+    overrides = ["ray.enabled=false", "decode.chunk_s=10", "describe.backend=none", "frames.enabled=true"]
+    cfg = load_config("tiny.yaml", [*overrides, "frames.model=tiny-random-siglip", "frames.device=cpu"])
+    writer = IndexWriter(tmp_path / "index", HashingEmbedder())
+    run_local(cfg, [str(video)], writer, None)
+    writer.close()
+    still = tmp_path / "still.png"
+    Image.new("RGB", (64, 48), (40, 160, 60)).save(still)
+    service = Service(tmp_path / "index", cfg, [root], None)
+    service.embedder = HashingEmbedder()
+
+    def status_says(text: str) -> None:
+        WebDriverWait(browser, 60).until(lambda d: text in d.find_element(By.ID, "status").text)
+
+    with LiveServer(create_app(service)) as url:
+        browser.get(url + "/")
+        browser.find_element(By.ID, "image").send_keys(str(still))
+        status_says("moments that look like still.png")
+        cards = browser.find_elements(By.CSS_SELECTOR, ".card")
+        assert cards and all(" · frames" in c.find_element(By.CLASS_NAME, "meta").text for c in cards)
+        start = float(cards[0].get_attribute("data-start"))
+        cards[0].find_element(By.CLASS_NAME, "alike").click()
+        status_says(f"moments that look like the frame at {time.strftime('%H:%M:%S', time.gmtime(int(start)))}")
+        assert browser.find_elements(By.CSS_SELECTOR, ".card")
+        assert browser.execute_script("return document.getElementById('player').currentSrc") == ""  # not played

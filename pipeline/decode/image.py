@@ -24,7 +24,7 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ValueError(f"{name}: {width}x{height} pixels, more than {MAX_IMAGE_PIXELS}")
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return np.array(image.convert("RGB"), dtype=np.uint8)  # a copy: writable, as torch wants
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{name}: not an image that can be read ({exc.__class__.__name__})") from None
 

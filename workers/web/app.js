@@ -4,7 +4,8 @@
 // Content-Security-Policy allows no inline script as a second wall. Ask shows an answer whose citations play their
 // moment (unverified ones are marked, not linked); the filter row narrows searches (video, kind, label, from/to)
 // and answers (video, from/to); Summarize summarizes the playing video; new alerts arrive over server-sent
-// events. The API key goes in a header on the page's own requests and as ?key= on media URLs, since <video>,
+// events. An image (uploaded, or a result's frame with "more like this") finds the moments that look like it in the
+// frame index. The API key goes in a header on the page's own requests and as ?key= on media URLs, since <video>,
 // <img> and <track> cannot send headers.
 const $ = (id) => document.getElementById(id);
 const hhmmss = (s) => new Date(Math.max(0, s) * 1000).toISOString().substring(11, 19);
@@ -84,7 +85,7 @@ async function search(query, offset = 0) {
   $("status").textContent = "searching...";
   try {
     const grouped = $("grouped").checked;
-    const params = new URLSearchParams({ q: query, k: PAGE, offset, ...filters() });
+    const params = new URLSearchParams({ q: query, k: PAGE, offset, modality: $("modality").value, ...filters() });
     if (grouped) params.set("group_by", "video");
     const body = await getJSON(`/search?${params}`);
     if (mine !== lastSearch) return;
@@ -101,6 +102,38 @@ async function search(query, offset = 0) {
     if (mine === lastSearch) $("status").textContent = `error: ${err.message}`;
   }
 }
+
+async function searchImage(image, what) {
+  // moments that look like ``image`` (a Blob): the frame index only, one page, filtered by video and time
+  const mine = ++lastSearch;
+  $("status").textContent = "searching by image...";
+  try {
+    const { kind, label, ...kept } = filters();  // frames have no kind or label
+    const params = new URLSearchParams({ k: PAGE, ...kept });
+    const type = image.type || "image/jpeg";
+    const body = await getJSON(`/search/image?${params}`, { method: "POST", body: image, headers: { "Content-Type": type } });
+    if (mine !== lastSearch) return;
+    $("results").replaceChildren();
+    renderResults(body.results, 0);
+    nextPage = null;
+    $("more").classList.remove("shown");
+    $("status").textContent = `${body.results.length} moments that look like ${what}`;
+  } catch (err) {
+    if (mine === lastSearch) $("status").textContent = `error: ${err.message}`;
+  }
+}
+
+async function moreLikeThis(hit) {
+  // the result's frame (its thumbnail) as the image query
+  const response = await fetch(media(thumbnailURL(hit)), { headers: headers() });
+  if (!response.ok) {
+    $("status").textContent = `error: no frame for this result (${response.status})`;
+    return;
+  }
+  await searchImage(await response.blob(), `the frame at ${hhmmss(hit.start_s)}`);
+}
+
+const thumbnailURL = (hit) => `/videos/${encodeURIComponent(hit.video_id)}/thumbnail?t=${hit.start_s.toFixed(2)}`;
 
 function renderGroups(groups) {
   // one heading per file (its name as text), its best moments under it
@@ -129,7 +162,7 @@ function renderResults(results, first = 0) {
     const thumb = element("img");
     thumb.alt = "";
     thumb.loading = "lazy";
-    thumb.src = media(`/videos/${encodeURIComponent(hit.video_id)}/thumbnail?t=${hit.start_s.toFixed(2)}`);
+    thumb.src = media(thumbnailURL(hit));
     const name = hit.video.split("/").pop();
     const when = `${hhmmss(hit.start_s)}-${hhmmss(hit.end_s)}`;
     const body = element("div");
@@ -137,6 +170,10 @@ function renderResults(results, first = 0) {
       element("div", "meta", `${name} · ${when} · ${hit.score.toFixed(3)} · ${hit.kind}`),
       element("div", "text", hit.text),
     );
+    const alike = element("button", "alike", "more like this");
+    alike.title = "moments that look like this frame";
+    alike.addEventListener("click", (e) => { e.stopPropagation(); moreLikeThis(hit); });
+    body.append(alike);
     card.append(thumb, body);
     card.addEventListener("click", () => play(hit));
     list.appendChild(card);
@@ -272,7 +309,11 @@ $("q").addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target.va
 $("ask").addEventListener("click", () => { if ($("q").value.trim()) ask($("q").value.trim()); });
 $("summarize").addEventListener("click", summarizeVideo);
 $("more").addEventListener("click", () => { if (nextPage) search(nextPage.query, nextPage.offset); });
-for (const id of ["video", "kind", "label", "after", "before", "grouped"]) {
+$("image").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  if (file) searchImage(file, file.name);
+});
+for (const id of ["video", "kind", "label", "after", "before", "grouped", "modality"]) {
   $(id).addEventListener("change", () => { if ($("q").value.trim()) search($("q").value.trim()); });  // re-run
 }
 $("video").addEventListener("focus", loadVideos);
