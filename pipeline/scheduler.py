@@ -22,7 +22,7 @@ from typing import Protocol
 
 from pipeline.config import VidseekConfig
 from pipeline.index.writer import IndexWriter
-from pipeline.job import IngestReport, NoProgress, Progress, VideoTask, commit, finish
+from pipeline.job import IngestReport, NoProgress, Progress, VideoTask, chunk_done, commit, finish
 from pipeline.types import ChunkSpan, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,9 @@ class Executor(Protocol):
         """Whether a decode worker has started, without waiting."""
         ...
 
-    def decode(self, worker: object, info: VideoInfo, span: ChunkSpan, backend: str) -> tuple[object, object]:
+    def decode(
+        self, worker: object, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool
+    ) -> tuple[object, object]:
         """(call, frames): the call's result is ``DecodeWorker.read``'s status; ``frames`` is handed to describe."""
         ...
 
@@ -144,7 +146,7 @@ class Scheduler:
     ) -> None:
         self.cfg, self.ex, self.writer, self.clock = cfg, executor, writer, clock
         self.progress, self.metrics = progress or NoProgress(), metrics or NoMetrics()
-        num_models = cfg.ray.num_model_workers or max(1, executor.gpus())
+        num_models = (cfg.ray.num_model_workers or max(1, executor.gpus())) if cfg.describes else 0
         self.decoders = [self._start_decoder(Slot(None)) for _ in range(cfg.ray.num_decode_workers)]
         self.models = [Slot(executor.start_model()) for _ in range(num_models)]
         self.lanes: deque[Lane] = deque()
@@ -217,7 +219,8 @@ class Scheduler:
 
     def _submit_decode(self, slot: Slot, item: Pending) -> None:
         backend = slot.lane.backend if slot.lane else "auto"
-        slot.call, item.frames = self.ex.decode(slot.worker, item.task.info, item.span, backend)
+        embed_frames = item.task.needs(item.span, self.cfg)[1]
+        slot.call, item.frames = self.ex.decode(slot.worker, item.task.info, item.span, backend, embed_frames)
         slot.items, slot.started = [item], self.clock()
 
     def _decode_done(self, slot: Slot, report: IngestReport) -> None:
@@ -237,7 +240,15 @@ class Scheduler:
             self._resolve(item.task, report, status["error"])
             return
         item.decoder = status["decoder"]
-        self.decoded.append(item)
+        if status.get("frames"):  # searchable by its frames from the next save, before it is described
+            self.writer.write_frames(status["frames"], status["frame_model"])
+            item.task.framed.add(item.span.chunk_id)
+        if item.task.needs(item.span, self.cfg)[0]:
+            self.decoded.append(item)
+        else:  # it needed its frames only
+            chunk_done(item.span, item.task, self.progress)
+            self.metrics.settled(ok=True, footage_s=item.span.duration_s)
+            self._resolve(item.task, report)
 
     def _replace_decoder(self, slot: Slot, item: Pending, report: IngestReport, why: str) -> None:
         self.ex.kill(slot.worker)

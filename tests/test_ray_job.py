@@ -89,3 +89,20 @@ def test_a_model_batch_larger_than_the_backpressure_bound_does_not_stall_the_job
     writer.close()
     (result,) = report.results
     assert result.status == "ingested" and result.chunks == 15  # 288 s in 20 s chunks: two lanes of spans
+
+
+def test_frames_are_embedded_by_the_decode_actors_and_indexed_first(ray_session, tmp_path, media):
+    """The frame index on a real Ray: decode actors embed each chunk's frames (the tiny random SigLIP), the driver
+    indexes them when the decode call returns; frames only, no model actor is started."""
+    from pipeline.embed.fake import HashingEmbedder
+    from workers.ray_job import run_ray
+
+    overrides = ["decode.chunk_s=4", "ray.num_decode_workers=2", "describe.backend=none", "frames.enabled=true"]
+    cfg = load_config("tiny.yaml", [*overrides, "frames.model=tiny-random-siglip", "frames.device=cpu"])
+    writer = IndexWriter(tmp_path / "idx", HashingEmbedder())
+    (result,) = run_ray(cfg, [media("bikes.mp4")], writer, "").results
+    video = writer.catalog.videos()[0]
+    framed = writer.framed_chunk_ids(video.video_id)
+    writer.close()
+    assert result.status == "ingested" and result.chunks == 3 and len(framed) == 3
+    assert (video.status, video.model, video.chunks) == ("complete", "", 0)

@@ -12,7 +12,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.job import IngestReport, VideoTask
 from pipeline.scheduler import CallFailed, FramesLost, Scheduler, WorkerDied
-from pipeline.types import ChunkDescription, ChunkSpan, VideoInfo
+from pipeline.types import ChunkDescription, ChunkSpan, FrameSpanRecord, VideoInfo
 
 
 @dataclass(eq=False)
@@ -69,11 +69,14 @@ class FakeExecutor:
         worker.checks_until_up -= 1
         return worker.checks_until_up <= 0
 
-    def decode(self, worker, info, span, backend):
+    def decode(self, worker, info, span, backend, embed_frames=False):
         attempt = self._attempts[span] = self._attempts.get(span, 0) + 1
         self.decode_calls.append((span, backend))
         fault = self.decode_fault and self.decode_fault(span, attempt, backend)
         status = {"error": "", "warning": "", "decoder": backend}
+        if embed_frames:  # one span of alike frames per chunk
+            frames = FrameSpanRecord(1, span.chunk_id, span.video_id, span.video_path, span.start_s, span.end_s, 10)
+            status |= {"frames": [frames], "frame_model": "fake-visual"}
         if fault == "error":
             status["error"] = f"cannot decode [{span.start_s:.0f}, {span.end_s:.0f})"
         call = Call(worker, "decode", status, hangs=fault == "hang")
@@ -114,11 +117,15 @@ class FakeWriter:
 
     def __init__(self) -> None:
         self.written: list[ChunkSpan] = []
+        self.framed: list[tuple[str, int]] = []
         self.finished: dict[str, str] = {}
         self.saves = 0
 
     def write(self, description, decoder=""):
         self.written.append(description.span)
+
+    def write_frames(self, rows, model):
+        self.framed += [(r.chunk_id, len(self.written)) for r in rows]  # with how many chunks were described then
 
     def finish_video(self, video_id, status, reason="", num_chunks=0):
         self.finished[video_id] = status
@@ -155,13 +162,39 @@ def test_every_chunk_is_committed_once_whatever_order_calls_finish_in():
     assert writer.saves == 1 and len(executor.killed) == len(executor.started)  # workers stopped at the end
 
 
+def test_frames_only_starts_no_model_worker_and_indexes_every_chunks_frames():
+    executor = FakeExecutor()
+    report, writer = run(executor, "describe.backend=none", "frames.enabled=true")
+    spans = [s for t in tasks() for s in t.spans]
+    assert sorted(c for c, _ in writer.framed) == sorted(s.chunk_id for s in spans) and writer.written == []
+    assert all(w.kind == "decode" for w in executor.started) and executor.batches == []
+    assert writer.finished == {"v0": "complete", "v1": "complete"} and report.exit_code == 0
+
+
+def test_with_both_stages_a_chunks_frames_are_indexed_before_it_is_described():
+    executor = FakeExecutor()
+    _, writer = run(executor, "frames.enabled=true")
+    spans = [s for t in tasks() for s in t.spans]
+    assert len(writer.framed) == len(spans) and len(writer.written) == len(spans)
+    described_before = dict(writer.framed)
+    assert described_before[spans[0].chunk_id] == 0  # the first chunk's frames were in before any description
+
+
+def test_a_later_run_embeds_only_the_frames_a_described_chunk_lacks():
+    executor = FakeExecutor()
+    videos = tasks(1, 6)
+    videos[0].described = {s.chunk_id for s in videos[0].spans[:4]}  # described by an earlier run without frames
+    _, writer = run(executor, "frames.enabled=true", videos=videos)
+    assert len(writer.framed) == 6 and writer.written == videos[0].spans[4:]  # only the rest is described
+
+
 def test_decoded_chunks_in_flight_never_pass_the_bound():
     seen = []
 
     class Watching(FakeExecutor):
-        def decode(self, worker, info, span, backend):
+        def decode(self, worker, info, span, backend, embed_frames=False):
             seen.append(scheduler._in_flight())
-            return super().decode(worker, info, span, backend)
+            return super().decode(worker, info, span, backend, embed_frames)
 
     executor = Watching(describe_fault=lambda n: "hang" if n == 1 else None, max_waits=200)  # the model hangs (under
     # ray.model_timeout_s: decoding waits for it)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from pipeline.config import DecodeConfig, DescribeConfig
+from pipeline.config import DecodeConfig, DescribeConfig, FramesConfig
 from pipeline.decode import DecodeError, open_reader
 from pipeline.describe import make_describer
 from pipeline.types import ChunkDescription, ChunkSpan, FrameChunk, VideoInfo
@@ -16,11 +16,14 @@ _OPEN_READERS = 2  # a decode worker moves through one time range at a time; kee
 
 
 class DecodeWorker:
-    """Reads chunk spans; keeps the reader of the file it is on open between calls (forward reads)."""
+    """Reads chunk spans; keeps the reader of the file it is on open between calls (forward reads). With the frame
+    index on (``frames``), it also embeds the frames it read, so the driver can index them before any model
+    worker describes the chunk (the visual model is loaded on the first such call)."""
 
-    def __init__(self, cfg: DecodeConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: DecodeConfig, frames: FramesConfig | None = None) -> None:
+        self.cfg, self.frames = cfg, frames
         self._readers: OrderedDict[tuple[str, str], object] = OrderedDict()
+        self._visual = None
 
     def _reader(self, info: VideoInfo, backend: str):
         key = (info.path, backend)
@@ -32,15 +35,29 @@ class DecodeWorker:
         self._readers.move_to_end(key)
         return self._readers[key]
 
-    def read(self, info: VideoInfo, span: ChunkSpan, backend: str = "auto") -> tuple[FrameChunk | None, dict]:
-        """(chunk or None, status); status holds ``error`` or the reader's ``warning``. Two returns: the driver
-        fetches only the small status and hands the frames to a model worker by reference."""
+    def read(
+        self, info: VideoInfo, span: ChunkSpan, backend: str = "auto", embed_frames: bool = False
+    ) -> tuple[FrameChunk | None, dict]:
+        """(chunk or None, status); status holds ``error`` or the reader's ``warning``, and with ``embed_frames``
+        the chunk's frame spans (``frames``, a few small vectors) and the model that made them. Two returns: the
+        driver fetches only the small status and hands the frames to a model worker by reference."""
         try:
             reader = self._reader(info, backend)
             chunk = reader.read(span)
-            return chunk, {"error": "", "warning": reader.warning, "decoder": chunk.decoder}
         except DecodeError as exc:
             return None, {"error": exc.reason, "warning": "", "decoder": ""}
+        status = {"error": "", "warning": reader.warning, "decoder": chunk.decoder}
+        if embed_frames:
+            status |= {"frames": self._frame_records(chunk), "frame_model": self.frames.model}
+        return chunk, status
+
+    def _frame_records(self, chunk: FrameChunk) -> list:
+        from pipeline.embed.visual import make_visual_embedder
+        from pipeline.index.frames import frame_records
+
+        if self._visual is None:
+            self._visual = make_visual_embedder(self.frames.model, self.frames.device, self.frames.batch_size)
+        return frame_records(chunk, self._visual, self.frames.merge_cosine)
 
 
 class ModelWorker:

@@ -10,7 +10,6 @@ and record pushes attached, the run's configuration kept beside the index, the s
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +18,6 @@ from pipeline.config import VidseekConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.lock import IndexLock
 from pipeline.job import IngestReport, Progress, write_run_summary
-
-log = logging.getLogger(__name__)
 
 
 class IngestSession:
@@ -69,14 +66,12 @@ class IngestSession:
         self, paths: list[str], progress: Progress | None = None, roots: list[Path] | None = None
     ) -> IngestReport:
         """Ingest ``paths`` (only files under ``roots`` when given), on Ray or in this process as configured. The
-        frame index is built in this process for now (its Ray stage is not written yet): with ``frames.enabled``
-        the whole run is local, and says so."""
-        if self.cfg.ray.enabled and self.cfg.frames.enabled:
-            log.warning("frames.enabled: this run is in one process (the frame index has no Ray stage yet)")
-        if self.cfg.ray.enabled and not self.cfg.frames.enabled:
+        frame index is embedded by the decode workers on Ray, in this process without it."""
+        if self.cfg.ray.enabled:
             from workers.ray_job import run_ray
 
-            report = run_ray(self.cfg, paths, self.writer, self.cfg.describe.model, progress, roots=roots)
+            model = self.cfg.describe.model if self.cfg.describes else ""
+            report = run_ray(self.cfg, paths, self.writer, model, progress, roots=roots)
         else:
             from pipeline.describe import make_describer
             from pipeline.job import run_local

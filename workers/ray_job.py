@@ -9,6 +9,7 @@ This file is only the Ray side: starting Ray, the actors, and turning Ray's erro
 
     # Stage 1  plan      (driver)        probe, content id, skip finished videos and chunks  -> VideoTasks
     # Stage 2  decode    (DecodeWorker)  one lane (contiguous spans of one video) at a time   -> FrameChunk refs
+    #                                    (frames.enabled: + frame spans, indexed by the driver at once)
     # Stage 3  describe  (ModelWorker)   batches of chunk refs                               -> ChunkDescription
     # Stage 4  index     (driver)        embed, Parquet, SQLite, FAISS                       -> IngestReport
 """
@@ -101,7 +102,7 @@ class RayExecutor:
         return self._gpus
 
     def start_decoder(self) -> RayWorker:
-        actor = self._decode_cls.remote(self.cfg.decode)
+        actor = self._decode_cls.remote(self.cfg.decode, frames=self.cfg.frames)
         return RayWorker(actor, actor.__ray_ready__.remote())
 
     def start_model(self) -> RayWorker:
@@ -111,9 +112,11 @@ class RayExecutor:
         up, _ = self.ray.wait([worker.ready], timeout=0)
         return bool(up)
 
-    def decode(self, worker: RayWorker, info: VideoInfo, span: ChunkSpan, backend: str) -> tuple[object, object]:
+    def decode(
+        self, worker: RayWorker, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool
+    ) -> tuple[object, object]:
         # two returns: the driver fetches only the small status; the frames go to a model actor by reference
-        chunk_ref, status_ref = worker.actor.read.options(num_returns=2).remote(info, span, backend)
+        chunk_ref, status_ref = worker.actor.read.options(num_returns=2).remote(info, span, backend, embed_frames)
         return status_ref, chunk_ref
 
     def describe(self, worker: RayWorker, frames: list[object]) -> object:
