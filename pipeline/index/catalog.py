@@ -66,6 +66,12 @@ CREATE INDEX IF NOT EXISTS frame_spans_video ON frame_spans(video_id, start_s);
 _VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE {where} ORDER BY v.updated DESC"
 
 
+def _where(*conditions: tuple[str, object]) -> tuple[str, list]:
+    """`` WHERE ...`` joining the clauses whose value is given (not None), and their values."""
+    given = [(clause, value) for clause, value in conditions if value is not None]
+    return (" WHERE " + " AND ".join(c for c, _ in given) if given else ""), [v for _, v in given]
+
+
 class NoSuchVideo(ValueError):
     """No indexed video matches the id, path or file name asked for."""
 
@@ -222,13 +228,8 @@ class Catalog:
 
     def select_frame_ids(self, video_id: str | None, after_s: float | None, before_s: float | None) -> list[int]:
         """Frame span ids of the video (or all), overlapping [after_s, before_s] where given."""
-        where, args = [], []
-        for clause, value in (("video_id = ?", video_id), ("end_s > ?", after_s), ("start_s < ?", before_s)):
-            if value is not None:
-                where.append(clause)
-                args.append(value)
-        sql = "SELECT frame_id FROM frame_spans" + (" WHERE " + " AND ".join(where) if where else "")
-        return [r[0] for r in self.db.execute(sql, args)]
+        where, args = _where(("video_id = ?", video_id), ("end_s > ?", after_s), ("start_s < ?", before_s))
+        return [r[0] for r in self.db.execute("SELECT frame_id FROM frame_spans" + where, args)]
 
     def remove_frame_spans(self, video_id: str) -> list[int]:
         ids = [r[0] for r in self.db.execute("SELECT frame_id FROM frame_spans WHERE video_id=?", (video_id,))]
@@ -291,19 +292,14 @@ class Catalog:
         label: str | None = None,
     ) -> list[int]:
         """Segment ids passing the filters; a time filter keeps segments overlapping [after_s, before_s]."""
-        where, args = [], []
-        for clause, value in (
+        where, args = _where(
             ("video_id = ?", video_id),
             ("end_s > ?", after_s),
             ("start_s < ?", before_s),
             ("kind = ?", kind),
             ("label = ? COLLATE NOCASE", label),
-        ):
-            if value is not None:
-                where.append(clause)
-                args.append(value)
-        sql = "SELECT segment_id FROM segments" + (" WHERE " + " AND ".join(where) if where else "")
-        return [r[0] for r in self.db.execute(sql, args)]
+        )
+        return [r[0] for r in self.db.execute("SELECT segment_id FROM segments" + where, args)]
 
     def durations(self, video_ids) -> dict[str, float]:
         ids = list(set(video_ids))

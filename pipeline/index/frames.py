@@ -27,7 +27,7 @@ import numpy as np
 from pipeline.config import IndexConfig
 from pipeline.index.catalog import Catalog
 from pipeline.index.layout import IndexLayout
-from pipeline.index.records import Unreadable, write_atomic, write_table
+from pipeline.index.records import Unreadable, vectors_of, write_atomic, write_table
 from pipeline.index.vectors import VectorIndex
 from pipeline.types import FrameChunk, FrameSpanRecord, segment_id_for
 
@@ -146,7 +146,7 @@ class FrameIndex:
             return
         self.records.write_chunk(rows)
         self.catalog.upsert_frame_spans(rows)
-        self.vectors.upsert(np.array([r.frame_id for r in rows]), _vectors(rows))
+        self.vectors.upsert(np.array([r.frame_id for r in rows]), vectors_of(rows))
 
     def done_chunk_ids(self, video_id: str) -> set[str]:
         return self.records.chunk_ids(video_id)
@@ -167,7 +167,7 @@ class FrameIndex:
                 continue
             missing = [r for r in self.records.rows(video_id, unreadable=[]) if r.frame_id in lost]
             self.catalog.upsert_frame_spans(missing)
-            self.vectors.upsert(np.array([r.frame_id for r in missing]), _vectors(missing))
+            self.vectors.upsert(np.array([r.frame_id for r in missing]), vectors_of(missing))
             catalog_ids |= lost
             repaired += len(missing)
         stale = set(self.vectors.ids().tolist()) - catalog_ids
@@ -206,15 +206,11 @@ def rebuild_frames(index_dir: Path, catalog: Catalog, settings: IndexConfig) -> 
         catalog.remove_frame_spans(video_id)
         if rows := records.rows(video_id, unreadable=[]):
             catalog.upsert_frame_spans(rows)
-            vectors.upsert(np.array([r.frame_id for r in rows]), _vectors(rows))
+            vectors.upsert(np.array([r.frame_id for r in rows]), vectors_of(rows))
             total += len(rows)
     vectors.save()
     os.replace(new_file, files.frame_vectors)
     return total
-
-
-def _vectors(rows: list[FrameSpanRecord]) -> np.ndarray:
-    return np.asarray([r.vector for r in rows], dtype=np.float32).reshape(len(rows), -1)
 
 
 def _schema():

@@ -206,7 +206,8 @@ def record_schema():
     return pa.schema([(f.name, arrow[f.type]) for f in fields(SegmentRecord)])
 
 
-def vectors_of(rows: list[SegmentRecord]) -> np.ndarray:
+def vectors_of(rows: list) -> np.ndarray:
+    """The ``vector`` of each record (SegmentRecord, FrameSpanRecord) as one float32 matrix."""
     return np.asarray([r.vector for r in rows], dtype=np.float32).reshape(len(rows), -1)
 
 
