@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from pathlib import Path
-from typing import Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
@@ -27,17 +25,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline.config import VidseekConfig
 from pipeline.decode.image import MAX_IMAGE_BYTES
 from pipeline.index.folder import Index
-from pipeline.search import MAX_RANKED, Filters, Searcher
+from pipeline.search import Searcher
 from pipeline.timefmt import TimeRangeError
 from workers.api_alerts import add_alert_routes
 from workers.api_answers import add_answer_routes
 from workers.api_guard import DOCS_PATHS, Guard, documented
 from workers.api_jobs import MAX_KEPT_JOBS, MAX_QUEUED_JOBS, Job, add_job_routes
-from workers.api_videos import MAX_TIME_S, add_video_routes
+from workers.api_search import add_search_routes
+from workers.api_videos import add_video_routes
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAX_BODY_BYTES = 64 * 1024
-MAX_QUERY_CHARS = 500
 
 
 class Service:
@@ -178,79 +176,7 @@ def create_app(service: Service) -> FastAPI:
 
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/search", dependencies=guarded, responses=documented(404, 503))
-    def search(
-        q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S", description="words to find"),
-        k: int = Query(10, ge=1, le=100, description="results, or videos with group_by=video"),
-        offset: int = Query(0, ge=0, le=MAX_RANKED - 100, description="skip this many (the next page's start)"),
-        group_by: Literal["video"] | None = Query(None, description="video: each video's best moments together"),
-        video: str | None = Query(None, max_length=4096),
-        after: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
-        before: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
-        kind: str | None = Query(None, pattern="^(caption|event)$"),
-        label: str | None = Query(None, max_length=200),
-        modality: Literal["text", "visual", "both"] = Query(
-            "both", description="captions and events (text), the frame index (visual), or both fused"
-        ),
-    ):
-        """Moments matching ``q``, best first; ``offset`` pages through one ranking (1,000 deep), and
-        ``next_offset`` is the next page's (null on the last). With ``group_by=video``: ``groups``, each a video
-        with up to 3 of its best moments, videos ranked by their best. Moments found by their frames have kind
-        ``frames``."""
-        filters = Filters(video, after, before, kind, label)
-        searcher = service.current()
-        start = time.perf_counter()
-        try:
-            if group_by == "video":
-                found = [g.__dict__ | {"results": [h.__dict__ for h in g.results]} for g in
-                         searcher.search_by_video(q, k, offset, filters, modality=modality)]  # fmt: skip
-            else:
-                found = [h.__dict__ for h in searcher.search_page(q, k, offset, filters, modality)]
-        except ValueError as exc:
-            raise HTTPException(404, str(exc)) from None
-        metrics["search_s"].observe(time.perf_counter() - start)
-        following = offset + k if len(found) == k and offset + 2 * k <= MAX_RANKED else None
-        return {"query": q, "offset": offset, "next_offset": following, "groups" if group_by else "results": found}
-
-    @app.post(
-        "/search/image",
-        dependencies=guarded,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
-            }
-        },
-        responses=documented(404, 413, 415, 422, 503),
-    )
-    async def search_image(
-        request: Request,
-        k: int = Query(10, ge=1, le=100),
-        video: str | None = Query(None, max_length=4096),
-        after: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
-        before: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
-    ):
-        """Moments that look like the image in the body (JPEG, PNG, WebP...; at most 20 MiB), from the frame
-        index, best first."""
-        from starlette.concurrency import run_in_threadpool
-
-        from pipeline.decode.image import decode_image
-
-        if not request.headers.get("content-type", "").startswith("image/"):
-            raise HTTPException(415, "send the image itself as the body, with an image/* content type")
-        body = await request.body()
-        try:
-            picture = decode_image(body, "the request's image")
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        filters = Filters(video, after, before)
-        searcher = service.current()
-        try:
-            hits = await run_in_threadpool(searcher.search_image, picture, k, filters)
-        except ValueError as exc:
-            raise HTTPException(404, str(exc)) from None
-        return {"results": [h.__dict__ for h in hits]}
-
+    add_search_routes(app, service, guarded, metrics)
     add_video_routes(app, service, guarded)
     add_job_routes(app, service, guarded, metrics)
 
