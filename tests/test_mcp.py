@@ -80,15 +80,22 @@ def test_tools_search_videos_and_errors(index, tmp_path):
             await session.call_tool("search", {"k": "many"}),
             await session.call_tool("get_video", {"video": "nope.mp4"}),
             await session.call_tool("ingest", {"paths": ["/etc/passwd"]}),
+            await session.call_tool("search", {"query": "truck", "modality": "visual"}),
         ]
         return listed, found, one_video, videos, window, errors
 
     listed, found, one_video, videos, window, errors = session_run(index, tmp_path, steps)
     assert {t.name for t in listed.tools} == TOOLS
     schema = next(t for t in listed.tools if t.name == "search").input_schema
-    assert schema["required"] == ["query"] and {"k", "video", "after_s", "before_s", "kind", "label"} <= set(
-        schema["properties"]
-    )
+    assert schema["required"] == ["query"] and {
+        "k",
+        "video",
+        "after_s",
+        "before_s",
+        "kind",
+        "label",
+        "modality",
+    } <= set(schema["properties"])
     hits = payload(found)
     assert hits[0]["video"] == "/videos/yard.mp4" and hits[0]["video_id"] == "vid1"
     assert hits[0]["start_s"] < 60 and "truck" in hits[0]["text"]
@@ -109,6 +116,7 @@ def test_tools_search_videos_and_errors(index, tmp_path):
     assert "no indexed video matches 'nope.mp4'" in messages[2] and "after" in messages[3]
     assert "k" in messages[4] and "no indexed video matches 'nope.mp4'" in messages[5]
     assert "outside the media roots" in messages[6]
+    assert "has no frame index: ingest with frames.enabled=true first" in messages[7]
     assert not any("Traceback" in m for m in messages)
 
 

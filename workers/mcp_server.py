@@ -102,15 +102,19 @@ def build_server(tools: IndexTools):
         before_s: float | None = None,
         kind: Literal["caption", "event"] | None = None,
         label: str | None = None,
+        modality: Literal["text", "visual", "both"] = "both",
     ) -> list[dict]:
         """Moments whose captions or events match the query, best first: video (path as ingested), video_id,
         start_s, end_s, score, text, kind, label, and a playable url when `vidseek serve` runs. ``video`` keeps to
-        one video (id, path or file name); after_s/before_s keep moments overlapping that window."""
+        one video (id, path or file name); after_s/before_s keep moments overlapping that window. Where the index
+        has a frame index, ``modality`` searches the captions (text), what the frames look like (visual; kind
+        ``frames``) or both, fused."""
         if not query.strip():
             raise ToolError("the query is empty")
         if not 1 <= k <= MAX_RESULTS:
             raise ToolError(f"k must be 1 to {MAX_RESULTS}, got {k}")
-        hits = guarded(lambda: tools.searcher().search(query, k, Filters(video, after_s, before_s, kind, label)))
+        filters = guarded(lambda: Filters(video, after_s, before_s, kind, label))
+        hits = guarded(lambda: tools.searcher().search(query, k, filters, modality=modality))
         return [tools.moment(h) for h in hits]
 
     @server.tool()
