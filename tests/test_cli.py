@@ -462,3 +462,12 @@ def test_frames_only_ingest_then_search_by_words_and_by_image(tmp_path, media):
     (tmp_path / "fake.png").write_bytes(b"<svg onload=alert(1)>")
     bad = vidseek("search", "--image", tmp_path / "fake.png", "--index", index)
     assert bad.returncode == 2 and "fake.png: not an image that can be read" in bad.stderr
+
+
+def test_a_frames_model_that_is_not_here_stops_before_any_work(tmp_path, media):
+    result = vidseek(
+        "ingest", media("bikes.mp4"), "--index", tmp_path / "idx", *TINY_LOCAL,
+        "--set", "frames.enabled=true", "--set", "frames.model=nobody/no-such-siglip",
+    )  # fmt: skip
+    assert result.returncode == 2 and "frames.model 'nobody/no-such-siglip' cannot be loaded" in result.stderr
+    assert "huggingface-cli download nobody/no-such-siglip" in result.stderr and not (tmp_path / "idx").exists()

@@ -60,14 +60,14 @@ def resolve_model(cfg: DescribeConfig) -> tuple[DescribeConfig, str]:
 def _why_unusable(cfg: DescribeConfig) -> str:
     from pathlib import Path
 
-    if not (Path(cfg.model).is_dir() or _in_hub_cache(cfg.model)):
+    if not (Path(cfg.model).is_dir() or in_hub_cache(cfg.model)):
         return "no local copy and no hub cache entry, and model hubs are not reached at run time"
     if cfg.device == "auto" and not _has_cuda():
         return "no GPU; set describe.device=cpu to run it on the CPU anyway"
     return ""
 
 
-def _in_hub_cache(model_id: str) -> bool:
+def in_hub_cache(model_id: str) -> bool:
     try:
         from huggingface_hub import try_to_load_from_cache
 

@@ -42,13 +42,14 @@ class SiglipEmbedder:
         import torch
         from transformers import AutoModel, AutoProcessor
 
+        if reason := why_unavailable(self.name):
+            raise ValueError(f"frames.model {self.name!r} cannot be loaded: {reason}")
         path = str(build_tiny_siglip()) if self.name == TINY_SIGLIP else self.name
-        local = Path(path).is_dir()
         cuda = torch.cuda.is_available() and self._device_choice != "cpu"
         self.device = torch.device("cuda" if cuda else "cpu")
-        self.processor = AutoProcessor.from_pretrained(path, local_files_only=local)
+        self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)  # a folder or the hub cache
         dtype = torch.float16 if cuda else torch.float32
-        self.model = AutoModel.from_pretrained(path, dtype=dtype, local_files_only=local).to(self.device).eval()
+        self.model = AutoModel.from_pretrained(path, dtype=dtype, local_files_only=True).to(self.device).eval()
         config = self.model.config
         self.dim = int(getattr(config, "projection_dim", 0) or config.vision_config.hidden_size)
         log.info("loaded visual embedder %s on %s", self.name, self.device)
@@ -84,6 +85,18 @@ def _unit(out) -> np.ndarray:
     tensor = getattr(out, "pooler_output", out)
     x = tensor.float().cpu().numpy()
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def why_unavailable(model: str) -> str:
+    """Why ``model`` cannot be loaded here ('' when it can): a folder, the tiny test model, or a hub id already in
+    the local cache load; nothing is downloaded at run time."""
+    if model == TINY_SIGLIP or Path(model).is_dir():
+        return ""
+    from pipeline.describe.factory import in_hub_cache
+
+    if in_hub_cache(model):
+        return ""
+    return f"no local folder and no hub cache entry (fetch it once with `huggingface-cli download {model}`)"
 
 
 def make_visual_embedder(
