@@ -302,3 +302,15 @@ def test_a_batch_larger_than_the_bound_does_not_stall():
     report, writer = run(executor, "describe.batch_size=64", "ray.max_chunks_in_flight=3")
     assert report.exit_code == 0 and len(writer.written) == 50
     assert max(len(b) for b in executor.batches) <= 3
+
+
+def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_on_cuda():
+    from workers.ray_job import gpu_shares
+
+    cfg = load_config("tiny.yaml", ["ray.num_decode_workers=3"])
+    assert gpu_shares(cfg, 0) == (0.0, 0.0) and gpu_shares(cfg, 2) == (0.0, 1.0)  # no frames: decode on CPUs
+    auto = load_config("tiny.yaml", ["ray.num_decode_workers=3", "frames.enabled=true"])
+    assert gpu_shares(auto, 2) == (0.0, 1.0)  # frames.device auto: CPU decode actors, placeable anywhere
+    cuda = load_config("tiny.yaml", ["ray.num_decode_workers=3", "frames.enabled=true", "frames.device=cuda"])
+    decode, model = gpu_shares(cuda, 2)
+    assert (decode, model) == (0.25, 0.5) and model + 2 * decode <= 1  # a GPU holds its model and two decoders

@@ -16,6 +16,7 @@ This file is only the Ray side: starting Ray, the actors, and turning Ray's erro
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,19 @@ def init_ray(cfg: VidseekConfig):
     return ray
 
 
+def gpu_shares(cfg: VidseekConfig, gpus: int) -> tuple[float, float]:
+    """GPUs a decode actor and a model actor ask Ray for. A model actor has a GPU of its own; with
+    ``frames.device: cuda`` the decode actors embed frames on the GPUs too, sharing them with the model actors
+    (half of each GPU split among the decode actors placed on it: the image-text model is small beside the VLM).
+    Otherwise decode actors take no GPU, so they can run on CPU-only nodes (``ray.decode_resources``)."""
+    if not gpus:
+        return 0.0, 0.0
+    if not (cfg.frames.enabled and cfg.frames.device == "cuda"):
+        return 0.0, 1.0
+    per_gpu = math.ceil(cfg.ray.num_decode_workers / gpus)
+    return 0.5 / per_gpu, 0.5
+
+
 @dataclass(eq=False)
 class RayWorker:
     actor: object
@@ -95,8 +109,10 @@ class RayExecutor:
         self.ray = init_ray(cfg)
         self.cfg = cfg
         self._gpus = int(self.ray.cluster_resources().get("GPU", 0))
-        self._decode_cls = self.ray.remote(num_cpus=1, resources=dict(cfg.ray.decode_resources))(decode_worker)
-        self._model_cls = self.ray.remote(num_gpus=1 if self._gpus else 0, num_cpus=1)(model_worker)
+        decode_gpus, model_gpus = gpu_shares(cfg, self._gpus)
+        resources = dict(cfg.ray.decode_resources)
+        self._decode_cls = self.ray.remote(num_cpus=1, num_gpus=decode_gpus, resources=resources)(decode_worker)
+        self._model_cls = self.ray.remote(num_gpus=model_gpus, num_cpus=1)(model_worker)
 
     def gpus(self) -> int:
         return self._gpus
