@@ -125,3 +125,21 @@ def test_backend_none_needs_the_frame_index():
 
     with pytest.raises((ConfigError, ValueError), match="frames.enabled"):
         config("describe.backend=none")
+
+
+def test_another_image_text_model_is_refused_with_the_remedy(tmp_path, media, visual):
+    from pipeline.index.settings import SettingsConflict
+
+    index = tmp_path / "idx"
+    ingest(index, [media("fire2.mp4")], config("describe.backend=none", *FRAMES), None, visual)
+
+    class Other:  # the same vectors under another model's name
+        name, dim = "another-siglip", visual.dim
+
+        def embed_images(self, frames):
+            return visual.embed_images(frames)
+
+    before = spans_of(index)
+    with pytest.raises(SettingsConflict, match="frames.model=tiny-random-siglip, the configuration gives another"):
+        ingest(index, [media("bikes.mp4")], config("describe.backend=none", *FRAMES), None, Other())
+    assert spans_of(index) == before  # nothing of the other model's was written

@@ -79,6 +79,8 @@ def check_index_settings(index: Path, cfg) -> None:
     folder = Index(index)
     if folder.exists:
         folder.settings(cfg.index)
+        if cfg.frames.enabled:
+            folder.check_frame_model(cfg.frames.model)
 
 
 def open_index(index: Path):

@@ -61,6 +61,16 @@ class Index:
         finally:
             catalog.close()
 
+    def check_frame_model(self, model: str) -> None:
+        """SettingsConflict where the frame index was built with another image-text model."""
+        from pipeline.index.frames import check_frame_model
+
+        catalog = Catalog(self.dir)
+        try:
+            check_frame_model(self.dir, catalog, model)
+        finally:
+            catalog.close()
+
     def searcher(self, embedder: Embedder | None = None):
         from pipeline.search import Searcher
 

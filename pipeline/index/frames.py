@@ -124,21 +124,30 @@ class FrameRecords:
         shutil.rmtree(self.root / video_id, ignore_errors=True)
 
 
+def check_frame_model(index_dir: Path, catalog: Catalog, model: str) -> None:
+    """SettingsConflict where the index's frame index was built with another image-text model: its vectors
+    would not compare with the new ones."""
+    from pipeline.index.settings import SettingsConflict
+
+    known = catalog.get_meta(META_EMBEDDER)
+    if known is not None and known != model:
+        raise SettingsConflict(
+            f"{index_dir}'s frame index was built with frames.model={known}, the configuration gives {model}: "
+            f"leave frames.model out, or remove {IndexLayout(index_dir).frame_vectors.name} and "
+            f"{IndexLayout(index_dir).frame_records.name}/ to build the frame index anew"
+        )
+
+
 class FrameIndex:
     """The writer's part for frames: records, then catalog, then vectors (as for captions)."""
 
     def __init__(self, index_dir: Path, catalog: Catalog, embedder_name: str, dim: int, settings: IndexConfig):
-        self.catalog, self.records = catalog, FrameRecords(index_dir)
-        known = catalog.get_meta(META_EMBEDDER)
-        if known is None:
+        self.catalog, self.records, self.dir = catalog, FrameRecords(index_dir), index_dir
+        check_frame_model(index_dir, catalog, embedder_name)
+        if catalog.get_meta(META_EMBEDDER) is None:
             catalog.set_meta(META_EMBEDDER, embedder_name)
             catalog.set_meta(META_DIM, str(dim))
             self.records.keep_embedder(embedder_name, dim)
-        elif known != embedder_name:
-            raise ValueError(
-                f"{index_dir}'s frame index was built with {known!r}, not {embedder_name!r}; use the same "
-                "frames.model, or remove the index's frames (frames.faiss, frames/) to build it anew"
-            )
         self.vectors = VectorIndex(index_dir, dim, settings, path=IndexLayout(index_dir).frame_vectors)
 
     def write(self, rows: list[FrameSpanRecord]) -> None:

@@ -22,7 +22,7 @@ from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import ContextVectors, update_context
 from pipeline.index.damage import IndexDamaged, set_aside
-from pipeline.index.frames import FrameIndex, open_frame_index, rebuild_frames
+from pipeline.index.frames import FrameIndex, check_frame_model, open_frame_index, rebuild_frames
 from pipeline.index.hubness import update_hubness
 from pipeline.index.layout import IndexLayout
 from pipeline.index.lock import IndexLock
@@ -159,6 +159,7 @@ class IndexWriter:
             return
         if self.frames is None:
             self.frames = FrameIndex(self.dir, self.catalog, embedder_name, len(rows[0].vector), self.settings)
+        check_frame_model(self.dir, self.catalog, embedder_name)
         self.frames.write(rows)
         if time.monotonic() - self._last_save > SAVE_EVERY_S:
             self.save()
