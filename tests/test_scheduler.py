@@ -309,8 +309,10 @@ def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_on_cuda():
 
     cfg = load_config("tiny.yaml", ["ray.num_decode_workers=3"])
     assert gpu_shares(cfg, 0) == (0.0, 0.0) and gpu_shares(cfg, 2) == (0.0, 1.0)  # no frames: decode on CPUs
-    auto = load_config("tiny.yaml", ["ray.num_decode_workers=3", "frames.enabled=true"])
-    assert gpu_shares(auto, 2) == (0.0, 1.0)  # frames.device auto: CPU decode actors, placeable anywhere
-    cuda = load_config("tiny.yaml", ["ray.num_decode_workers=3", "frames.enabled=true", "frames.device=cuda"])
-    decode, model = gpu_shares(cuda, 2)
+    frames = ["ray.num_decode_workers=3", "frames.enabled=true"]
+    cpu = load_config("tiny.yaml", [*frames, "frames.device=cpu"])
+    pooled = load_config("tiny.yaml", [*frames, "ray.decode_resources={cpu_node: 1}"])
+    assert gpu_shares(cpu, 2) == gpu_shares(pooled, 2) == (0.0, 1.0)  # CPU decode actors, placed where asked
+    assert gpu_shares(load_config("tiny.yaml", frames), 0) == (0.0, 0.0)
+    decode, model = gpu_shares(load_config("tiny.yaml", frames), 2)  # auto, GPUs: the frames are embedded on them
     assert (decode, model) == (0.25, 0.5) and model + 2 * decode <= 1  # a GPU holds its model and two decoders
