@@ -83,7 +83,7 @@ def init_ray(cfg: VidseekConfig):
 def gpu_shares(cfg: VidseekConfig, gpus: int) -> tuple[float, float]:
     """GPUs a decode actor and a model actor ask Ray for. A model actor has a GPU of its own. With the frame
     index on a cluster with GPUs, the decode actors embed frames on the GPUs too, sharing them with the model
-    actors (half of each GPU split among the decode actors placed on it: the image-text model is small beside
+    actors (0.4 of each GPU split among the decode actors placed on it: the image-text model is small beside
     the VLM), unless ``frames.device`` is ``cpu``, or is ``auto`` and ``ray.decode_resources`` sends the decode
     actors to nodes of their own (CPU nodes, typically)."""
     if not gpus:
@@ -92,7 +92,7 @@ def gpu_shares(cfg: VidseekConfig, gpus: int) -> tuple[float, float]:
     if not cfg.frames.enabled or device == "cpu" or (device == "auto" and cfg.ray.decode_resources):
         return 0.0, 1.0
     per_gpu = math.ceil(cfg.ray.num_decode_workers / gpus)
-    return 0.5 / per_gpu, 0.5
+    return 0.4 / per_gpu, 0.6  # over half: two model actors never share a GPU
 
 
 @dataclass(eq=False)
