@@ -30,7 +30,7 @@ def test_unknown_key_names_key_and_allowed_keys():
 
 
 def test_unknown_section_lists_sections():
-    with pytest.raises(ConfigError, match="allowed here: decode, describe, embed, index, ray"):
+    with pytest.raises(ConfigError, match="allowed here: decode, describe, embed, frames, index, ray"):
         load_config(None, ["decoder.fps=2"])
 
 
@@ -61,5 +61,5 @@ def test_an_unknown_key_in_a_file_names_the_allowed_ones(tmp_path):
     path.write_text("foo:\n  x: 1\ndecode:\n  fsp: 1\n")
     with pytest.raises(ConfigError) as raised:
         load_config(path)
-    assert "foo: unknown key; allowed here: decode, describe, embed, index, ray, live, answer" in str(raised.value)
+    assert "foo: unknown key; allowed here: decode, describe, embed, frames, index, ray, live, answer" in str(raised.value)
     assert "decode.fsp: unknown key; allowed here: backend, fps," in str(raised.value)
