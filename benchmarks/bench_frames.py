@@ -1,7 +1,7 @@
 """Frame embedding for a frame index: frames per second on this machine, and vectors per footage-hour with and
 without merging near-identical consecutive frames, on a fixed-camera clip and a moving one from ../shared/media.
 
-    python benchmarks/bench_frames.py [--seconds 60] [--min-cosine 0.95 0.99]
+    python benchmarks/bench_frames.py [--seconds 60] [--min-cosine 0.95 0.99] [--device cuda]
 
 Models: the tiny random SigLIP the tests use, and SigLIP's base architecture (12 layers, 768 wide, 224 px,
 patch 16: what google/siglip2-base-patch16-224 computes) with random weights, built from its config, so the cost
@@ -36,17 +36,19 @@ def decoded_frames(name: str, seconds: float) -> tuple[np.ndarray, np.ndarray, f
     return chunk.frames, chunk.pts_s, end
 
 
-def base_random_siglip():
-    """SigLIP base with random weights, and the tiny model's processor (the same image preprocessing)."""
+def base_random_siglip(device: str = "cpu"):
+    """SigLIP base with random weights (fp16 on a GPU, as the embedder loads real ones), and the tiny model's
+    processor (the same image preprocessing)."""
     import torch
     from transformers import SiglipConfig, SiglipModel
 
     from pipeline.embed.visual import TINY_SIGLIP, SiglipEmbedder
 
-    embedder = SiglipEmbedder(TINY_SIGLIP, device="cpu")
+    embedder = SiglipEmbedder(TINY_SIGLIP, device=device)
     embedder.load()  # the processor
     torch.manual_seed(0)
-    embedder.model = SiglipModel(SiglipConfig()).eval()
+    dtype = torch.float16 if embedder.device.type == "cuda" else torch.float32
+    embedder.model = SiglipModel(SiglipConfig()).to(embedder.device, dtype).eval()
     embedder.dim, embedder.name = 768, "siglip-base (random weights)"
     return embedder
 
@@ -55,17 +57,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60.0, help="footage decoded from each clip")
     parser.add_argument("--min-cosine", type=float, nargs="+", default=[0.95, 0.99])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
     import torch
 
     from pipeline.embed.visual import TINY_SIGLIP, SiglipEmbedder, frame_spans
 
-    torch.set_num_threads(2)
-    tiny = SiglipEmbedder(TINY_SIGLIP, device="cpu")
+    if args.device == "cpu":
+        torch.set_num_threads(2)  # this machine's two cores, as the table in RESULTS was measured
+    elif not torch.cuda.is_available():
+        sys.exit("no CUDA GPU here")
+    tiny = SiglipEmbedder(TINY_SIGLIP, device=args.device)
     tiny.load()
     clips = {kind: decoded_frames(name, args.seconds) for kind, name in CLIPS.items()}
     print(f"{'model':<30} {'frames/s':>9}  {'clip':<13} {'merge at':>8} {'vectors/footage h':>18} {'MB/footage h':>13}")
-    for embedder in (tiny, base_random_siglip()):
+    for embedder in (tiny, base_random_siglip(args.device)):
         for kind, (frames, pts, end) in clips.items():
             embedder.embed_images(frames[:2])  # warm-up
             start = time.perf_counter()

@@ -29,4 +29,6 @@ step compare-128 220 env TORCH_LOGS=cudagraphs,recompiles $BENCH --batches 32 --
 step varied-512 150 $BENCH --batches 16 --new-tokens 512 --varied --decode eager continuous $SMOKE
 # 4. As on an H100 80GB.
 step h100-80gb 60 $BENCH --batches 32 --new-tokens 128 --memory-gb 80 $SMOKE
+# 5. The frame index's image-text model (SigLIP base, random weights) on the GPU: frames embedded per second.
+step frames 90 python benchmarks/bench_frames.py --device cuda --seconds 60
 step gpu-tests 60 python -m pytest -q -m gpu tests/test_gpu.py
