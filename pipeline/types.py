@@ -2,7 +2,8 @@
 
     video file -> VideoInfo -> ChunkSpan -> FrameChunk -> ChunkDescription (caption + Events)
                -> Segment (one indexed text with its time span) -> Hit (a search answer)
-    and beside them, per video: VideoRecord (its state in the index)
+    and beside them: FrameChunk -> FrameSpanRecord (alike frames, one vector: the frame index); per video,
+    VideoRecord (its state in the index)
 
 Every time is in seconds on the file's own clock, as ffprobe and a browser show it: the frames' presentation
 timestamps (PTS) from the container, as they are (a video stream that starts after its audio starts after 0).

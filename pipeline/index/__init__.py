@@ -3,6 +3,7 @@
 Index.open(dir)                                       the folder: its recorded settings, a searcher, the writer
 IndexWriter(dir, embedder).write(ChunkDescription)   Parquet, then catalog, then FAISS
 rebuild_index(dir, embedder)                          catalog + FAISS from the Parquet records
+writer.write_frames(rows, model)                      the frame index (pipeline.index.frames), the same way
 """
 
 from pipeline.index.catalog import Catalog
