@@ -60,7 +60,10 @@ def test_frames_only_then_described_by_a_later_run(tmp_path, media, visual):
     (video,) = catalog.videos()
     assert (video.status, video.model, video.chunks) == ("complete", "", 0)  # searchable by frames, no captions
     catalog.close()
-    record_times = {p: p.stat().st_mtime_ns for p in IndexLayout(index).frame_records.rglob("*.parquet")}
+    records = IndexLayout(index).frame_records
+    merged = sorted(p.name for p in records.iterdir() if p.name != "embedder.json")
+    assert merged == [f"{video.video_id}.parquet"]  # the chunk files were merged when the video finished
+    record_times = {p: p.stat().st_mtime_ns for p in records.rglob("*.parquet")}
 
     describer = FrameCountDescriber()
     (again,) = ingest(index, [media(CLIP)], config(*FRAMES), describer, visual).results
@@ -143,3 +146,25 @@ def test_another_image_text_model_is_refused_with_the_remedy(tmp_path, media, vi
     with pytest.raises(SettingsConflict, match="frames.model=tiny-random-siglip, the configuration gives another"):
         ingest(index, [media("bikes.mp4")], config("describe.backend=none", *FRAMES), None, Other())
     assert spans_of(index) == before  # nothing of the other model's was written
+
+
+def test_a_chunk_written_again_after_the_merge_replaces_its_rows(tmp_path):
+    from pipeline.index.frames import FrameRecords
+    from pipeline.types import FrameSpanRecord
+
+    records = FrameRecords(tmp_path)
+    first = [FrameSpanRecord(i, f"c{i}", "v", "/v.mp4", i * 10.0, i * 10.0 + 10, 10, [1.0, 0.0]) for i in range(3)]
+    for row in first:
+        records.write_chunk([row])
+    records.compact("v")
+    again = [
+        FrameSpanRecord(7, "c1", "v", "/v.mp4", 10.0, 14.0, 4, [0.0, 1.0]),
+        FrameSpanRecord(8, "c1", "v", "/v.mp4", 14.0, 20.0, 6, [0.0, 1.0]),
+    ]
+    records.write_chunk(again)  # c1 described... embedded again (say, another merge_cosine)
+    assert sorted(r.frame_id for r in records.rows("v")) == [0, 2, 7, 8] and records.ids("v") == {0, 2, 7, 8}
+    assert records.chunk_ids("v") == {"c0", "c1", "c2"} and records.video_ids() == ["v"]
+    records.compact("v")
+    assert sorted(r.frame_id for r in records.rows("v")) == [0, 2, 7, 8] and not (records.root / "v").exists()
+    records.remove_video("v")
+    assert records.video_ids() == [] and records.rows("v") == []

@@ -5,6 +5,7 @@ Each decoded frame is embedded by an image-text model (pipeline.embed.visual); c
 second). The spans go where the captions go, in the same order and with the same repair:
 
     DIR/frames/<video_id>/<chunk_id>.parquet   the durable record of one chunk's spans, vectors included
+    DIR/frames/<video_id>.parquet              ... merged into one file when the video finishes
     DIR/frames/embedder.json                   which image-text model made them, and its dimension
     catalog table frame_spans                  what each vector is (video, chunk, start_s, end_s)
     DIR/frames.faiss                           the vectors, by frame id (a hash of chunk id and ordinal)
@@ -57,8 +58,8 @@ def frame_records(chunk: FrameChunk, embedder, merge_cosine: float) -> list[Fram
 
 
 class FrameRecords:
-    """The Parquet files of the frame index, one per chunk (never compacted: a footage-hour at 60 s chunks is 60
-    small files)."""
+    """The Parquet files of the frame index: one per chunk while a video is ingested, merged into one file per video
+    when it finishes (as the caption records are), so an archive of many hours stays a file per video."""
 
     def __init__(self, index_dir: Path) -> None:
         self.root = IndexLayout(index_dir).frame_records
@@ -77,51 +78,82 @@ class FrameRecords:
         write_atomic(self.root / "embedder.json", lambda tmp: tmp.write_text(text))
 
     def write_chunk(self, rows: list[FrameSpanRecord]) -> None:
-        import pyarrow as pa
-
         folder = self.root / rows[0].video_id
         folder.mkdir(exist_ok=True)
-        write_table(
-            pa.Table.from_pylist([r.__dict__ for r in rows], schema=_schema()), folder / f"{rows[0].chunk_id}.parquet"
-        )
+        write_table(_table([r.__dict__ for r in rows]), folder / f"{rows[0].chunk_id}.parquet")
+
+    def compact(self, video_id: str) -> None:
+        """Merge the video's chunk files into ``<video_id>.parquet`` (written whole, then renamed), then drop them."""
+        parts = self._parts(video_id)
+        if not parts:
+            return
+        write_table(_table(self._read(video_id, None, None)), self._merged(video_id))
+        for part in parts:
+            part.unlink()
+        (self.root / video_id).rmdir()
 
     def video_ids(self) -> list[str]:
         with os.scandir(self.root) as entries:
-            return sorted(e.name for e in entries if e.is_dir())
+            names = [e.name for e in entries if e.is_dir() or e.name.endswith(".parquet")]
+        return sorted({name.removesuffix(".parquet") for name in names})
 
     def chunk_ids(self, video_id: str) -> set[str]:
-        """The chunks embedded (their file names: nothing is read)."""
-        folder = self.root / video_id
-        return {p.stem for p in folder.glob("*.parquet")} if folder.is_dir() else set()
+        """The chunks embedded: the chunk files' names, and the merged file's chunk column."""
+        merged = self._read_merged(video_id, ["chunk_id"], [])  # unreadable: its chunks count as not embedded
+        return {p.stem for p in self._parts(video_id)} | {r["chunk_id"] for r in merged}
 
     def rows(self, video_id: str, unreadable: list[Unreadable] | None = None) -> list[FrameSpanRecord]:
-        """Every span of the video's chunks. With ``unreadable``, a file that cannot be read is listed there and
-        left out; without, it raises IndexDamaged naming it."""
+        """Every span of the video's chunks, a chunk written again taken from its newest file. With
+        ``unreadable``, a file that cannot be read is listed there and left out; without, it raises IndexDamaged
+        naming it."""
         return [FrameSpanRecord(**r) for r in self._read(video_id, None, unreadable)]
 
     def ids(self, video_id: str) -> set[int]:
         """The video's frame ids, read alone (the vectors are most of each file); unreadable files are left out."""
-        return {r["frame_id"] for r in self._read(video_id, ["frame_id"], [])}
+        return {r["frame_id"] for r in self._read(video_id, ["chunk_id", "frame_id"], [])}
+
+    def remove_video(self, video_id: str) -> None:
+        shutil.rmtree(self.root / video_id, ignore_errors=True)
+        self._merged(video_id).unlink(missing_ok=True)
+
+    def _merged(self, video_id: str) -> Path:
+        return self.root / f"{video_id}.parquet"
+
+    def _parts(self, video_id: str) -> list[Path]:
+        folder = self.root / video_id
+        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
     def _read(self, video_id: str, columns: list[str] | None, unreadable: list[Unreadable] | None) -> list[dict]:
+        """The chunk files' rows, then the merged file's rows of the chunks no chunk file holds (newer)."""
+        columns = None if columns is None else sorted({*columns, "chunk_id"})
+        parts = [row for path in self._parts(video_id) for row in self._read_file(path, columns, unreadable)]
+        newer = {r["chunk_id"] for r in parts}
+        return parts + [r for r in self._read_merged(video_id, columns, unreadable) if r["chunk_id"] not in newer]
+
+    def _read_merged(self, video_id: str, columns: list[str] | None, unreadable: list[Unreadable] | None):
+        path = self._merged(video_id)
+        return self._read_file(path, columns, unreadable) if path.exists() else []
+
+    def _read_file(self, path: Path, columns: list[str] | None, unreadable: list[Unreadable] | None) -> list[dict]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         from pipeline.index.damage import IndexDamaged
 
-        out = []
-        for path in sorted((self.root / video_id).glob("*.parquet")):
-            try:
-                out += pq.read_table(path, columns=columns).to_pylist()
-            except (pa.ArrowException, OSError) as exc:
-                reason = f"{exc.__class__.__name__}: {str(exc)[:200]}"
-                if unreadable is None:
-                    raise IndexDamaged(path, reason, self.root.parent) from None
-                unreadable.append(Unreadable(path, reason))
-        return out
+        try:
+            return pq.read_table(path, columns=columns).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            reason = f"{exc.__class__.__name__}: {str(exc)[:200]}"
+            if unreadable is None:
+                raise IndexDamaged(path, reason, self.root.parent) from None
+            unreadable.append(Unreadable(path, reason))
+            return []
 
-    def remove_video(self, video_id: str) -> None:
-        shutil.rmtree(self.root / video_id, ignore_errors=True)
+
+def _table(rows: list[dict]):
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(rows, schema=_schema())
 
 
 def check_frame_model(index_dir: Path, catalog: Catalog, model: str) -> None:

@@ -193,6 +193,8 @@ class IndexWriter:
         """Compact the video's records and mark it; ``save=False`` leaves the FAISS save to the caller (bulk
         loads), which is safe: a crash before the save is repaired from the records on the next open."""
         self.records.compact(video_id)
+        if self.frames is not None:
+            self.frames.records.compact(video_id)
         if save:
             self.save()
         self.catalog.set_video(video_id, status=status, reason=reason, num_chunks=num_chunks)
