@@ -104,11 +104,11 @@ class FrameSearcher:
 
     @classmethod
     def of(cls, index_dir: Path, catalog: Catalog, visual=None) -> FrameSearcher | None:
-        """The index's frame searcher, or None where it has no frame index."""
-        try:
-            return cls(index_dir, catalog, visual)
-        except ValueError:
+        """The index's frame searcher, or None where it has no frame index (a damaged one raises IndexDamaged,
+        naming the file and the remedy)."""
+        if catalog.get_meta(META_EMBEDDER) is None or not IndexLayout(index_dir).frame_vectors.exists():
             return None
+        return cls(index_dir, catalog, visual)
 
     @property
     def visual(self):

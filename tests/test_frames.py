@@ -168,3 +168,33 @@ def test_a_chunk_written_again_after_the_merge_replaces_its_rows(tmp_path):
     assert sorted(r.frame_id for r in records.rows("v")) == [0, 2, 7, 8] and not (records.root / "v").exists()
     records.remove_video("v")
     assert records.video_ids() == [] and records.rows("v") == []
+
+
+def test_damaged_frame_files_are_named_and_a_rebuild_repairs_them(tmp_path, media, visual):
+    from pipeline.index.damage import IndexDamaged
+    from pipeline.index.health import diagnose
+    from pipeline.search import Searcher
+
+    index = tmp_path / "idx"
+    ingest(index, [media("bikes.mp4"), media("fire2.mp4")], config("describe.backend=none", *FRAMES), None, visual)
+    files = IndexLayout(index)
+    files.frame_vectors.write_bytes(b"not a faiss file")
+    catalog = Catalog(index)
+    fire2_id = catalog.find_video(media("fire2.mp4")).video_id
+    catalog.close()
+    damaged_record = files.frame_records / f"{fire2_id}.parquet"
+    damaged_record.write_bytes(damaged_record.read_bytes()[:100])  # truncated
+    problems = diagnose(index)
+    assert any("frames.faiss" in p and "index rebuild" in p for p in problems), problems
+    assert any(damaged_record.name in p and "embeds its chunks again" in p for p in problems), problems
+    with pytest.raises(IndexDamaged, match="frames.faiss"):
+        Searcher(index, HashingEmbedder(), visual=visual)
+    rebuilt = rebuild_index(index, HashingEmbedder())
+    assert rebuilt.frame_spans > 0 and diagnose(index) == []
+    assert list((files.damaged / "frames").glob(f"{fire2_id}.parquet.damaged-*"))  # set aside, not deleted
+    hits = Searcher(index, HashingEmbedder(), visual=visual).search("anything", k=3, modality="visual")
+    assert hits and all(h.video_id != fire2_id for h in hits)
+    again = ingest(
+        index, [media("bikes.mp4"), media("fire2.mp4")], config("describe.backend=none", *FRAMES), None, visual
+    )
+    assert [r.status for r in again.results] == ["skipped", "ingested"]  # fire2's frames embedded again

@@ -27,6 +27,7 @@ import numpy as np
 
 from pipeline.config import IndexConfig
 from pipeline.index.catalog import Catalog
+from pipeline.index.damage import IndexDamaged, stamp
 from pipeline.index.layout import IndexLayout
 from pipeline.index.records import Unreadable, vectors_of, write_atomic, write_table
 from pipeline.index.vectors import VectorIndex
@@ -34,6 +35,7 @@ from pipeline.types import FrameChunk, FrameSpanRecord, segment_id_for
 
 META_EMBEDDER = "frame_embedder"  # the visual embedder's name and dimension, recorded in the catalog
 META_DIM = "frame_dim"
+FRAMES_REMEDY = "sets it aside; the next ingest with frames.enabled embeds its chunks again"
 
 
 def frame_records(chunk: FrameChunk, embedder, merge_cosine: float) -> list[FrameSpanRecord]:
@@ -112,6 +114,12 @@ class FrameRecords:
         """The video's frame ids, read alone (the vectors are most of each file); unreadable files are left out."""
         return {r["frame_id"] for r in self._read(video_id, ["chunk_id", "frame_id"], [])}
 
+    def check(self, video_id: str) -> list[Unreadable]:
+        """The video's files that cannot be read (what `vidseek status` reports)."""
+        unreadable: list[Unreadable] = []
+        self._read(video_id, ["chunk_id"], unreadable)
+        return unreadable
+
     def remove_video(self, video_id: str) -> None:
         shutil.rmtree(self.root / video_id, ignore_errors=True)
         self._merged(video_id).unlink(missing_ok=True)
@@ -137,8 +145,6 @@ class FrameRecords:
     def _read_file(self, path: Path, columns: list[str] | None, unreadable: list[Unreadable] | None) -> list[dict]:
         import pyarrow as pa
         import pyarrow.parquet as pq
-
-        from pipeline.index.damage import IndexDamaged
 
         try:
             return pq.read_table(path, columns=columns).to_pylist()
@@ -232,7 +238,8 @@ def open_frame_index(index_dir: Path, catalog: Catalog, settings: IndexConfig) -
 
 def rebuild_frames(index_dir: Path, catalog: Catalog, settings: IndexConfig) -> int:
     """The frame index's catalog rows and vectors from its records (``vidseek index rebuild``): the vectors are
-    written beside the old file and renamed over it; returns how many spans."""
+    written beside the old file and renamed over it; an unreadable record is moved to ``DIR/damaged/frames/`` (the
+    next ingest with the frame index embeds its chunks again). Returns how many spans."""
     records = FrameRecords(index_dir)
     if (kept := records.embedder()) is None:
         return 0
@@ -245,7 +252,13 @@ def rebuild_frames(index_dir: Path, catalog: Catalog, settings: IndexConfig) -> 
     vectors, total = VectorIndex(index_dir, dim, settings, path=new_file), 0
     for video_id in records.video_ids():
         catalog.remove_frame_spans(video_id)
-        if rows := records.rows(video_id, unreadable=[]):
+        unreadable: list[Unreadable] = []
+        rows = records.rows(video_id, unreadable)
+        for bad in unreadable:
+            target = files.damaged / bad.path.relative_to(files.dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(bad.path, target.with_name(target.name + stamp()))
+        if rows:
             catalog.upsert_frame_spans(rows)
             vectors.upsert(np.array([r.frame_id for r in rows]), vectors_of(rows))
             total += len(rows)

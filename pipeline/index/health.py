@@ -11,6 +11,7 @@ from pathlib import Path
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import ContextVectors
 from pipeline.index.damage import IndexDamaged
+from pipeline.index.frames import FRAMES_REMEDY, META_DIM, FrameRecords
 from pipeline.index.layout import IndexLayout
 from pipeline.index.lock import IndexLock
 from pipeline.index.records import DAMAGED_REMEDY, RecordStore
@@ -58,6 +59,11 @@ def diagnose(index_dir: Path) -> list[str]:
                 ContextVectors(index_dir, dim, mapped=True)
             except ValueError as exc:
                 problems.append(str(exc))
+    if catalog is not None and files.frame_vectors.exists() and (frame_dim := catalog.get_meta(META_DIM)):
+        try:
+            VectorIndex(index_dir, int(frame_dim), mapped=True, path=files.frame_vectors)
+        except ValueError as exc:
+            problems.append(str(exc))
     if catalog is not None:
         catalog.close()
     if files.records.is_dir():
@@ -65,4 +71,9 @@ def diagnose(index_dir: Path) -> list[str]:
         for video_id in records.video_ids():
             for bad in records.check(video_id):
                 problems.append(str(IndexDamaged(bad.path, bad.reason, index_dir, DAMAGED_REMEDY)))
+    if files.frame_records.is_dir():
+        frames = FrameRecords(index_dir)
+        for video_id in frames.video_ids():
+            for bad in frames.check(video_id):
+                problems.append(str(IndexDamaged(bad.path, bad.reason, index_dir, FRAMES_REMEDY)))
     return problems

@@ -374,8 +374,9 @@ def _rebuild_context(index_dir: Path, catalog: Catalog, embedder: Embedder, inde
 
 
 def mark_incomplete_videos(catalog: Catalog, records: RecordStore, moved: list[tuple[Unreadable, Path]]) -> dict:
-    """Mark failed every video whose records were unreadable, and every finished file whose records hold fewer
-    chunks than it had: the next ingest then describes the missing chunks again. Returns path -> reason."""
+    """Mark failed every video whose records were unreadable, and every finished, described file whose records
+    hold fewer chunks than it had: the next ingest then describes the missing chunks again (a frames-only video
+    has no caption records to count). Returns path -> reason."""
     where = {}
     for bad, target in moved:
         video_id = bad.path.name.split(".")[0] if bad.path.parent == records.root else bad.path.parent.name
@@ -383,7 +384,7 @@ def mark_incomplete_videos(catalog: Catalog, records: RecordStore, moved: list[t
     failed = {}
     for video in catalog.videos():
         have = len(records.chunk_ids(video.video_id))
-        short = video.status == "complete" and have < (video.num_chunks or 0)
+        short = video.status == "complete" and bool(video.model) and have < (video.num_chunks or 0)
         if video.video_id not in where and not short:
             continue
         held = f"records hold {have} of {video.num_chunks or have} chunks"
