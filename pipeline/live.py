@@ -25,6 +25,7 @@ import numpy as np
 from pipeline.config import VidseekConfig
 from pipeline.decode.stream import StreamDrop, StreamFrame, StreamGap, StreamReader
 from pipeline.describe.base import Describer
+from pipeline.index.frames import frame_records
 from pipeline.index.writer import IndexWriter
 from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
 
@@ -105,13 +106,21 @@ class Watcher:
         sources: list[str],
         cfg: VidseekConfig,
         writer: IndexWriter,
-        describer: Describer,
+        describer: Describer | None,
         on_chunk: Callable[[CommittedChunk], None] | None = None,
         on_gap: Callable[[str, StreamGap], None] | None = None,
+        visual=None,
     ) -> None:
+        """``describer`` None: frames only (``describe.backend: none``). With ``frames.enabled`` each chunk's frames
+        are indexed (by ``visual``, made from ``cfg.frames`` when not given) before the describer sees it."""
         if not sources:
             raise ValueError("nothing to watch: give a SOURCE or set live.sources in the config")
         self.cfg, self.writer, self.describer = cfg, writer, describer
+        if cfg.frames.enabled and visual is None:
+            from pipeline.embed.visual import make_visual_embedder
+
+            visual = make_visual_embedder(cfg.frames.model, cfg.frames.device, cfg.frames.batch_size)
+        self.visual = visual if cfg.frames.enabled else None
         self.on_chunk, self.on_gap = on_chunk, on_gap
         # A growing file is named by its absolute path, like an ingested one (a URL or device index stays as is).
         named = [os.path.abspath(s) if os.path.isfile(s) else s for s in sources]
@@ -141,9 +150,11 @@ class Watcher:
     # -- the commit loop (calling thread) -------------------------------------------------------------------
     def run(self, duration_s: float | None = None) -> list[CommittedChunk]:
         """Watch until ``stop`` is set (or ``duration_s`` passes); returns the committed chunks."""
-        self.describer.load()
+        if self.describer:
+            self.describer.load()
+        model = self.describer.name if self.describer else ""
         for state in self.sources.values():
-            self.writer.begin_video(state.video_id, state.source, 0, 0.0, self.describer.name, self.cfg.model_dump())
+            self.writer.begin_video(state.video_id, state.source, 0, 0.0, model, self.cfg.model_dump())
             self.writer.catalog.set_video(state.video_id, status="live")
             thread = threading.Thread(target=self._read, args=(state,), name=f"watch {state.source}", daemon=True)
             thread.start()
@@ -180,26 +191,38 @@ class Watcher:
                 self._record_gap(*item)
         if not chunks:
             return
+        if self.visual is not None:  # searchable by its frames before the model has described it
+            for chunk in chunks:
+                self.writer.write_frames(
+                    frame_records(self._utc_chunk(chunk), self.visual, self.cfg.frames.merge_cosine), self.visual.name
+                )
+            self.writer.save(contexts=False)
         model_started = time.monotonic()
-        results = self.describer.describe([self._model_chunk(c) for c in chunks])
+        results = (
+            self.describer.describe([self._model_chunk(c) for c in chunks]) if self.describer else [None] * len(chunks)
+        )
         model_s = time.monotonic() - model_started
         for chunk, result in zip(chunks, results, strict=True):
             state = self.sources[chunk.source]
             if isinstance(result, ChunkFailure):
                 self._record_gap(state, StreamGap(chunk.start_s, chunk.end_s, f"not described: {result.reason}"))
                 continue
-            self.writer.write(self._to_utc(result), decoder="stream")
+            if result is not None:
+                self.writer.write(self._to_utc(result), decoder="stream")
             state.chunks += 1
             if state.chunks % COMPACT_EVERY == 0:  # a camera watched for months must not pile up small files
                 self.writer.records.compact(state.video_id)
+                if self.writer.frames is not None:
+                    self.writer.frames.records.compact(state.video_id)
             state.first_s = chunk.start_s if state.first_s is None else state.first_s
             state.last_s = chunk.end_s
         self.writer.save(contexts=False)  # searchable now, by other processes too
         now = time.time()
         for chunk, result in zip(chunks, results, strict=True):
-            if isinstance(result, ChunkDescription):
+            if not isinstance(result, ChunkFailure):
                 latency_s = now - chunk.end_s
-                done = CommittedChunk(chunk.source, chunk.start_s, chunk.end_s, result.caption, latency_s, model_s)
+                caption = result.caption if result is not None else ""  # frames only: no caption
+                done = CommittedChunk(chunk.source, chunk.start_s, chunk.end_s, caption, latency_s, model_s)
                 self.committed.append(done)
                 if self.on_chunk:
                     self.on_chunk(done)
@@ -218,6 +241,12 @@ class Watcher:
         frames = [f for f in chunk.frames if f.rgb.shape == shape]
         pts = np.array([f.utc_s - o for f in frames])
         return FrameChunk(span, np.stack([f.rgb for f in frames]), pts, decoder="stream")
+
+    def _utc_chunk(self, chunk: LiveChunk) -> FrameChunk:
+        """The chunk on the index's clock (UTC seconds), as its frames are indexed."""
+        model = self._model_chunk(chunk)
+        span = ChunkSpan(chunk.video_id, chunk.source, chunk.start_s, chunk.end_s)
+        return FrameChunk(span, model.frames, model.pts_s + self.origin_s, decoder="stream")
 
     def _to_utc(self, d: ChunkDescription) -> ChunkDescription:
         o = self.origin_s

@@ -212,3 +212,31 @@ def test_several_sources_share_one_model(tmp_path, media, embedder):
     assert {c.span.video_path for c in describer.seen} == {s.url for s in senders}  # one describer for both
     context = ContextVectors(tmp_path, embedder.dim)  # each source's chunks have their context, its own only
     assert set(context.ids().tolist()) == catalog.segment_ids() and not catalog.context_stale()
+
+
+def test_a_live_source_is_indexed_by_its_frames_alone(tmp_path, media):
+    """`describe.backend: none` on a live source: each chunk's frames are indexed as it is cut (the tiny random
+    SigLIP: it cannot see), on the UTC clock, and visual searches find them; no model is loaded."""
+    from pipeline.embed.fake import HashingEmbedder
+
+    sender = StreamSender(media("bikes.mp4"), "file", tmp_path / "out").start()
+    wait_for(lambda: (tmp_path / "out").exists() and any((tmp_path / "out").iterdir()))
+    frames = ["describe.backend=none", "frames.enabled=true", "frames.model=tiny-random-siglip", "frames.device=cpu"]
+    writer = IndexWriter(tmp_path / "idx", HashingEmbedder())
+    watcher = Watcher([sender.url], load_config(None, [*LIVE, *frames]), writer, None)
+    started = time.time()
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(watcher.committed) >= 3, timeout_s=45)
+    finally:
+        watcher.stop.set()
+        thread.join(30)
+        sender.kill()
+    video_id = live_video_id(sender.url)
+    framed = writer.framed_chunk_ids(video_id)
+    writer.close()
+    assert len(framed) == len(watcher.committed) and all(c.caption == "" for c in watcher.committed)
+    hits = Searcher(tmp_path / "idx", HashingEmbedder()).search("cyclists", k=3, modality="visual")
+    now = time.time() + CHUNK_S  # a chunk closes when no later sample can fall in it: its end may lie ahead
+    assert hits and all(h.video_id == video_id and started - 1 <= h.start_s < h.end_s <= now for h in hits)

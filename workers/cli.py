@@ -23,6 +23,7 @@ from workers.cli_answers import ask, summarize
 from workers.cli_common import (
     IndexOpt,
     WaitOpt,
+    check_frames_model,
     check_index_settings,
     counted,
     err,
@@ -71,12 +72,10 @@ def ingest(
         print_dry_run(out, plan(paths, cfg, index), cfg.describe)
         raise typer.Exit(0)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    from pipeline.embed.visual import why_unavailable
     from workers.ingest_session import IngestSession
     from workers.progress import RichProgress, print_summary
 
-    if cfg.frames.enabled and (reason := why_unavailable(cfg.frames.model)):
-        raise fail(f"frames.model {cfg.frames.model!r} cannot be loaded: {reason}")
+    check_frames_model(cfg)
     index_folder(index)  # before minutes of loading a model
     check_index_settings(index, cfg)
     cfg = with_runnable_model(cfg)

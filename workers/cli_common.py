@@ -127,6 +127,15 @@ def load_config_or_exit(config: str | None, overrides: list[str]):
         raise fail(str(exc)) from None
 
 
+def check_frames_model(cfg) -> None:
+    """With the frame index on, its image-text model must be here (a folder or the hub cache): exit 2 before any
+    work otherwise, naming the model and the remedy."""
+    from pipeline.embed.visual import why_unavailable
+
+    if cfg.frames.enabled and (reason := why_unavailable(cfg.frames.model)):
+        raise fail(f"frames.model {cfg.frames.model!r} cannot be loaded: {reason}")
+
+
 def with_runnable_model(cfg):
     """The config with the model that will really run (the tiny one when the real one cannot load), printing the
     fallback notice."""

@@ -12,6 +12,7 @@ import typer
 from pipeline.timefmt import format_span
 from workers.cli_common import (
     IndexOpt,
+    check_frames_model,
     check_index_settings,
     err,
     fail,
@@ -56,8 +57,7 @@ def watch(
     sources = sources or cfg.live.sources
     if not sources:
         raise fail("nothing to watch: give a SOURCE or set live.sources in the config")
-    if not cfg.describes:
-        raise fail("vidseek watch needs a model: describe.backend none (frames only) is for files")
+    check_frames_model(cfg)
     index_folder(index)  # a file, or a folder that cannot be made: exit 2 before any model loads
     check_index_settings(index, cfg)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -70,8 +70,9 @@ def watch(
     session = IngestSession.open(index, cfg, remote=remote_of(index), on_alert=print_alert)
 
     def on_chunk(c) -> None:
+        caption = c.caption or "(indexed by its frames)"
         out.print(
-            f"{format_span(c.start_s, c.end_s)} {c.source} (+{c.latency_s:.1f} s): {c.caption}",
+            f"{format_span(c.start_s, c.end_s)} {c.source} (+{c.latency_s:.1f} s): {caption}",
             highlight=False,
             soft_wrap=True,
         )

@@ -47,7 +47,7 @@ class Index:
     def saved_at(self) -> tuple[int | None, ...]:
         """When the writer last saved what a searcher maps (vector files are replaced whole, the catalog is
         WAL): a long-lived searcher is reopened when this changes."""
-        files = (self.files.vectors, self.files.context)
+        files = (self.files.vectors, self.files.context, self.files.frame_vectors)
         return tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
 
     def settings(self, given: IndexConfig | None = None) -> IndexConfig:
