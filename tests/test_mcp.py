@@ -23,7 +23,7 @@ TEXTS = {
     (0.0, 60.0): ("A red truck arrives at the warehouse gate.", [Event(12.0, 20.0, "truck", "a red truck stops")]),
     (60.0, 120.0): ("A woman flips a pancake in a kitchen.", []),
 }
-TOOLS = {"search", "ask", "summarize", "list_videos", "get_video", "ingest"}
+TOOLS = {"search", "search_image", "ask", "summarize", "list_videos", "get_video", "ingest"}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,7 @@ def test_tools_search_videos_and_errors(index, tmp_path):
             await session.call_tool("get_video", {"video": "nope.mp4"}),
             await session.call_tool("ingest", {"paths": ["/etc/passwd"]}),
             await session.call_tool("search", {"query": "truck", "modality": "visual"}),
+            await session.call_tool("search_image", {"path": "/etc/passwd"}),
         ]
         return listed, found, one_video, videos, window, errors
 
@@ -117,6 +118,7 @@ def test_tools_search_videos_and_errors(index, tmp_path):
     assert "k" in messages[4] and "no indexed video matches 'nope.mp4'" in messages[5]
     assert "outside the media roots" in messages[6]
     assert "has no frame index: ingest with frames.enabled=true first" in messages[7]
+    assert "outside the media roots" in messages[8]
     assert not any("Traceback" in m for m in messages)
 
 
@@ -193,3 +195,27 @@ def test_streamable_http_needs_the_key_and_serves_the_tools(index, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_search_image_finds_moments_by_their_frames(tmp_path, media, embedder):
+    """The frame index through MCP (the tiny random SigLIP: it cannot see; the path, bounds and shape are what is
+    checked): an image under the media roots finds moments of kind frames."""
+    from PIL import Image
+
+    from pipeline.config import load_config
+    from pipeline.job import run_local
+
+    overrides = ["ray.enabled=false", "decode.chunk_s=5", "describe.backend=none", "frames.enabled=true"]
+    cfg = load_config("tiny.yaml", [*overrides, "frames.model=tiny-random-siglip", "frames.device=cpu"])
+    writer = IndexWriter(tmp_path / "idx", embedder)  # the server loads the index's own text model by name
+    run_local(cfg, [media("fire2.mp4")], writer, None)
+    writer.close()
+    root = tmp_path / "pictures"
+    root.mkdir()
+    Image.new("RGB", (64, 48), (200, 80, 20)).save(root / "flame.png")
+
+    async def steps(session):
+        return await session.call_tool("search_image", {"path": str(root / "flame.png"), "k": 2})
+
+    hits = payload(session_run(tmp_path / "idx", root, steps))
+    assert len(hits) == 2 and all(h["kind"] == "frames" and h["start_s"] < h["end_s"] for h in hits)

@@ -118,6 +118,20 @@ def build_server(tools: IndexTools):
         return [tools.moment(h) for h in hits]
 
     @server.tool()
+    def search_image(
+        path: str, k: int = 10, video: str | None = None, after_s: float | None = None, before_s: float | None = None
+    ) -> list[dict]:
+        """Moments that look like the image at ``path`` (a file under the media roots: JPEG, PNG, WebP...), from
+        the index's frame index, best first, as ``search`` returns them (kind ``frames``)."""
+        from pipeline.decode.image import read_image
+
+        if not 1 <= k <= MAX_RESULTS:
+            raise ToolError(f"k must be 1 to {MAX_RESULTS}, got {k}")
+        picture = guarded(lambda: read_image(Path(tools.confined(path))))
+        filters = guarded(lambda: Filters(video, after_s, before_s))
+        return [tools.moment(h) for h in guarded(lambda: tools.searcher().search_image(picture, k, filters))]
+
+    @server.tool()
     def list_videos(status: str | None = None, offset: int = 0, limit: int = 100) -> dict:
         """The indexed videos (id, path, status, duration_s, chunks, reason), ``limit`` from ``offset``, with the
         total; ``status``: ingesting, complete, failed, live or stopped."""
