@@ -309,7 +309,7 @@ def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_on_cuda():
 
     cfg = load_config("tiny.yaml", ["ray.num_decode_workers=3"])
     assert gpu_shares(cfg, 0) == (0.0, 0.0) and gpu_shares(cfg, 2) == (0.0, 1.0)  # no frames: decode on CPUs
-    frames = ["ray.num_decode_workers=3", "frames.enabled=true"]
+    frames = ["ray.num_decode_workers=3", "frames.enabled=true", "frames.device=auto"]
     cpu = load_config("tiny.yaml", [*frames, "frames.device=cpu"])
     pooled = load_config("tiny.yaml", [*frames, "ray.decode_resources={cpu_node: 1}"])
     assert gpu_shares(cpu, 2) == gpu_shares(pooled, 2) == (0.0, 1.0)  # CPU decode actors, placed where asked
