@@ -156,12 +156,16 @@ def prepare(
     """The planned videos, each begun in the index (``ingesting``) and returned with the spans it still needs;
     ``progress`` is told how much there is."""
     tasks = []
+    stages: dict[str, tuple[set[str], set[str]]] = {}  # video id -> (chunks described, chunks framed), read once
 
     def done_chunk_ids(video_id: str) -> set[str]:
-        return writer.done_chunk_ids(video_id, cfg.describes, cfg.frames.enabled)
+        """The chunks every stage ``cfg`` asks for has indexed."""
+        described, framed = stages[video_id] = writer.done_chunk_ids(video_id), writer.framed_chunk_ids(video_id)
+        done = [s for s, wanted in ((described, cfg.describes), (framed, cfg.frames.enabled)) if wanted]
+        return set.intersection(*done)
 
     for v in plan_videos(paths, cfg, writer.catalog, done_chunk_ids, report, roots, remember=True):
-        described, framed = writer.done_chunk_ids(v.video_id), writer.framed_chunk_ids(v.video_id)
+        described, framed = stages[v.video_id]
         known = writer.catalog.video(v.video_id)
         model = model_name
         if not model and known and len(described) >= v.num_spans:  # frames only, over a described video

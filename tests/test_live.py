@@ -128,6 +128,18 @@ def test_a_long_watch_compacts_its_records_as_it_goes(tmp_path, embedder, monkey
     reopened.close()
 
 
+def watch_until_committed(watcher, sender, chunks: int) -> None:
+    """Run ``watcher`` until it has committed ``chunks`` chunks, then stop it and the sender."""
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(watcher.committed) >= chunks, timeout_s=45)
+    finally:
+        watcher.stop.set()
+        thread.join(30)
+        sender.kill()
+
+
 @pytest.mark.parametrize("kind", ["hls", "file"])
 def test_growing_sources_are_followed(kind, tmp_path, media, embedder):
     """An HLS playlist that grows, and a recording still being written: chunks keep coming as they grow."""
@@ -136,14 +148,7 @@ def test_growing_sources_are_followed(kind, tmp_path, media, embedder):
     writer = IndexWriter(tmp_path / "idx", embedder)
     watcher = Watcher([sender.url], load_config(None, LIVE), writer, FrameCountDescriber())
     started = time.time()
-    thread = threading.Thread(target=watcher.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: len(watcher.committed) >= 3, timeout_s=45)
-    finally:
-        watcher.stop.set()
-        thread.join(30)
-        sender.kill()
+    watch_until_committed(watcher, sender, 3)
     writer.close()
     spans = sorted((c.start_s, c.end_s) for c in watcher.committed)
     assert all(started - 1 <= s < e <= time.time() + CHUNK_S for s, e in spans)
@@ -225,14 +230,7 @@ def test_a_live_source_is_indexed_by_its_frames_alone(tmp_path, media):
     writer = IndexWriter(tmp_path / "idx", HashingEmbedder())
     watcher = Watcher([sender.url], load_config(None, [*LIVE, *frames]), writer, None)
     started = time.time()
-    thread = threading.Thread(target=watcher.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: len(watcher.committed) >= 3, timeout_s=45)
-    finally:
-        watcher.stop.set()
-        thread.join(30)
-        sender.kill()
+    watch_until_committed(watcher, sender, 3)
     video_id = live_video_id(sender.url)
     framed = writer.framed_chunk_ids(video_id)
     writer.close()

@@ -63,11 +63,11 @@ class Index:
 
     def check_frame_model(self, model: str) -> None:
         """SettingsConflict where the frame index was built with another image-text model."""
-        from pipeline.index.frames import check_frame_model
+        from pipeline.index.frames import META_EMBEDDER, check_frame_model
 
         catalog = Catalog(self.dir)
         try:
-            check_frame_model(self.dir, catalog, model)
+            check_frame_model(self.dir, catalog.get_meta(META_EMBEDDER), model)
         finally:
             catalog.close()
 

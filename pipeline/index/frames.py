@@ -162,12 +162,11 @@ def _table(rows: list[dict]):
     return pa.Table.from_pylist(rows, schema=_schema())
 
 
-def check_frame_model(index_dir: Path, catalog: Catalog, model: str) -> None:
-    """SettingsConflict where the index's frame index was built with another image-text model: its vectors
-    would not compare with the new ones."""
+def check_frame_model(index_dir: Path, known: str | None, model: str) -> None:
+    """SettingsConflict where the index's frame index was built (``known``: None before its first write) with
+    another image-text model: its vectors would not compare with the new ones."""
     from pipeline.index.settings import SettingsConflict
 
-    known = catalog.get_meta(META_EMBEDDER)
     if known is not None and known != model:
         raise SettingsConflict(
             f"{index_dir}'s frame index was built with frames.model={known}, the configuration gives {model}: "
@@ -180,8 +179,8 @@ class FrameIndex:
     """The writer's part for frames: records, then catalog, then vectors (as for captions)."""
 
     def __init__(self, index_dir: Path, catalog: Catalog, embedder_name: str, dim: int, settings: IndexConfig):
-        self.catalog, self.records, self.dir = catalog, FrameRecords(index_dir), index_dir
-        check_frame_model(index_dir, catalog, embedder_name)
+        self.catalog, self.records, self.dir, self.name = catalog, FrameRecords(index_dir), index_dir, embedder_name
+        check_frame_model(index_dir, catalog.get_meta(META_EMBEDDER), embedder_name)
         if catalog.get_meta(META_EMBEDDER) is None:
             catalog.set_meta(META_EMBEDDER, embedder_name)
             catalog.set_meta(META_DIM, str(dim))

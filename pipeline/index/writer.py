@@ -140,14 +140,9 @@ class IndexWriter:
         )
         self.records.write_video(self.catalog.video(video_id))
 
-    def done_chunk_ids(self, video_id: str, describe: bool = True, frames: bool = False) -> set[str]:
-        """The video's chunks that every stage asked for has indexed: described (captions and events), embedded
-        into the frame index, or both."""
-        done = self.records.chunk_ids(video_id) if describe else None
-        if frames:
-            framed = self.framed_chunk_ids(video_id)
-            done = framed if done is None else done & framed
-        return done if done is not None else set()
+    def done_chunk_ids(self, video_id: str) -> set[str]:
+        """The video's described chunks (captions and events in the records)."""
+        return self.records.chunk_ids(video_id)
 
     def framed_chunk_ids(self, video_id: str) -> set[str]:
         return self.frames.done_chunk_ids(video_id) if self.frames is not None else set()
@@ -159,7 +154,7 @@ class IndexWriter:
             return
         if self.frames is None:
             self.frames = FrameIndex(self.dir, self.catalog, embedder_name, len(rows[0].vector), self.settings)
-        check_frame_model(self.dir, self.catalog, embedder_name)
+        check_frame_model(self.dir, self.frames.name, embedder_name)
         self.frames.write(rows)
         if time.monotonic() - self._last_save > SAVE_EVERY_S:
             self.save()
