@@ -33,6 +33,14 @@ class DecodeConfig(_Section):
     threads: int = Field(1, ge=0, le=16, description="decoder threads per decode worker (0: FFmpeg decides)")
     timeout_s: float = Field(120.0, gt=0, description="a decode call slower than this is killed and retried")
     scratch_dir: str | None = Field(None, description="where videos from object storage are staged (default: temp)")
+    # change: a frame near-identical to the last one kept is not sent to the model, and a chunk with no change is
+    # not described but carries the description before it (pipeline.decode.change, pipeline.carry); fixed: every
+    # frame sampled at fps goes to the model, every chunk is described
+    sampling: Literal["change", "fixed"] = "change"
+    max_still_s: float = Field(600.0, gt=0, description="a still stretch is described afresh at least this often")
+    # grey levels (0-255) a 96-px-wide thumbnail must differ by, somewhere, from the last frame kept, after its
+    # brightness and contrast are fitted: measured on real clips (benchmarks/RESULTS.md, change-aware sampling)
+    change_threshold: float = Field(24.0, gt=0, le=255)
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> DecodeConfig:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from pipeline.carry import StillChain
 from pipeline.config import VidseekConfig
 from pipeline.decode import DecodeError, open_reader, plan_spans, probe
-from pipeline.describe.base import Describer
+from pipeline.decode.change import ChangeSampler
+from pipeline.describe.base import Describer, describe_chunks
 from pipeline.index.layout import IndexLayout
 from pipeline.index.writer import IndexWriter
 from pipeline.media import discover, identify
-from pipeline.types import ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk, VideoInfo, VideoRecord
+from pipeline.types import ChunkCosts, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk, VideoInfo, VideoRecord
 
 log = logging.getLogger(__name__)
 VideoStatus = Literal["ingested", "skipped", "failed"]
@@ -39,6 +41,12 @@ class VideoTask:
     chunks_done: int = 0
     described: set[str] = field(default_factory=set)  # chunk ids already described (the describer skips them)
     framed: set[str] = field(default_factory=set)  # ... and already in the frame index
+    chain: StillChain | None = None  # still spans waiting to carry a description (made from ``spans`` if None)
+    costs: ChunkCosts = field(default_factory=ChunkCosts)  # what describing this run's chunks took
+
+    def __post_init__(self) -> None:
+        if self.chain is None:
+            self.chain = StillChain(self.spans, lambda chunk_id: None)
 
     def needs(self, span: ChunkSpan, cfg: VidseekConfig) -> tuple[bool, bool]:
         """Whether ``span`` is still to be (described, embedded into the frame index)."""
@@ -55,6 +63,10 @@ class VideoResult:
     reason: str = ""
     chunks: int = 0
     footage_s: float = 0.0
+    costs: ChunkCosts = field(default_factory=ChunkCosts)  # this run's, for this video
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -63,6 +75,13 @@ class IngestReport:
 
     def count(self, status: VideoStatus) -> int:
         return sum(r.status == status for r in self.results)
+
+    @property
+    def costs(self) -> ChunkCosts:
+        total = ChunkCosts()
+        for r in self.results:
+            total += r.costs
+        return total
 
     @property
     def exit_code(self) -> int:
@@ -95,8 +114,12 @@ class PlannedVideo:
     video_id: str
     size_bytes: int
     info: VideoInfo
-    num_spans: int  # all of the file's spans
+    spans: list[ChunkSpan]  # all of the file's spans
     todo: list[ChunkSpan]  # those its records do not hold yet
+
+    @property
+    def num_spans(self) -> int:
+        return len(self.spans)
 
 
 def plan_videos(
@@ -134,7 +157,7 @@ def plan_videos(
             # every chunk indexed, yet failed: these bytes decode only partly, and would again
             report.results.append(VideoResult(path, "failed", known.reason, known.num_chunks or 0, info.duration_s))
             continue
-        planned[video_id] = PlannedVideo(path, video_id, size, info, len(spans), todo)
+        planned[video_id] = PlannedVideo(path, video_id, size, info, spans, todo)
     return list(planned.values())
 
 
@@ -172,7 +195,8 @@ def prepare(
             model = known.model
         writer.begin_video(v.video_id, v.path, v.size_bytes, v.info.duration_s, model, cfg.model_dump())
         done = v.num_spans - len(v.todo)
-        task = VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done)
+        chain = StillChain(v.spans, writer.catalog.caption_source)
+        task = VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done, chain=chain)
         task.described, task.framed = described, framed
         tasks.append(task)
     progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
@@ -187,7 +211,7 @@ def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress:
     writer.finish_video(task.video_id, "failed" if task.problems else "complete", reason, task.chunks_done)
     if status == "ingested" and (replaced := writer.remove_earlier_versions(task.video_id, task.path)):
         reason = f"replaced the earlier version of this file ({replaced} segments)"
-    result = VideoResult(task.path, status, reason, task.chunks_done, task.info.duration_s)
+    result = VideoResult(task.path, status, reason, task.chunks_done, task.info.duration_s, task.costs)
     report.results.append(result)
     progress.video_done(result)
     return result
@@ -198,14 +222,35 @@ class DryRunLine:
     path: str
     footage_s: float = 0.0
     chunks: int = 0
+    model_calls: int = 0
+    frames_decoded: int = 0
+    frames_sent: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     note: str = ""
 
+    @classmethod
+    def total(cls, lines: list[DryRunLine]) -> DryRunLine:
+        total = cls("total")
+        for line in lines:
+            for name in ("chunks", "model_calls", "frames_decoded", "frames_sent", "input_tokens", "output_tokens"):
+                setattr(total, name, getattr(total, name) + getattr(line, name))
+        return total
 
-def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path) -> list[DryRunLine]:
-    """What an ingest would send to the model, without writing anything or calling it."""
-    from pipeline.describe.estimate import estimate_chunk
+    def add(self, frames_decoded: int, frames_sent: int = 0, tokens: tuple[int, int] = (0, 0)) -> None:
+        """One chunk: a model call when it sends frames."""
+        self.frames_decoded += frames_decoded
+        self.frames_sent += frames_sent
+        self.model_calls += frames_sent > 0
+        self.input_tokens += tokens[0]
+        self.output_tokens += tokens[1]
+
+
+def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path, scan: bool = False) -> list[DryRunLine]:
+    """What an ingest would send to the model, without writing anything or calling it. Without ``scan``, every
+    chunk is counted as sent with every frame sampled at ``decode.fps`` (an upper bound under change-aware
+    sampling); with ``scan`` the footage is decoded and compared as ingest will, so still chunks and unchanged
+    frames are left out as they will be."""
     from pipeline.index.catalog import Catalog
     from pipeline.index.folder import Index
     from pipeline.index.records import RecordStore
@@ -220,24 +265,84 @@ def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path) -> list[DryRu
     lines = [DryRunLine(r.path, note=f"{notes.get(r.status, r.status)}: {r.reason}") for r in report.results]
     for v in videos:
         line = DryRunLine(v.path, sum(s.duration_s for s in v.todo), len(v.todo))
-        for span in v.todo:
-            tokens_in, tokens_out = estimate_chunk(span, v.info, cfg.decode, cfg.describe)
-            line.input_tokens += tokens_in
-            line.output_tokens += tokens_out
+        if cfg.describes:
+            (_scan if scan else _assume_all_sent)(v, cfg, line)
         lines.append(line)
     return lines
 
 
+def _assume_all_sent(video: PlannedVideo, cfg: VidseekConfig, line: DryRunLine) -> None:
+    from pipeline.decode.readers import sample_targets_s
+    from pipeline.describe.estimate import estimate_chunk
+
+    for span in video.todo:
+        frames = len(sample_targets_s(span, cfg.decode.fps))
+        line.add(frames, frames, estimate_chunk(span, video.info, cfg.decode, cfg.describe))
+
+
+def _scan(video: PlannedVideo, cfg: VidseekConfig, line: DryRunLine) -> None:
+    """Decode the spans as ingest will and count what change-aware sampling would send (no frame is kept)."""
+    from pipeline.describe.estimate import estimate_frames
+
+    try:
+        reader = ChangeSampler(open_reader(video.info, cfg.decode), cfg.decode)
+    except DecodeError as exc:
+        line.note = f"would fail: {exc.reason}"
+        return
+    try:
+        for span in video.todo:
+            try:
+                sampled = reader.read(span)
+            except DecodeError as exc:
+                line.note = f"would fail: {exc.reason}"
+                continue
+            if sampled.still:
+                line.add(sampled.chunk.frames_decoded)
+                continue
+            sent = sampled.for_model()
+            line.add(sent.frames_decoded, len(sent.frames), estimate_frames(sent, video.info, cfg.decode, cfg.describe))
+    finally:
+        reader.close()
+
+
+Settled = list[tuple[ChunkSpan, str]]  # spans settled, each with its problem ("" when indexed)
+
+
 def commit(
     result: ChunkDescription | ChunkFailure, task: VideoTask, writer: IndexWriter, progress: Progress, decoder: str
-) -> str:
-    """Index one described chunk; a failed chunk is not indexed and its reason is returned (the next ingest
-    retries it, since only indexed chunks count as done)."""
-    if isinstance(result, ChunkFailure):
-        return f"chunk [{result.span.start_s:.0f}, {result.span.end_s:.0f}) s: {result.reason}"
-    writer.write(result, decoder=decoder)
-    chunk_done(result.span, task, progress)
-    return ""
+) -> Settled:
+    """Index one described chunk (a failed one is not indexed: the next ingest retries it, since only indexed
+    chunks count as done), then the still spans after it that carry its description now."""
+    return _index([(result, decoder)], task, writer, progress)
+
+
+def commit_still(span: ChunkSpan, frames_decoded: int, task: VideoTask, writer, progress, decoder: str) -> Settled:
+    """A span whose footage did not change: indexed carrying the description before it once that one is
+    (pipeline.carry); what settles now."""
+    return _index(task.chain.still(span, frames_decoded, decoder), task, writer, progress)
+
+
+def fail_span(span: ChunkSpan, problem: str, task: VideoTask, writer, progress) -> Settled:
+    """A span that could not be decoded or described, and the still spans after it that would have carried it."""
+    return [(span, problem), *_index(task.chain.settled(span, None), task, writer, progress)]
+
+
+def _index(results: list[tuple[ChunkDescription | ChunkFailure, str]], task, writer, progress) -> Settled:
+    settled: Settled = []
+    queue = list(results)
+    while queue:
+        result, decoder = queue.pop(0)
+        if isinstance(result, ChunkFailure):
+            span = result.span
+            settled.append((span, f"chunk [{span.start_s:.0f}, {span.end_s:.0f}) s: {result.reason}"))
+            queue += task.chain.settled(span, None)
+            continue
+        writer.write(result, decoder=decoder)
+        task.costs.add(result)
+        chunk_done(result.span, task, progress)
+        settled.append((result.span, ""))
+        queue += task.chain.settled(result.span, result)
+    return settled
 
 
 def chunk_done(span: ChunkSpan, task: VideoTask, progress: Progress) -> None:
@@ -281,30 +386,33 @@ def run_local(
             finish(task, writer, report, progress)
             continue
         try:
-            reader = open_reader(task.info, cfg.decode)
+            reader = ChangeSampler(open_reader(task.info, cfg.decode), cfg.decode)
         except DecodeError as exc:
             task.problems.append(exc.reason)
             finish(task, writer, report, progress)
             continue
-        batch = []
+        batch: list[FrameChunk] = []
         for i, span in enumerate(task.spans):
             describe, embed_frames = task.needs(span, cfg)
+            settled: Settled = []
             try:
-                chunk = reader.read(span)
-                if embed_frames:
-                    commit_frames(chunk, task, writer, visual, cfg)
-                if describe:
-                    batch.append(chunk)
-                else:  # it needed its frames only
+                sampled = reader.read(span)
+                if embed_frames:  # every frame decoded, changed or not
+                    commit_frames(sampled.chunk, task, writer, visual, cfg)
+                if not describe:  # it needed its frames only
                     chunk_done(span, task, progress)
+                elif sampled.still:
+                    settled = commit_still(span, sampled.chunk.frames_decoded, task, writer, progress, reader.name)
+                else:
+                    batch.append(sampled.for_model())
             except DecodeError as exc:
-                task.problems.append(exc.reason)
+                settled = fail_span(span, exc.reason, task, writer, progress)
             if batch and (len(batch) == cfg.describe.dispatch_batch or i == len(task.spans) - 1):
-                for chunk, result in zip(batch, describer.describe(batch), strict=True):
-                    problem = commit(result, task, writer, progress, chunk.decoder)
-                    if problem:
-                        task.problems.append(problem)
+                for chunk, result in zip(batch, describe_chunks(describer, batch), strict=True):
+                    settled += commit(result, task, writer, progress, chunk.decoder)
                 batch = []
+            task.problems += [problem for _, problem in settled if problem]
+        task.problems += [f"{f.span.start_s:.0f} s: {f.reason}" for f in task.chain.left_waiting()]
         if reader.warning:
             task.problems.append(reader.warning)
         reader.close()
@@ -326,7 +434,8 @@ def write_run_summary(index_dir: Path, report: IngestReport, started: float, pat
         "finished": time.time(),
         "paths": paths,
         "counts": {s: report.count(s) for s in ("ingested", "skipped", "failed")},
-        "videos": [r.__dict__ for r in report.results],
+        "costs": asdict(report.costs),  # frames decoded and sent, model calls, carried chunks, tokens
+        "videos": [r.as_dict() for r in report.results],
     }
     out = runs / f"{stamp}-{os.getpid()}.json"
     out.write_text(json.dumps(summary, indent=2))

@@ -1,11 +1,16 @@
 """`vidseek watch`: sources that never end, cut into chunks on the UTC clock, described by one shared model,
 committed (and searchable) as each completes, and matched against the standing queries on every commit.
 
-One reader thread per source (``StreamReader``) cuts chunks aligned to ``decode.chunk_s`` of UTC time; all
-sources feed one bounded queue that the calling thread drains in batches through the describer and the single
-index writer. The model sees seconds since the watch started (small numbers, like a file's); the index stores
-UTC. A drop is a gap in the catalog; a chunk the model could not describe is a gap too, since a live moment
-cannot be re-read later. Stopping finishes the chunk each source was filling and drains the queue.
+One reader thread per source (``StreamReader``) cuts chunks aligned to ``decode.chunk_s`` of UTC time and marks
+the frames that changed since the last one kept (pipeline.decode.change, decode.sampling: change); all sources
+feed one bounded queue that the calling thread drains in batches through the describer and the single index
+writer. A chunk in which nothing changed is not sent to the model: it carries its source's last description
+(pipeline.carry), unless that is ``decode.max_still_s`` old; so a camera on an empty room costs (nearly) no model
+calls until something happens, and then that chunk is described as soon as it is cut, as before. The model sees
+seconds since the watch started (small numbers, like a file's); the index stores UTC. A drop is a gap in the
+catalog; a chunk the model could not describe is a gap too, since a live moment cannot be re-read later; after
+either, the next chunk is described afresh. Stopping finishes the chunk each source was filling and drains the
+queue.
 """
 
 from __future__ import annotations
@@ -22,17 +27,20 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from pipeline.config import VidseekConfig
+from pipeline.carry import carried
+from pipeline.config import DecodeConfig, VidseekConfig
+from pipeline.decode.change import change_signal, thumbnail
 from pipeline.decode.stream import StreamDrop, StreamFrame, StreamGap, StreamReader
-from pipeline.describe.base import Describer
+from pipeline.describe.base import Describer, describe_chunks
 from pipeline.index.frames import frame_records
 from pipeline.index.writer import IndexWriter
-from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
+from pipeline.types import LIVE_ID_PREFIX, CaptionSource, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
 
 log = logging.getLogger(__name__)
 
 
 COMPACT_EVERY = 240  # chunks (4 h of 60 s chunks): a source's per-chunk Parquet parts are merged this often
+NOT_CARRIED = "nothing changed, but the chunk before it was not described"
 
 
 def live_video_id(source: str) -> str:
@@ -46,6 +54,15 @@ class LiveChunk:
     start_s: float  # UTC
     end_s: float
     frames: list[StreamFrame]
+    kept: list[int] | None = None  # the frames that changed (decode.sampling: change); None: all of them
+
+    @property
+    def still(self) -> bool:
+        return self.kept == []
+
+    def for_model(self) -> list[int]:
+        """The frames to describe: those kept (a still chunk's first one, when it must be described anyway)."""
+        return list(range(len(self.frames))) if self.kept is None else self.kept or [0]
 
 
 @dataclass
@@ -55,7 +72,8 @@ class CommittedChunk:
     end_s: float
     caption: str
     latency_s: float  # commit time minus the chunk's end: how long after happening it became searchable
-    model_s: float  # the describe call this chunk was in
+    model_s: float  # the describe call this chunk was in (0 for a chunk that carried the last description)
+    carried: bool = False  # nothing changed: the source's last description, no model call
 
 
 @dataclass
@@ -66,14 +84,20 @@ class SourceState:
     first_s: float | None = None
     last_s: float | None = None
     gaps: list[StreamGap] = field(default_factory=list)
+    caption_source: CaptionSource | None = None  # its last description, which a still chunk carries
+    described_s: float = -math.inf  # UTC start of the last chunk sent to the model
 
 
 class _Cutter:
-    """Frames of one source -> chunks whose ends sit on multiples of ``chunk_s`` (UTC)."""
+    """Frames of one source -> chunks whose ends sit on multiples of ``chunk_s`` (UTC), each frame compared with
+    the last one kept (change-aware sampling; after a drop the next frame is kept whatever it shows)."""
 
-    def __init__(self, state: SourceState, chunk_s: float, fps: float, emit: Callable[[LiveChunk], None]):
-        self.state, self.chunk_s, self.step, self.emit = state, chunk_s, 1.0 / fps, emit
+    def __init__(self, state: SourceState, decode: DecodeConfig, emit: Callable[[LiveChunk], None]):
+        self.state, self.chunk_s, self.step, self.emit = state, decode.chunk_s, 1.0 / decode.fps, emit
+        self.threshold = decode.change_threshold if decode.sampling == "change" else None
         self.frames: list[StreamFrame] = []
+        self.kept: list[int] = []
+        self.reference = None  # thumbnail of the last frame kept
         self.start_s = self.end_s = 0.0
         self.continues_at: float | None = None  # the last chunk's end, while the stream has not dropped since
 
@@ -85,19 +109,31 @@ class _Cutter:
             # a chunk that continues the last one starts where it ended, so continuous footage has no holes
             self.start_s = self.continues_at if self.continues_at is not None else frame.utc_s
             self.end_s = (math.floor(frame.utc_s / self.chunk_s) + 1) * self.chunk_s
+        self._compare(frame)
         self.frames.append(frame)
         if frame.utc_s + self.step >= self.end_s - 1e-3:  # no later sample can fall inside: close it now
             self.flush(self.end_s)
             self.continues_at = self.end_s
 
+    def _compare(self, frame: StreamFrame) -> None:
+        if self.threshold is None:
+            self.kept.append(len(self.frames))
+            return
+        thumb = thumbnail(frame.rgb)
+        if self.reference is None or change_signal(thumb, self.reference) > self.threshold:
+            self.kept.append(len(self.frames))
+            self.reference = thumb
+
     def flush(self, end_s: float | None = None) -> None:
         """Emit what has been gathered; a partial chunk (drop, stop) ends one sample after its last frame."""
         if self.frames:
             end = end_s if end_s is not None else min(self.end_s, self.frames[-1].utc_s + self.step)
-            self.emit(LiveChunk(self.state.source, self.state.video_id, self.start_s, end, self.frames))
-            self.frames = []
+            chunk = LiveChunk(self.state.source, self.state.video_id, self.start_s, end, self.frames, self.kept)
+            self.emit(chunk)
+            self.frames, self.kept = [], []
         if end_s is None:
             self.continues_at = None
+            self.reference = None  # what comes after a drop is described afresh
 
 
 class Watcher:
@@ -134,7 +170,7 @@ class Watcher:
     # -- reader threads -------------------------------------------------------------------------------------
     def _read(self, state: SourceState) -> None:
         reader = StreamReader(state.source, self.cfg.decode, self.cfg.live, self.stop)
-        cutter = _Cutter(state, self.cfg.decode.chunk_s, self.cfg.decode.fps, self._queue.put)
+        cutter = _Cutter(state, self.cfg.decode, self._queue.put)
         try:
             for item in reader.frames():
                 if isinstance(item, StreamDrop):
@@ -198,17 +234,25 @@ class Watcher:
                 )
             self.writer.save(contexts=False)
         model_started = time.monotonic()
-        results = (
-            self.describer.describe([self._model_chunk(c) for c in chunks]) if self.describer else [None] * len(chunks)
-        )
+        to_describe = self._to_describe(chunks) if self.describer else []
+        model_chunks = [self._model_chunk(c, c.for_model()) for c in to_describe]
+        described = describe_chunks(self.describer, model_chunks) if model_chunks else []
+        results = dict(zip(map(id, to_describe), described, strict=True))
         model_s = time.monotonic() - model_started
-        for chunk, result in zip(chunks, results, strict=True):
+        committed = []
+        for chunk in chunks:  # in order: a still chunk carries the description of the one before it
             state = self.sources[chunk.source]
+            result = results.get(id(chunk)) if self.describer else None
+            if self.describer and id(chunk) not in results:
+                result = self._carried(chunk, state.caption_source)
             if isinstance(result, ChunkFailure):
+                state.caption_source = None  # the next chunk is described afresh
                 self._record_gap(state, StreamGap(chunk.start_s, chunk.end_s, f"not described: {result.reason}"))
                 continue
             if result is not None:
-                self.writer.write(self._to_utc(result), decoder="stream")
+                result = self._to_utc(result)
+                state.caption_source = CaptionSource.of(result)
+                self.writer.write(result, decoder="stream")
             state.chunks += 1
             if state.chunks % COMPACT_EVERY == 0:  # a camera watched for months must not pile up small files
                 self.writer.records.compact(state.video_id)
@@ -216,17 +260,47 @@ class Watcher:
                     self.writer.frames.records.compact(state.video_id)
             state.first_s = chunk.start_s if state.first_s is None else state.first_s
             state.last_s = chunk.end_s
+            committed.append((chunk, result))
         self.writer.save(contexts=False)  # searchable now, by other processes too
         now = time.time()
-        for chunk, result in zip(chunks, results, strict=True):
-            if not isinstance(result, ChunkFailure):
-                latency_s = now - chunk.end_s
-                caption = result.caption if result is not None else ""  # frames only: no caption
-                done = CommittedChunk(chunk.source, chunk.start_s, chunk.end_s, caption, latency_s, model_s)
-                self.committed.append(done)
-                if self.on_chunk:
-                    self.on_chunk(done)
+        for chunk, result in committed:
+            carries = result is not None and bool(result.carried_from)
+            caption = result.caption if result is not None else ""  # frames only: no caption
+            done = CommittedChunk(
+                chunk.source,
+                chunk.start_s,
+                chunk.end_s,
+                caption,
+                now - chunk.end_s,
+                0.0 if carries else model_s,
+                carries,
+            )
+            self.committed.append(done)
+            if self.on_chunk:
+                self.on_chunk(done)
         self.writer.save_contexts()  # then the contexts these chunks changed
+
+    def _to_describe(self, chunks: list[LiveChunk]) -> list[LiveChunk]:
+        """The chunks the model must see: those that changed, and a still one whose source has no description to
+        carry (the watch just began, a drop, a failed chunk) or was last described ``max_still_s`` ago (then its
+        first frame is sent)."""
+        out = []
+        has_description = {name: state.caption_source is not None for name, state in self.sources.items()}
+        for chunk in chunks:
+            state = self.sources[chunk.source]
+            fresh = chunk.end_s - state.described_s <= self.cfg.decode.max_still_s
+            if chunk.still and has_description[chunk.source] and fresh:
+                continue
+            out.append(chunk)
+            state.described_s, has_description[chunk.source] = chunk.start_s, True
+        return out
+
+    def _carried(self, chunk: LiveChunk, source: CaptionSource | None) -> ChunkDescription | ChunkFailure:
+        """A still chunk carrying its source's last description, on the model's clock as a description comes
+        back (``_to_utc`` moves it); a failure when the chunk before it was not described."""
+        o = self.origin_s
+        span = ChunkSpan(chunk.video_id, chunk.source, chunk.start_s - o, chunk.end_s - o)
+        return carried(span, source, len(chunk.frames)) if source else ChunkFailure(span, NOT_CARRIED)
 
     def _record_gap(self, state: SourceState, gap: StreamGap) -> None:
         state.gaps.append(gap)
@@ -234,13 +308,15 @@ class Watcher:
         if self.on_gap:
             self.on_gap(state.source, gap)
 
-    def _model_chunk(self, chunk: LiveChunk) -> FrameChunk:
+    def _model_chunk(self, chunk: LiveChunk, indices: list[int] | None = None) -> FrameChunk:
+        """The frames at ``indices`` (default: all) on the model's clock, counting every frame decoded."""
         o = self.origin_s
         span = ChunkSpan(chunk.video_id, chunk.source, chunk.start_s - o, chunk.end_s - o)
         shape = chunk.frames[0].rgb.shape  # a reconnect may change the resolution: keep the first size's frames
-        frames = [f for f in chunk.frames if f.rgb.shape == shape]
+        chosen = range(len(chunk.frames)) if indices is None else indices
+        frames = [chunk.frames[i] for i in chosen if chunk.frames[i].rgb.shape == shape] or chunk.frames[:1]
         pts = np.array([f.utc_s - o for f in frames])
-        return FrameChunk(span, np.stack([f.rgb for f in frames]), pts, decoder="stream")
+        return FrameChunk(span, np.stack([f.rgb for f in frames]), pts, "stream", len(chunk.frames))
 
     def _utc_chunk(self, chunk: LiveChunk) -> FrameChunk:
         """The chunk on the index's clock (UTC seconds), as its frames are indexed."""
@@ -252,7 +328,7 @@ class Watcher:
         o = self.origin_s
         span = replace(d.span, start_s=d.span.start_s + o, end_s=d.span.end_s + o)
         events = [replace(e, start_s=e.start_s + o, end_s=e.end_s + o) for e in d.events]
-        return replace(d, span=span, events=events)
+        return replace(d, span=span, events=events, frame_pts=[round(t + o, 3) for t in d.frame_pts])
 
     def _finish(self) -> None:
         for state in self.sources.values():

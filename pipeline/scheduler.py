@@ -22,7 +22,18 @@ from typing import Protocol
 
 from pipeline.config import VidseekConfig
 from pipeline.index.writer import IndexWriter
-from pipeline.job import IngestReport, NoProgress, Progress, VideoTask, chunk_done, commit, finish
+from pipeline.job import (
+    IngestReport,
+    NoProgress,
+    Progress,
+    Settled,
+    VideoTask,
+    chunk_done,
+    commit,
+    commit_still,
+    fail_span,
+    finish,
+)
 from pipeline.types import ChunkSpan, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -173,6 +184,10 @@ class Scheduler:
                     else:
                         self._describe_done(slot, report)  # Stage 4: index each described chunk, once
                 self._check_timeouts(report)
+            for task in tasks:  # still spans whose span before never settled (not planned: a bug, not footage)
+                if self.remaining[task.video_id] > 0:
+                    left = [(f.span, f"{f.span.start_s:.0f} s: {f.reason}") for f in task.chain.left_waiting()]
+                    self._settle(task, left, report)
         finally:
             for slot in self.decoders + self.models:
                 self.ex.kill(slot.worker)
@@ -189,14 +204,19 @@ class Scheduler:
         held = any(s.lane is not None and s.lane.spans for s in self.decoders)
         return bool(self.lanes or held or self.decoded or any(s.call is not None for s in self.decoders + self.models))
 
-    def _resolve(self, task: VideoTask, report: IngestReport, problem: str = "") -> None:
-        """One span is settled (written, or failed with ``problem``); finish the video after its last span."""
-        if problem:
-            task.problems.append(problem)
-            self.metrics.settled(ok=False)
-        self.remaining[task.video_id] -= 1
-        if self.remaining[task.video_id] == 0:
+    def _settle(self, task: VideoTask, settled: Settled, report: IngestReport) -> None:
+        """Spans are settled (indexed, or failed with their problem); finish the video after its last span."""
+        for span, problem in settled:
+            if problem:
+                task.problems.append(problem)
+            self.metrics.settled(ok=not problem, footage_s=0.0 if problem else span.duration_s)
+            self.remaining[task.video_id] -= 1
+        if settled and self.remaining[task.video_id] == 0:
             finish(task, self.writer, report, self.progress)
+
+    def _fail(self, item: Pending, report: IngestReport, problem: str) -> None:
+        """The span failed; so do the still spans after it that would have carried its description."""
+        self._settle(item.task, fail_span(item.span, problem, item.task, self.writer, self.progress), report)
 
     # -- Stage 2: decode ------------------------------------------------------------------------------------
     def _start_decoder(self, slot: Slot) -> Slot:
@@ -232,23 +252,27 @@ class Scheduler:
             self._replace_decoder(slot, item, report, "decode worker died")
             return
         except CallFailed as exc:  # not a DecodeError (those come back in the status): a bug in a reader
-            self._resolve(item.task, report, f"decode failed: {exc.cause!r}"[:300])
+            self._fail(item, report, f"decode failed: {exc.cause!r}"[:300])
             return
         if status["warning"]:
             item.task.problems.append(status["warning"])
         if status["error"]:
-            self._resolve(item.task, report, status["error"])
+            self._fail(item, report, status["error"])
             return
         item.decoder = status["decoder"]
         if status.get("frames"):  # searchable by its frames from the next save, before it is described
             self.writer.write_frames(status["frames"], status["frame_model"])
             item.task.framed.add(item.span.chunk_id)
-        if item.task.needs(item.span, self.cfg)[0]:
-            self.decoded.append(item)
-        else:  # it needed its frames only
+        if not item.task.needs(item.span, self.cfg)[0]:  # it needed its frames only
             chunk_done(item.span, item.task, self.progress)
-            self.metrics.settled(ok=True, footage_s=item.span.duration_s)
-            self._resolve(item.task, report)
+            self._settle(item.task, [(item.span, "")], report)
+        elif status.get("still"):  # nothing changed: it carries the description before it, no model call
+            frames = status["frames_decoded"]
+            self._settle(
+                item.task, commit_still(item.span, frames, item.task, self.writer, self.progress, item.decoder), report
+            )
+        else:
+            self.decoded.append(item)
 
     def _replace_decoder(self, slot: Slot, item: Pending, report: IngestReport, why: str) -> None:
         self.ex.kill(slot.worker)
@@ -258,7 +282,7 @@ class Scheduler:
             slot.lane.backend = "opencv"  # the reader stalled or crashed on this file: read the rest with OpenCV
         if item.attempts > self.cfg.ray.max_retries:
             span = f"[{item.span.start_s:.0f}, {item.span.end_s:.0f}) s"
-            self._resolve(item.task, report, f"{why} in {span} after {item.attempts} attempts")
+            self._fail(item, report, f"{why} in {span} after {item.attempts} attempts")
         else:
             log.warning("%s: %s; retrying span %.0f-%.0f s", item.task.path, why, item.span.start_s, item.span.end_s)
             self._submit_decode(slot, item)
@@ -320,22 +344,19 @@ class Scheduler:
             return
         except CallFailed as exc:
             for item in items:
-                self._resolve(item.task, report, f"model failed: {exc.cause!r}"[:300])
+                self._fail(item, report, f"model failed: {exc.cause!r}"[:300])
             return
         self.metrics.model_call(self.clock() - slot.started)
-        # -- Stage 4: index ---------------------------------------------------------------------------------
+        # -- Stage 4: index (and the still spans that now carry a description) ---------------------------------
         for item, result in zip(items, descriptions, strict=True):
-            problem = commit(result, item.task, self.writer, self.progress, item.decoder)
-            if not problem:
-                self.metrics.settled(ok=True, footage_s=item.span.duration_s)
-            self._resolve(item.task, report, problem)
+            self._settle(item.task, commit(result, item.task, self.writer, self.progress, item.decoder), report)
 
     def _retry(self, items: list[Pending], report: IngestReport, why: str, redecode: bool) -> None:
         """Send chunks round again (to a model worker, or back to decoding), up to ray.max_retries each."""
         for item in items:
             item.attempts += 1
             if item.attempts > self.cfg.ray.max_retries:
-                self._resolve(item.task, report, why)
+                self._fail(item, report, why)
             elif redecode:
                 self.lanes.appendleft(Lane(item.task, deque([item.span])))
             else:

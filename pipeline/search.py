@@ -5,8 +5,9 @@ embed query -> FAISS top-N (exact; restricted by an ID selector when filtered)
                             video's segments, scored by expected IoU under their similarity and, weighted as the
                             index calibrated it (pipeline.index.prior), where similar segments sit in other videos
   - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness) plus the similarity to
-                            the segment's context (pipeline.index.context); a hit repeating a better one of its
-                            video is dropped (pipeline.moments.distinct)
+                            the segment's context (pipeline.index.context); a caption spans the still footage
+                            that carries it (pipeline.carry); a hit repeating a better one of its video is
+                            dropped (pipeline.moments.distinct)
 Every result's text is that of a segment inside its span, and results come best first.
 """
 
@@ -81,6 +82,7 @@ class Searcher:
         has_context = files.context.exists()
         self.context = ContextVectors(self.dir, embedder.dim, mapped=True) if has_context else None
         self.frames = FrameSearcher.of(self.dir, self.catalog, visual)  # None: the index has no frame index
+        self._carries = self.catalog.has_carried()
 
     def search(
         self,
@@ -182,7 +184,16 @@ class Searcher:
             if self.context is not None:
                 ranked += CONTEXT_WEIGHT * self._context_similarity(rerank_for, [r.segment_id for _, r in found], sims)
             found = sorted(zip(ranked.tolist(), (r for _, r in found), strict=True), key=lambda x: -x[0])
-        return [hit(r, r.start_s, r.end_s, s) for s, r in found]
+        return [hit(r, *self._held(r), s) for s, r in found]
+
+    def _held(self, segment: IndexedSegment) -> tuple[float, float]:
+        """A segment's span; for a caption, where it holds: with the still footage carrying it (pipeline.carry),
+        so a scene that holds for an hour is found over that hour."""
+        if self._carries and segment.kind == "caption":
+            held = self.catalog.carried_span(segment.video_id, segment.carried_from or segment.chunk_id)
+            if held is not None:
+                return held
+        return segment.start_s, segment.end_s
 
     def _context_similarity(self, query_vector: np.ndarray, ids: list[int], sims: np.ndarray) -> np.ndarray:
         """The query's similarity to each segment's context; a segment without one yet counts as its own context."""

@@ -90,12 +90,15 @@ class ChunkSpan:
 
 @dataclass
 class FrameChunk:
-    """Decoded frames of one span with the PTS of each frame."""
+    """Decoded frames of one span with the PTS of each frame. ``frames_decoded``: how many frames were sampled
+    at ``decode.fps`` for the span; change-aware sampling (pipeline.decode.change) keeps only those that changed,
+    so the chunk can hold fewer (0 when made: all of them are here)."""
 
     span: ChunkSpan
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB
     pts_s: np.ndarray  # (T,) float64, strictly increasing, inside [span.start_s, span.end_s)
     decoder: str = ""  # the reader that decoded it: pyav, decord or opencv
+    frames_decoded: int = 0
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
@@ -104,11 +107,23 @@ class FrameChunk:
             raise ValueError(f"need >= 1 frame and one pts per frame: {len(self.frames)} frames, {len(self.pts_s)} pts")
         if np.any(np.diff(self.pts_s) <= 0):
             raise ValueError(f"pts_s must increase strictly: {self.pts_s}")
+        self.frames_decoded = max(self.frames_decoded, len(self.frames))
+
+    def subset(self, indices) -> FrameChunk:
+        """The chunk with only these frames (in order), still counting every frame decoded."""
+        idx = np.asarray(indices, dtype=int)
+        return FrameChunk(self.span, self.frames[idx], self.pts_s[idx], self.decoder, self.frames_decoded)
+
+    @property
+    def step_s(self) -> float:
+        """The sampling period the frames were decoded at (the chunk's covered time per frame decoded)."""
+        return (self.span.covered_end_s - self.span.start_s) / self.frames_decoded
 
     def __repr__(self) -> str:
         return (
             f"FrameChunk({self.span.video_path!r}, [{self.span.start_s:.3f}, {self.span.end_s:.3f}), "
-            f"frames={self.frames.shape}, pts_s=[{self.pts_s[0]:.3f}..{self.pts_s[-1]:.3f}], {self.decoder})"
+            f"frames={self.frames.shape} of {self.frames_decoded}, "
+            f"pts_s=[{self.pts_s[0]:.3f}..{self.pts_s[-1]:.3f}], {self.decoder})"
         )
 
 
@@ -128,7 +143,12 @@ class Event:
 
 @dataclass
 class ChunkDescription:
-    """What the model said about one chunk. ``problem`` records why the answer was not clean JSON, if so."""
+    """What the model said about one chunk. ``problem`` records why the answer was not clean JSON, if so.
+
+    The audit trail: ``frame_pts`` are the PTS of the frames the model saw, of ``frames_decoded`` sampled. A
+    chunk whose footage did not change since the chunk before it is not sent to the model: it carries the
+    caption of the last chunk described before it (``carried_from``, that chunk's id), with no frames, no events
+    and no tokens (pipeline.carry)."""
 
     span: ChunkSpan
     caption: str
@@ -138,6 +158,49 @@ class ChunkDescription:
     problem: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    frame_pts: list[float] = field(default_factory=list)
+    frames_decoded: int = 0
+    carried_from: str = ""
+
+
+@dataclass(frozen=True)
+class CaptionSource:
+    """The described chunk whose caption still footage after it carries (pipeline.carry)."""
+
+    chunk_id: str
+    caption: str
+    model: str
+
+    @classmethod
+    def of(cls, description: ChunkDescription) -> CaptionSource:
+        """What a chunk indexed with ``description`` passes on: itself, or the chunk it carries in turn."""
+        return cls(description.carried_from or description.span.chunk_id, description.caption, description.model)
+
+
+@dataclass
+class ChunkCosts:
+    """What describing footage took, summed over chunks (a video's, a run's): what `vidseek status` and the run
+    summaries report. A model call is one chunk's prompt; a carried chunk took none."""
+
+    frames_decoded: int = 0
+    frames_sent: int = 0
+    model_calls: int = 0
+    carried: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, description: ChunkDescription) -> None:
+        self.frames_decoded += description.frames_decoded
+        self.frames_sent += len(description.frame_pts)
+        self.model_calls += not description.carried_from
+        self.carried += bool(description.carried_from)
+        self.input_tokens += description.input_tokens
+        self.output_tokens += description.output_tokens
+
+    def __iadd__(self, other: ChunkCosts) -> ChunkCosts:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
 
 
 @dataclass(frozen=True)
@@ -165,11 +228,12 @@ class Segment:
 
 @dataclass(frozen=True)
 class IndexedSegment(Segment):
-    """A segment as the catalog holds it: the segment, the model that described it, and its hubness (None until
-    the writer has computed it)."""
+    """A segment as the catalog holds it: the segment, the model that described it, its hubness (None until the
+    writer has computed it), and for a caption carried over still footage the chunk it repeats."""
 
     model: str = ""
     hubness: float | None = None
+    carried_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,7 +251,16 @@ class SegmentRecord(Segment):
     problem: str = ""
     reasoning: str = ""
     decoder: str = ""
+    # the chunk's audit trail, on its caption row (ChunkDescription): frames the model saw, frames decoded, and
+    # the chunk a carried caption repeats
+    frame_pts: list[float] = field(default_factory=list)
+    frames_decoded: int = 0
+    carried_from: str = ""
     vector: list[float] = field(default_factory=list)
+
+    @property
+    def frames_sent(self) -> int:
+        return len(self.frame_pts)
 
 
 VideoStatus = Literal["ingesting", "complete", "failed", "live", "stopped"]

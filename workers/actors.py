@@ -9,16 +9,18 @@ from collections import OrderedDict
 
 from pipeline.config import DecodeConfig, DescribeConfig, FramesConfig
 from pipeline.decode import DecodeError, open_reader
-from pipeline.describe import make_describer
+from pipeline.decode.change import ChangeSampler
+from pipeline.describe import describe_chunks, make_describer
 from pipeline.types import ChunkDescription, ChunkSpan, FrameChunk, VideoInfo
 
 _OPEN_READERS = 2  # a decode worker moves through one time range at a time; keep few files open
 
 
 class DecodeWorker:
-    """Reads chunk spans; keeps the reader of the file it is on open between calls (forward reads). With the frame
-    index on (``frames``), it also embeds the frames it read, so the driver can index them before any model
-    worker describes the chunk (the visual model is loaded on the first such call)."""
+    """Reads chunk spans; keeps the reader of the file it is on open between calls (forward reads), and picks the
+    frames that changed (decode.sampling: change), so only those travel to a model worker. With the frame index
+    on (``frames``), it also embeds every frame it read, so the driver can index them before any model worker
+    describes the chunk (the visual model is loaded on the first such call)."""
 
     def __init__(self, cfg: DecodeConfig, frames: FramesConfig | None = None) -> None:
         self.cfg, self.frames = cfg, frames
@@ -28,7 +30,7 @@ class DecodeWorker:
     def _reader(self, info: VideoInfo, backend: str):
         key = (info.path, backend)
         if key not in self._readers:
-            reader = open_reader(info, self.cfg, "opencv" if backend == "opencv" else None)
+            reader = ChangeSampler(open_reader(info, self.cfg, "opencv" if backend == "opencv" else None), self.cfg)
             self._readers[key] = reader
             while len(self._readers) > _OPEN_READERS:
                 self._readers.popitem(last=False)[1].close()
@@ -38,18 +40,27 @@ class DecodeWorker:
     def read(
         self, info: VideoInfo, span: ChunkSpan, backend: str = "auto", embed_frames: bool = False
     ) -> tuple[FrameChunk | None, dict]:
-        """(chunk or None, status); status holds ``error`` or the reader's ``warning``, and with ``embed_frames``
-        the chunk's frame spans (``frames``, a few small vectors) and the model that made them. Two returns: the
-        driver fetches only the small status and hands the frames to a model worker by reference."""
+        """(the frames to describe, or None; status). The status holds ``error`` or the reader's ``warning``,
+        whether the span is ``still`` (nothing to describe: it carries the description before it) and how many
+        frames were decoded, and with ``embed_frames`` the frame spans of every decoded frame (``frames``, a few
+        small vectors) and the model that made them. Two returns: the driver fetches only the small status and
+        hands the frames to a model worker by reference."""
         try:
             reader = self._reader(info, backend)
-            chunk = reader.read(span)
+            sampled = reader.read(span)
         except DecodeError as exc:
             return None, {"error": exc.reason, "warning": "", "decoder": ""}
-        status = {"error": "", "warning": reader.warning, "decoder": chunk.decoder}
+        chunk = sampled.chunk
+        status = {
+            "error": "",
+            "warning": reader.warning,
+            "decoder": chunk.decoder,
+            "still": sampled.still,
+            "frames_decoded": chunk.frames_decoded,
+        }
         if embed_frames:
             status |= {"frames": self._frame_records(chunk), "frame_model": self.frames.model}
-        return chunk, status
+        return (None if sampled.still else sampled.for_model()), status
 
     def _frame_records(self, chunk: FrameChunk) -> list:
         from pipeline.embed.visual import make_visual_embedder
@@ -68,4 +79,4 @@ class ModelWorker:
         self.describer.load()
 
     def describe(self, *chunks: FrameChunk) -> list[ChunkDescription]:
-        return self.describer.describe(list(chunks))
+        return describe_chunks(self.describer, list(chunks))

@@ -105,7 +105,7 @@ def _run_job(service, job: Job, metrics) -> None:
         cfg = service.cfg.model_copy(update={"describe": describe_cfg})
         with IngestSession.open(service.index_dir, cfg, embedder=service.embedder) as session:
             report = session.ingest(job.paths, Counting(), roots=service.media_roots)
-        job.results = [r.__dict__ for r in report.results]
+        job.results = [r.as_dict() for r in report.results]
         job.state = "done"
     except JobCancelled:  # the session closed the index: what was committed stays
         job.state = "cancelled"

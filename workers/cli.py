@@ -59,17 +59,22 @@ def ingest(
     config: str = typer.Option(None, "--config", "-c", help="YAML config (default configs/local.yaml)"),
     set_: list[str] = typer.Option([], "--set", help="override one config field, e.g. --set decode.fps=2"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print chunks, tokens and cost; call no model"),
+    scan: bool = typer.Option(
+        False, "--scan", help="with --dry-run: decode the footage (no model) to count what change-aware sampling sends"
+    ),
     wait: float = WaitOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Decode, describe, embed and index videos. Finished videos are skipped; interrupted ones resume.
     Exit codes: 0 all succeeded, 1 some failed, 2 usage error, 3 another run holds the index."""
     cfg = load_config_or_exit(config, set_)
+    if scan and not dry_run:
+        raise fail("--scan goes with --dry-run")
     if dry_run:
         from pipeline.job import dry_run as plan
         from workers.progress import print_dry_run
 
-        print_dry_run(out, plan(paths, cfg, index), cfg.describe)
+        print_dry_run(out, plan(paths, cfg, index, scan), cfg, scan)
         raise typer.Exit(0)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from workers.ingest_session import IngestSession
@@ -166,6 +171,15 @@ def search(
     out.print(table)
 
 
+def _cost_cells(costs) -> tuple[str, str, str]:
+    """Model calls (and chunks carried over still footage), frames sent of those decoded, tokens in and out."""
+    if costs is None or not costs.model_calls + costs.carried:
+        return "", "", ""
+    calls = f"{costs.model_calls:,}" + (f" ({costs.carried:,} carried)" if costs.carried else "")
+    sent = f"{costs.frames_sent:,} / {costs.frames_decoded:,}" if costs.frames_decoded else ""
+    return calls, sent, f"{costs.input_tokens:,} / {costs.output_tokens:,}"
+
+
 def _hit_json(hit) -> dict:
     return {
         "video": hit.video,
@@ -198,15 +212,16 @@ def status(index: Path = IndexOpt) -> None:
         catalog = None
     videos = catalog.videos() if catalog else []
     framed = catalog.framed_chunks() if catalog else {}
+    costs = catalog.costs() if catalog else {}
     table = Table(title=f"{index}: {counted(len(videos), 'video')}")
-    columns = (
-        ("video", "status", "duration", "described", "events") + (("framed",) if framed else ()) + ("model", "note")
-    )
+    columns = ("video", "status", "duration", "described", "events") + (("framed",) if framed else ())
+    columns += ("model calls", "frames sent", "tokens in / out", "model", "note")
     for col in columns:
         table.add_column(col, overflow="fold")
     for v in videos:
         stages = (str(v.chunks), str(v.events)) + ((str(framed.get(v.video_id, 0)),) if framed else ())
-        table.add_row(v.path, v.status, hhmmss(v.duration_s or 0), *stages, v.model, v.reason)
+        spent = _cost_cells(costs.get(v.video_id))
+        table.add_row(v.path, v.status, hhmmss(v.duration_s or 0), *stages, *spent, v.model, v.reason)
     out.print(table)
     for v in videos:
         for gap in catalog.gaps(v.video_id):

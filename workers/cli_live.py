@@ -71,6 +71,8 @@ def watch(
 
     def on_chunk(c) -> None:
         caption = c.caption or "(indexed by its frames)"
+        if c.carried:
+            caption = f"(no change, no model call) {caption}"
         out.print(
             f"{format_span(c.start_s, c.end_s)} {c.source} (+{c.latency_s:.1f} s): {caption}",
             highlight=False,
@@ -101,7 +103,11 @@ def watch(
     latencies = [c.latency_s for c in committed]
     gaps = sum(len(s.gaps) for s in watcher.sources.values())
     median = f"{statistics.median(latencies):.1f} s" if latencies else "-"
-    out.print(f"watched {len(watcher.sources)} sources: {len(committed)} chunks, {gaps} gaps, median latency {median}")
+    carried = sum(c.carried for c in committed)
+    out.print(
+        f"watched {len(watcher.sources)} sources: {len(committed)} chunks ({carried} still, carried without a model "
+        f"call), {gaps} gaps, median latency {median}"
+    )
 
 
 @alert_app.command("add")

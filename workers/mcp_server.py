@@ -200,7 +200,7 @@ def build_server(tools: IndexTools):
                     report = session.ingest(confined, roots=tools.media_roots)
             except IndexBusy as exc:
                 raise ToolError(str(exc)) from None
-        return {"exit_code": report.exit_code, "videos": [r.__dict__ for r in report.results]}
+        return {"exit_code": report.exit_code, "videos": [r.as_dict() for r in report.results]}
 
     return server
 

@@ -7,9 +7,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.config import DescribeConfig
+from pipeline.config import VidseekConfig
 from pipeline.job import DryRunLine, IngestReport, VideoResult
-from pipeline.types import ChunkSpan
+from pipeline.types import ChunkCosts, ChunkSpan
 
 
 class RichProgress:
@@ -54,49 +54,89 @@ def print_summary(console: Console, report: IngestReport) -> None:
     table = Table(
         title=f"ingested {report.count('ingested')}, skipped {report.count('skipped')}, failed {report.count('failed')}"
     )
-    for col in ("video", "status", "chunks", "reason"):
+    for col in ("video", "status", "chunks", "model calls", "frames sent", "tokens in / out", "reason"):
         table.add_column(col, overflow="fold")
     style = {"ingested": "green", "skipped": "dim", "failed": "red"}
     for r in report.results:
-        table.add_row(r.path, Text(r.status, style[r.status]), str(r.chunks), r.reason)
+        c = r.costs
+        calls = f"{c.model_calls:,}" + (f" ({c.carried:,} carried)" if c.carried else "") if r.chunks else ""
+        sent = f"{c.frames_sent:,} / {c.frames_decoded:,}" if c.frames_decoded else ""
+        tokens = f"{c.input_tokens:,} / {c.output_tokens:,}" if c.model_calls else ""
+        table.add_row(r.path, Text(r.status, style[r.status]), str(r.chunks), calls, sent, tokens, r.reason)
     console.print(table)
+    if line := savings_line(report.costs):
+        console.print(line, soft_wrap=True, highlight=False)
 
 
-def print_dry_run(console: Console, lines: list[DryRunLine], describe: DescribeConfig) -> None:
-    """Chunks, estimated tokens and cost per video, before any model call."""
-    from pipeline.describe.estimate import Estimate
+def savings_line(c: ChunkCosts) -> str:
+    """What change-aware sampling saved, in one line ("" when nothing was described)."""
+    chunks = c.model_calls + c.carried
+    if not c.frames_decoded or not chunks:
+        return ""
+    return (
+        f"model: {c.model_calls:,} calls for {chunks:,} chunks ({c.carried:,} still, carried without a call); "
+        f"{c.frames_sent:,} of {c.frames_decoded:,} frames sent ({c.frames_sent / c.frames_decoded:.0%}); "
+        f"{c.input_tokens:,} input and {c.output_tokens:,} output tokens"
+    )
 
-    total = Estimate()
-    table = Table(title="dry run: nothing is decoded, described or written")
-    for col in ("video", "footage", "chunks", "input tokens", "output tokens", "est. cost $", "note"):
+
+def print_dry_run(console: Console, lines: list[DryRunLine], cfg: VidseekConfig, scanned: bool) -> None:
+    """Chunks, model calls, frames, estimated tokens and cost per video, before any model call; then what the
+    estimate assumes."""
+    from pipeline.describe.estimate import ANSWER_TOKENS, PROMPT_TEXT_TOKENS, Estimate, output_tokens
+
+    describe = cfg.describe
+    total = DryRunLine.total(lines)
+    how = (
+        "decoded and compared, nothing described or written" if scanned else "nothing is decoded, described or written"
+    )
+    table = Table(title=f"dry run: {how}")
+    columns = ("video", "footage", "chunks", "model calls", "frames sent", "input tokens", "output tokens")
+    for col in (*columns, "est. cost $", "note"):
         table.add_column(col, overflow="fold")
-    for line in lines:
+    for line in [*lines, total]:
         est = Estimate(line.chunks, line.input_tokens, line.output_tokens)
-        total.chunks += est.chunks
-        total.input_tokens += est.input_tokens
-        total.output_tokens += est.output_tokens
         table.add_row(
             line.path,
-            f"{line.footage_s:,.0f} s",
+            f"{line.footage_s:,.0f} s" if line is not total else "",
             str(line.chunks),
+            f"{line.model_calls:,}",
+            f"{line.frames_sent:,} / {line.frames_decoded:,}",
             f"{line.input_tokens:,}",
             f"{line.output_tokens:,}",
             f"{est.cost_usd(describe):.4f}",
             line.note,
+            style="bold" if line is total else None,
         )
-    table.add_row(
-        "total",
-        "",
-        str(total.chunks),
-        f"{total.input_tokens:,}",
-        f"{total.output_tokens:,}",
-        f"{total.cost_usd(describe):.4f}",
-        "",
-        style="bold",
-    )
     console.print(table)
-    console.print(
-        f"prices: ${describe.price.input_per_million}/1M input, ${describe.price.output_per_million}/1M "
-        f"output tokens (describe.price); tokens are estimates from Qwen3-VL's 32x32-pixel visual tokens",
-        soft_wrap=True,
-    )
+    for note in dry_run_assumptions(cfg, scanned, output_tokens(describe), PROMPT_TEXT_TOKENS, ANSWER_TOKENS):
+        console.print(f"- {note}", soft_wrap=True, highlight=False)
+
+
+def dry_run_assumptions(cfg: VidseekConfig, scanned: bool, out_tokens: int, prompt: int, answer: int) -> list[str]:
+    d, describe = cfg.decode, cfg.describe
+    if not scanned:
+        sent = (
+            "every chunk is sent to the model with every frame sampled at "
+            f"decode.fps = {d.fps:g}: an upper bound, since decode.sampling is change (frames that did not change "
+            "are not sent, still chunks carry the description before them without a call); "
+            "--scan decodes the footage (no model) to count what will really be sent"
+            if d.sampling == "change"
+            else f"every chunk is sent with every frame sampled at decode.fps = {d.fps:g} (decode.sampling: fixed)"
+        )
+    else:
+        sent = (
+            f"scanned: decoded at decode.fps = {d.fps:g} and compared as ingest will (decode.change_threshold "
+            f"{d.change_threshold:g}, a still chunk described at least every decode.max_still_s = "
+            f"{d.max_still_s:g} s); a chunk with no change is not sent"
+        )
+    return [
+        sent,
+        f"input: {prompt} prompt tokens a call, and Qwen3-VL's visual tokens (one per 32x32 pixels at "
+        f"decode.max_side = {d.max_side}, two consecutive frames a token; a frame sent alone counts as two)",
+        f"output: {out_tokens:,} tokens a call: a Thinking model's whole describe.thinking_budget "
+        f"({describe.thinking_budget:,}) and a {answer}-token answer, capped by describe.max_new_tokens (the model "
+        "may stop earlier)",
+        f"prices: ${describe.price.input_per_million}/1M input, ${describe.price.output_per_million}/1M output "
+        "tokens (describe.price)",
+    ]

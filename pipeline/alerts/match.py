@@ -31,6 +31,7 @@ class AlertMatcher:
     def __call__(self, rows: list[SegmentRecord]) -> list[Alert]:
         """``rows``: segments as the writer stored them, each with its ``vector``."""
         queries = self.store.queries()
+        rows = [r for r in rows if not r.carried_from]  # still footage repeating a description: nothing new
         if not queries or not rows:
             return []
         vectors = np.asarray([r.vector for r in rows], dtype=np.float32)

@@ -25,3 +25,14 @@ class TextModel(Protocol):
     def load(self) -> None: ...
     def complete(self, prompt: str) -> str: ...  # the answer, reasoning removed
     def count_tokens(self, text: str) -> int: ...
+
+
+def describe_chunks(describer: Describer, chunks: list[FrameChunk]) -> list[ChunkDescription | ChunkFailure]:
+    """``describer.describe``, each description noting the frames the model saw (their PTS) and how many were
+    sampled: the chunk's audit trail (ChunkDescription)."""
+    results = describer.describe(chunks)
+    for chunk, result in zip(chunks, results, strict=True):
+        if isinstance(result, ChunkDescription):
+            result.frame_pts = [round(float(t), 3) for t in chunk.pts_s]
+            result.frames_decoded = chunk.frames_decoded
+    return results

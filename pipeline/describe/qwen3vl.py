@@ -1,7 +1,8 @@
 """Qwen3-VL on transformers: ``AutoProcessor`` + ``Qwen3VLForConditionalGeneration.generate``.
 
 Each chunk's frames go in as one video with ``video_metadata`` built from the frames' PTS, so the processor writes
-``<t seconds>`` with absolute times before every frame pair. The processor computes ``t = index / fps``; passing
+``<t seconds>`` with absolute times before every frame pair (pairs of consecutive samples: frames kept alone by
+change-aware sampling are repeated, pipeline.describe.pairs). The processor computes ``t = index / fps``; passing
 ``fps=1000`` and millisecond indices makes ``t`` the frame's absolute PTS (averaged over each pair of frames).
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from pipeline.config import TINY_MODEL, DescribeConfig
 from pipeline.describe.budget import CLOSE_THINKING, ThinkingBudget
+from pipeline.describe.pairs import temporal_pairs
 from pipeline.describe.parse import THINK_END, describe_chunk, split_reasoning
 from pipeline.describe.prompt import build_prompt_text
 from pipeline.types import ChunkDescription, FrameChunk
@@ -23,19 +25,22 @@ _TIMESTAMP_FPS = 1000.0  # frames_indices are PTS in milliseconds
 _PATCH = 32  # pixels per visual token side: patch 16 x merge 2
 
 
-def video_metadata_for(chunk: FrameChunk):
-    """Processor metadata whose timestamps are the frames' absolute PTS."""
+def video_frames(chunk: FrameChunk) -> tuple[list[np.ndarray], object]:
+    """The chunk's frames as the processor's video, two per temporal patch (pipeline.describe.pairs), and its
+    metadata, whose timestamps are the frames' absolute PTS."""
     from transformers.video_utils import VideoMetadata
 
-    t, h, w, _ = chunk.frames.shape
-    return VideoMetadata(
-        total_num_frames=t,
+    order = temporal_pairs(chunk.pts_s, chunk.step_s)
+    _, h, w, _ = chunk.frames.shape
+    metadata = VideoMetadata(
+        total_num_frames=len(order),
         fps=_TIMESTAMP_FPS,
         width=w,
         height=h,
         duration=chunk.span.duration_s,
-        frames_indices=[int(round(p * _TIMESTAMP_FPS)) for p in chunk.pts_s],
+        frames_indices=[int(round(chunk.pts_s[i] * _TIMESTAMP_FPS)) for i in order],
     )
+    return [chunk.frames[i] for i in order], metadata
 
 
 class Qwen3VLDescriber:
@@ -97,12 +102,13 @@ class Qwen3VLDescriber:
                 }
             ]
             texts.append(self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        videos, metadata = zip(*(video_frames(c) for c in chunks), strict=True)
         # Frames were resized at decode; give the processor a pixel budget that keeps them (rounded to 32 px).
-        budget = max(len(c.frames) * (c.frames.shape[1] + _PATCH) * (c.frames.shape[2] + _PATCH) for c in chunks)
+        budget = max(len(v) * (v[0].shape[0] + _PATCH) * (v[0].shape[1] + _PATCH) for v in videos)
         return self.processor(
             text=texts,
-            videos=[list(c.frames) if len(c.frames) > 1 else [c.frames[0], c.frames[0]] for c in chunks],
-            video_metadata=[video_metadata_for(c) for c in chunks],
+            videos=list(videos),
+            video_metadata=list(metadata),
             do_sample_frames=False,
             size={"shortest_edge": _PATCH * _PATCH * 4, "longest_edge": int(budget)},
             cap_pixels_per_frame=False,

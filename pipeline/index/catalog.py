@@ -20,9 +20,28 @@ import numpy as np
 
 from pipeline.index.damage import IndexDamaged
 from pipeline.index.layout import IndexLayout
-from pipeline.types import FrameSpanRecord, Gap, IndexedSegment, Segment, SegmentRecord, VideoListing, VideoRecord
+from pipeline.types import (
+    CaptionSource,
+    ChunkCosts,
+    FrameSpanRecord,
+    Gap,
+    IndexedSegment,
+    Segment,
+    SegmentRecord,
+    VideoListing,
+    VideoRecord,
+    segment_id_for,
+)
 
-SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model"]  # as the records hold them (SegmentRecord)
+# A chunk's audit trail, on its caption's row (SegmentRecord): sums per video are what `vidseek status` reports
+AUDIT_COLUMNS = {
+    "carried_from": "TEXT DEFAULT ''",
+    "frames_decoded": "INTEGER DEFAULT 0",
+    "frames_sent": "INTEGER DEFAULT 0",
+    "input_tokens": "INTEGER DEFAULT 0",
+    "output_tokens": "INTEGER DEFAULT 0",
+}
+SEGMENT_COLUMNS = [f.name for f in fields(Segment)] + ["model", *AUDIT_COLUMNS]  # as the records hold them
 _INDEXED = ", ".join(f.name for f in fields(IndexedSegment))  # what a read of segments returns, in field order
 _FRAME_FIELDS = [f for f in fields(FrameSpanRecord) if f.name != "vector"]  # the vector is in FAISS and the records
 _FRAME_COLUMNS = ", ".join(f.name for f in _FRAME_FIELDS)
@@ -47,15 +66,18 @@ def _segments_table() -> str:
     (hubness, whether the context vector is current)."""
     columns = [_column(f, "segment_id") for f in fields(Segment)]
     columns += ["model TEXT DEFAULT ''", "hubness REAL", "context_ok INTEGER DEFAULT 0"]
+    columns += [f"{name} {kind}" for name, kind in AUDIT_COLUMNS.items()]
     return "CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(columns) + ");"
 
 
 _SEGMENTS_TABLE = _segments_table()
-_SEGMENTS_INDEX = "CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s)"
+_SEGMENTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start_s);"
+    "CREATE INDEX IF NOT EXISTS segments_carried ON segments(carried_from) WHERE carried_from != ''"
+)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS videos ({", ".join(_column(f, "video_id") for f in fields(VideoRecord))});
 {_SEGMENTS_TABLE.format(name="segments")}
-{_SEGMENTS_INDEX};
 CREATE TABLE IF NOT EXISTS file_ids (
     path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -103,6 +125,11 @@ class Catalog:
         if "context_ok" not in columns:  # ... and before context vectors (0: to compute)
             with self.db:
                 self.db.execute("ALTER TABLE segments ADD COLUMN context_ok INTEGER DEFAULT 0")
+        if missing := [name for name in AUDIT_COLUMNS if name not in columns]:  # ... and before the audit trail
+            with self.db:  # (zeros until `vidseek index rebuild` reads them from the records)
+                for name in missing:
+                    self.db.execute(f"ALTER TABLE segments ADD COLUMN {name} {AUDIT_COLUMNS[name]}")
+        self.db.executescript(_SEGMENTS_INDEX)
 
     def close(self) -> None:
         self.db.close()
@@ -264,7 +291,8 @@ class Catalog:
         with self.db:
             self.db.execute("DROP TABLE segments")
             self.db.execute(f"ALTER TABLE {self.NEW_SEGMENTS} RENAME TO segments")
-            self.db.execute(_SEGMENTS_INDEX)
+            for statement in _SEGMENTS_INDEX.split(";"):
+                self.db.execute(statement)
 
     def segments(self, ids: Iterable[int]) -> dict[int, IndexedSegment]:
         ids = [int(i) for i in ids]
@@ -300,6 +328,37 @@ class Catalog:
             ("label = ? COLLATE NOCASE", label),
         )
         return [r[0] for r in self.db.execute("SELECT segment_id FROM segments" + where, args)]
+
+    def caption_source(self, chunk_id: str) -> CaptionSource | None:
+        """What an indexed chunk passes on to still footage after it (pipeline.carry): its caption, or the one it
+        carries; None when the chunk has no caption indexed."""
+        q = "SELECT text, model, carried_from FROM segments WHERE segment_id=?"
+        row = self.db.execute(q, (segment_id_for(chunk_id, "caption", 0),)).fetchone()
+        return CaptionSource(row["carried_from"] or chunk_id, row["text"], row["model"]) if row else None
+
+    def carried_span(self, video_id: str, chunk_id: str) -> tuple[float, float] | None:
+        """The span a described chunk's caption holds over: its own and the still footage carrying it; None when
+        nothing carries it."""
+        q = (
+            "SELECT MIN(start_s), MAX(end_s) FROM segments WHERE carried_from=? AND video_id=? "
+            "UNION ALL SELECT start_s, end_s FROM segments WHERE segment_id=?"
+        )
+        rows = self.db.execute(q, (chunk_id, video_id, segment_id_for(chunk_id, "caption", 0))).fetchall()
+        if rows[0][0] is None:
+            return None
+        return min(r[0] for r in rows if r[0] is not None), max(r[1] for r in rows if r[1] is not None)
+
+    def has_carried(self) -> bool:
+        """Whether any caption was carried over still footage (else a search has no stretch to look up)."""
+        return self.db.execute("SELECT 1 FROM segments WHERE carried_from != '' LIMIT 1").fetchone() is not None
+
+    def costs(self) -> dict[str, ChunkCosts]:
+        """Video id -> what describing it took: frames decoded and sent, model calls, carried chunks, tokens."""
+        q = (
+            "SELECT video_id, SUM(frames_decoded), SUM(frames_sent), SUM(carried_from = ''), SUM(carried_from != ''), "
+            "SUM(input_tokens), SUM(output_tokens) FROM segments WHERE kind='caption' GROUP BY video_id"
+        )
+        return {r[0]: ChunkCosts(*r[1:]) for r in self.db.execute(q)}
 
     def durations(self, video_ids) -> dict[str, float]:
         ids = list(set(video_ids))

@@ -254,11 +254,18 @@ def record_rows(
             problem=d.problem,
             reasoning=d.reasoning,
             decoder=decoder,
+            **(_audit(d) if s.kind == "caption" else {}),
             vector=v.tolist(),
         )
         for (d, s), v in zip(segments, vectors, strict=True)
     ]
     return rows, vectors
+
+
+def _audit(description: ChunkDescription) -> dict:
+    """The chunk's audit trail, kept on its caption's row."""
+    d = description
+    return {"frame_pts": list(d.frame_pts), "frames_decoded": d.frames_decoded, "carried_from": d.carried_from}
 
 
 def _open_context(index_dir: Path, dim: int, cfg: IndexConfig) -> ContextVectors | None:
