@@ -60,3 +60,39 @@ def write_images(folder: Path) -> dict[str, Path]:
                 container.mux(packet)
         made[name] = path
     return made
+
+
+def write_fixed_camera(
+    path: Path, source: str, plan: list[tuple], size: tuple[int, int] = (384, 216), fps: int = 10, noise: float = 2.0
+) -> Path:
+    """A fixed camera's footage made of a real one (``source``, e.g. one-by-one-person-detection.mp4), as H.264:
+    ``plan`` is a list of ``("hold", seconds)`` (the source's first frame, held, with Gaussian sensor noise of
+    ``noise`` grey levels redrawn every frame) and ``("clip", start_s, end_s)`` (the source's own frames, from
+    its clock). A still scene with activity inserted at known seconds."""
+    import av
+
+    width, height = size
+    with av.open(source) as src:
+        frames = [
+            (float(f.time), f.to_ndarray(width=width, height=height, format="rgb24")) for f in src.decode(video=0)
+        ]
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "23", "g": str(5 * fps)})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+
+        def put(rgb: np.ndarray) -> None:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+
+        for step in plan:
+            if step[0] == "hold":
+                for _ in range(round(step[1] * fps)):
+                    put(np.clip(frames[0][1] + rng.normal(0, noise, frames[0][1].shape), 0, 255).astype(np.uint8))
+            else:
+                picked = [rgb for t, rgb in frames if step[1] <= t < step[2]]
+                for i in range(round((step[2] - step[1]) * fps)):  # the source's rate resampled to fps
+                    put(picked[min(len(picked) - 1, i * len(picked) // round((step[2] - step[1]) * fps))])
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

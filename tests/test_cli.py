@@ -168,8 +168,19 @@ def test_dry_run_estimates_without_touching_anything(tmp_path, media):
     assert not index.exists()
     assert "would fail: file not found" in result.stdout
     total = next(line for line in result.stdout.splitlines() if "total" in line).split("│")
-    chunks, tokens_in, cost = int(total[3]), int(total[4].replace(",", "")), float(total[6])
-    assert chunks == 1 and tokens_in > 1000 and cost == pytest.approx(tokens_in * 1000 / 1e6, rel=1e-3)
+    chunks, calls, tokens_in, cost = int(total[3]), int(total[4]), int(total[6].replace(",", "")), float(total[8])
+    assert chunks == calls == 1 and tokens_in > 1000 and cost == pytest.approx(tokens_in * 1000 / 1e6, rel=1e-3)
+    assert total[5].strip() == "10 / 10"  # frames sent / decoded: every frame, without a scan
+    # what the estimate assumes, and how to count what change-aware sampling will really send
+    assert "an upper bound, since decode.sampling is change" in result.stdout and "--scan" in result.stdout
+    assert "output: 1,786 tokens a call" in result.stdout  # the thinking budget used up, and an answer
+    scanned = vidseek(
+        "ingest", media("bikes.mp4"), "--index", index, "--dry-run", "--scan", env={**os.environ, "COLUMNS": "250"}
+    )
+    assert scanned.returncode == 0 and "scanned: decoded at decode.fps = 1" in scanned.stdout, scanned.stderr
+    assert not index.exists()
+    no_dry = vidseek("ingest", media("bikes.mp4"), "--index", index, "--scan")
+    assert no_dry.returncode == 2 and "--scan goes with --dry-run" in no_dry.stderr
 
 
 @pytest.mark.slow

@@ -238,3 +238,116 @@ def test_a_live_source_is_indexed_by_its_frames_alone(tmp_path, media):
     hits = Searcher(tmp_path / "idx", HashingEmbedder()).search("cyclists", k=3, modality="visual")
     now = time.time() + CHUNK_S  # a chunk closes when no later sample can fall in it: its end may lie ahead
     assert hits and all(h.video_id == video_id and started - 1 <= h.start_s < h.end_s <= now for h in hits)
+
+
+def still_room_frames(media, seconds: float, visitor_at: float | None = None, fps: float = 2.0):
+    """Frames of a camera on one-by-one-person-detection.mp4's empty room (sensor noise redrawn each frame), with
+    the clip's first visitor standing in it from ``visitor_at`` for 4 s; UTC times from now."""
+    import numpy as np
+
+    from pipeline.decode import open_reader, probe
+    from pipeline.decode.stream import StreamFrame
+    from pipeline.types import ChunkSpan
+
+    path = media("one-by-one-person-detection.mp4")
+    room = open_reader(probe(path), load_config(None, LIVE).decode).read(ChunkSpan("v", path, 0.0, 12.0))
+    empty, visitor = room.frames[0], room.frames[int(np.searchsorted(room.pts_s, 10.0))]  # she stands at the table
+    rng, start, out = np.random.default_rng(0), time.time(), []
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        base = visitor if visitor_at is not None and visitor_at <= t < visitor_at + 4 else empty
+        noisy = np.clip(base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8)
+        out.append(StreamFrame(start + t, noisy))
+    return out
+
+
+def test_a_still_camera_costs_no_model_calls_until_something_happens(tmp_path, media, embedder):
+    """The reader marks changed frames, the commit loop sends only changed chunks: an empty room is described
+    once, then carried; the visitor's chunk is described at once; alerts fire for it, not for carried chunks."""
+    from pipeline import live
+
+    cfg = load_config(None, [*LIVE, "decode.max_still_s=600"])
+    writer = IndexWriter(tmp_path, embedder)
+    AlertStore(tmp_path).add_query("anything at all", threshold=-1, cooldown_s=0)
+    alerting = Alerting(writer)
+    describer = FrameCountDescriber()
+    watcher = Watcher(["rtsp://camera.invalid/room"], cfg, writer, describer)
+    (state,) = watcher.sources.values()
+    writer.begin_video(state.video_id, state.source, 0, 0.0, describer.name, {})
+    chunks = []
+    cutter = live._Cutter(state, cfg.decode, chunks.append)
+    for frame in still_room_frames(media, 20.0, visitor_at=11.0):
+        cutter.add(frame)
+    cutter.flush()
+    for chunk in chunks:  # one at a time, as a fast model takes them
+        watcher._commit([chunk])
+    moving = [c for c in chunks if not c.still]
+    assert [len(c.kept) for c in chunks].count(0) >= 6, [c.kept for c in chunks]
+    assert [c.span.start_s + watcher.origin_s for c in describer.seen] == [c.start_s for c in moving]
+    assert moving[0] is chunks[0] and any(c.start_s <= chunks[0].frames[0].utc_s + 11 < c.end_s for c in moving)
+    committed = watcher.committed
+    assert len(committed) == len(chunks) and sum(c.carried for c in committed) == len(chunks) - len(moving)
+    assert all(c.model_s == 0 for c in committed if c.carried)
+    alerts = AlertStore(tmp_path).alerts(limit=100)
+    assert len(alerts) == len(moving)  # one per described chunk: carried ones repeat what was already said
+    caption_rows = writer.records.rows(state.video_id)
+    assert all(r.frame_pts == [] for r in caption_rows if r.carried_from)
+    sent = sorted(t for r in caption_rows if not r.carried_from for t in r.frame_pts)
+    kept = sorted(c.frames[i].utc_s for c in moving for i in c.kept)
+    assert sent == pytest.approx(kept, abs=2e-3)  # the audit trail: the UTC times of the frames the model saw
+    writer.close()
+    alerting.close()
+
+
+def test_a_still_live_source_is_described_afresh_every_max_still_s_and_after_a_failure(tmp_path, media, embedder):
+    from pipeline import live
+    from pipeline.types import ChunkFailure
+
+    cfg = load_config(None, [*LIVE, "decode.max_still_s=5"])
+    writer = IndexWriter(tmp_path, embedder)
+    describer = FrameCountDescriber()
+    watcher = Watcher(["rtsp://camera.invalid/room"], cfg, writer, describer)
+    (state,) = watcher.sources.values()
+    writer.begin_video(state.video_id, state.source, 0, 0.0, describer.name, {})
+    chunks = []
+    cutter = live._Cutter(state, cfg.decode, chunks.append)
+    for frame in still_room_frames(media, 16.0):
+        cutter.add(frame)
+    watcher._commit(chunks[:5])  # one batch: the first described, the rest carried until 5 s have passed
+    described = [c.span.start_s + watcher.origin_s for c in describer.seen]
+    assert described[0] == chunks[0].start_s and all(b - a >= 4 for a, b in zip(described, described[1:], strict=False))
+    assert all(c.end_s - max(d for d in described if d <= c.start_s) <= 5 + 1e-6 for c in chunks[:5])
+    fails = FrameCountDescriber()
+    fails.describe = lambda batch: [ChunkFailure(c.span, "the endpoint refused it") for c in batch]
+    watcher.describer = fails
+    watcher._commit(chunks[5:7])  # the refresh fails: a gap, and the still chunk after it cannot carry it
+    assert len(state.gaps) >= 1 and state.caption_source is None
+    watcher.describer = describer
+    before = len(describer.seen)
+    watcher._commit(chunks[7:8])
+    assert len(describer.seen) == before + 1  # described afresh: nothing to carry
+    writer.close()
+
+
+def test_a_watched_fixed_camera_streams_changes_to_the_model_only(tmp_path, media, embedder):
+    """A real stream over HTTP of a fixed camera (empty room, a visitor at 12 s, empty again), looped: most
+    chunks are carried, and the visitor's are described as soon as they are cut (latency as before)."""
+    from tests.clips import write_fixed_camera
+
+    clip = write_fixed_camera(
+        tmp_path / "camera.mp4",
+        media("one-by-one-person-detection.mp4"),
+        [("hold", 12.0), ("clip", 6.0, 12.0), ("hold", 12.0)],
+        size=(256, 144),
+    )
+    sender = StreamSender(str(clip)).start()
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    describer = FrameCountDescriber()
+    watcher = Watcher([sender.url], load_config(None, LIVE), writer, describer)
+    watch_until_committed(watcher, sender, 14)
+    writer.close()
+    carried = [c for c in watcher.committed if c.carried]
+    described = [c for c in watcher.committed if not c.carried]
+    assert len(carried) >= len(watcher.committed) // 2, [(c.start_s, c.carried) for c in watcher.committed]
+    assert 1 <= len(described) <= len(watcher.committed) - len(carried)
+    assert max(c.latency_s for c in described) < CHUNK_S + 5  # described as soon as it is cut

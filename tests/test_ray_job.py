@@ -106,3 +106,38 @@ def test_frames_are_embedded_by_the_decode_actors_and_indexed_first(ray_session,
     writer.close()
     assert result.status == "ingested" and result.chunks == 3 and len(framed) == 3
     assert (video.status, video.model, video.chunks) == ("complete", "", 0)
+
+
+def test_still_footage_is_carried_on_ray_as_without_it(ray_session, tmp_path, media, embedder):
+    """The decode actors pick the changed frames and say which spans are still; the driver carries those once the
+    span before them is indexed. Two lanes decode at once (the second starts at 100 s, reading the frame before
+    it again): the outcome is the one ingest without Ray gives."""
+    from pipeline.describe import make_describer
+    from pipeline.job import run_local
+    from tests.clips import write_fixed_camera
+    from workers.ray_job import run_ray
+
+    clip = str(
+        write_fixed_camera(
+            tmp_path / "camera.mp4",
+            media("one-by-one-person-detection.mp4"),
+            [("hold", 40.0), ("clip", 5.0, 22.0), ("hold", 63.0)],
+        )
+    )
+    settings = ["decode.chunk_s=10", "decode.max_still_s=60", "ray.num_decode_workers=2"]
+    outcomes = {}
+    for runner in ("ray", "local"):
+        cfg = load_config("tiny.yaml", settings)
+        writer = IndexWriter(tmp_path / runner, embedder)
+        if runner == "ray":
+            report = run_ray(cfg, [clip], writer, "tiny-random")
+        else:
+            report = run_local(cfg, [clip], writer, make_describer(cfg.describe))
+        video_id = writer.catalog.videos()[0].video_id
+        rows = [r for r in writer.records.rows(video_id) if r.kind == "caption"]
+        writer.close()
+        assert report.results[0].status == "ingested", report.results[0].reason
+        outcomes[runner] = {(r.start_s, bool(r.carried_from), tuple(r.frame_pts)) for r in rows}
+        assert len(rows) == 12
+    assert outcomes["ray"] == outcomes["local"]
+    assert sum(carried for _, carried, _ in outcomes["ray"]) == 8

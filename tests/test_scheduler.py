@@ -117,12 +117,14 @@ class FakeWriter:
 
     def __init__(self) -> None:
         self.written: list[ChunkSpan] = []
+        self.descriptions: list[ChunkDescription] = []
         self.framed: list[tuple[str, int]] = []
         self.finished: dict[str, str] = {}
         self.saves = 0
 
     def write(self, description, decoder=""):
         self.written.append(description.span)
+        self.descriptions.append(description)
 
     def write_frames(self, rows, model):
         self.framed += [(r.chunk_id, len(self.written)) for r in rows]  # with how many chunks were described then
@@ -317,3 +319,43 @@ def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_on_cuda():
     decode, model = gpu_shares(load_config("tiny.yaml", frames), 2)  # auto, GPUs: the frames are embedded on them
     assert (decode, model) == (0.2, 0.6) and model + 2 * decode <= 1  # a GPU holds its model and two decoders
     assert 2 * model > 1  # and never two models
+
+
+class StillFootage(FakeExecutor):
+    """Spans whose start is not a multiple of 40 s show no change: the decode worker says they are still."""
+
+    def decode(self, worker, info, span, backend, embed_frames=False):
+        call, frames = super().decode(worker, info, span, backend, embed_frames)
+        call.value |= {"still": span.start_s % 40 != 0, "frames_decoded": 10}
+        return call, frames
+
+
+def test_still_spans_carry_the_description_before_them_whatever_order_calls_finish_in():
+    executor = StillFootage()
+    report, writer = run(executor)
+    assert report.exit_code == 0 and writer.finished == {"v0": "complete", "v1": "complete"}
+    assert all(span.start_s % 40 == 0 for batch in executor.batches for span in batch)  # only changed chunks
+    by_span = {d.span: d for d in writer.descriptions}
+    assert len(by_span) == len(writer.descriptions) == 50  # each chunk once
+    for task in tasks():
+        for span in task.spans:
+            source = task.spans[int(span.start_s // 40) * 4]  # the last described chunk at or before it
+            d = by_span[span]
+            if span == source:
+                assert not d.carried_from and d.caption == f"caption {span.start_s:.0f}"
+            else:
+                assert d.carried_from == source.chunk_id and d.caption == f"caption {source.start_s:.0f}"
+                assert d.frames_decoded == 10 and d.frame_pts == [] and d.input_tokens == 0
+    costs = report.costs
+    assert (costs.model_calls, costs.carried) == (2 * 7, 2 * 18)
+
+
+def test_still_spans_after_a_chunk_that_failed_fail_too_and_the_rest_goes_on():
+    executor = StillFootage(describe_fault=lambda n: "fail" if n == 1 else None)
+    report, writer = run(executor, "describe.batch_size=1", videos=tasks(1, 12))
+    (failed,) = executor.batches[0]
+    reason = report.results[0].reason
+    assert "model failed" in reason and "still footage after a chunk that was not described" in reason
+    carried = {d.span.start_s for d in writer.descriptions if d.carried_from}
+    lost = {failed.start_s + 10 * i for i in range(1, 4)}  # the still spans that would have carried it
+    assert not carried & lost and len(writer.written) == 12 - 4 and writer.finished == {"v0": "failed"}
