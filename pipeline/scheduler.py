@@ -4,6 +4,8 @@ call has hung, and that each described chunk is committed once. It knows no Ray:
 
     lanes of spans --decode workers--> decoded chunks --model workers, in batches--> descriptions --> the writer
                      (at most ray.max_chunks_in_flight chunks decoding or decoded and not yet described)
+                   a still span (no frame changed) goes to the writer with no model call, carrying the
+                   description before it once that one is indexed (pipeline.carry)
 
 Failures: a decode worker that dies, or runs past ``decode.timeout_s``, is killed and replaced, and the rest of its
 lane is read with OpenCV; a model worker that dies, or whose call runs past ``ray.model_timeout_s``, is replaced

@@ -70,3 +70,13 @@ def test_profile_decode(run_bench):
     out = run_bench("--profile-decode", "2")
     assert re.search(r"batch 2: decode step [\d.]+ ms wall, device busy 0\.0 ms", out)  # no device on a CPU
     assert "aten::" in out  # the operator table
+
+
+def test_change_bench_gpu_hours_follow_the_cost_model():
+    """bench_change.py's computed footage-hours per GPU-hour: prompt tokens at 15,000/s, 1,000 output tokens a
+    call at 80 ms a step shared by a batch of 32 (an hour of 60 s chunks at 3,800 tokens each: about 22)."""
+    from benchmarks.bench_change import Row
+
+    hour = Row("fixed camera hour", "fixed", 3600.0, 3600, 3600, 60, 60 * 3800, 60_000, 1.0, 1.0, 1.0, 0.0)
+    gpu_s = 60 * 3800 / 15_000 + 60 * 1000 * 0.080 / 32
+    assert hour.footage_hours_per_gpu_hour() == pytest.approx(3600 / gpu_s) == pytest.approx(21.8, abs=0.05)

@@ -20,8 +20,9 @@ from pipeline.decode import open_reader, plan_spans, probe
 from pipeline.decode.change import ChangeSampler, change_signal, changed_frames, thumbnail
 from pipeline.describe import make_describer
 from pipeline.describe.fake import FrameCountDescriber
+from pipeline.dry_run import dry_run
 from pipeline.index import Catalog, IndexWriter, rebuild_index
-from pipeline.job import dry_run, run_local, write_run_summary
+from pipeline.job import run_local, write_run_summary
 from pipeline.media import content_id
 from pipeline.types import ChunkSpan
 from tests.clips import write_fixed_camera

@@ -71,7 +71,7 @@ def ingest(
     if scan and not dry_run:
         raise fail("--scan goes with --dry-run")
     if dry_run:
-        from pipeline.job import dry_run as plan
+        from pipeline.dry_run import dry_run as plan
         from workers.progress import print_dry_run
 
         print_dry_run(out, plan(paths, cfg, index, scan), cfg, scan)

@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.config import VidseekConfig
-from pipeline.job import DryRunLine, IngestReport, VideoResult
+from pipeline.dry_run import DryRunLine
+from pipeline.job import IngestReport, VideoResult
 from pipeline.types import ChunkCosts, ChunkSpan
 
 
@@ -132,8 +133,8 @@ def dry_run_assumptions(cfg: VidseekConfig, scanned: bool, out_tokens: int, prom
         )
     return [
         sent,
-        f"input: {prompt} prompt tokens a call, and Qwen3-VL's visual tokens (one per 32x32 pixels at "
-        f"decode.max_side = {d.max_side}, two consecutive frames a token; a frame sent alone counts as two)",
+        f"input: {prompt} prompt tokens a call, and Qwen3-VL's visual tokens: one per 32x32 pixels at "
+        f"decode.max_side = {d.max_side} for each pair of consecutive frames (a frame sent alone takes a pair's)",
         f"output: {out_tokens:,} tokens a call: a Thinking model's whole describe.thinking_budget "
         f"({describe.thinking_budget:,}) and a {answer}-token answer, capped by describe.max_new_tokens (the model "
         "may stop earlier)",

@@ -9,6 +9,7 @@ This file is only the Ray side: starting Ray, the actors, and turning Ray's erro
 
     # Stage 1  plan      (driver)        probe, content id, skip finished videos and chunks  -> VideoTasks
     # Stage 2  decode    (DecodeWorker)  one lane (contiguous spans of one video) at a time   -> FrameChunk refs
+    #                                    of the frames that changed; a still span sends none and carries
     #                                    (frames.enabled: + frame spans, indexed by the driver at once)
     # Stage 3  describe  (ModelWorker)   batches of chunk refs                               -> ChunkDescription
     # Stage 4  index     (driver)        embed, Parquet, SQLite, FAISS                       -> IngestReport
