@@ -5,42 +5,39 @@ ingest will (pipeline.decode.change), so still chunks and unchanged frames are l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config import VidseekConfig
 from pipeline.decode import DecodeError, open_reader
 from pipeline.decode.change import ChangeSampler
 from pipeline.job import IngestReport, PlannedVideo, plan_videos
+from pipeline.types import ChunkCosts
 
 
 @dataclass
 class DryRunLine:
+    """A file, what it would cost (``costs``: frames decoded and sent, model calls, still chunks, tokens), or why
+    it would not be ingested (``note``)."""
+
     path: str
     footage_s: float = 0.0
     chunks: int = 0
-    model_calls: int = 0
-    frames_decoded: int = 0
-    frames_sent: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    costs: ChunkCosts = field(default_factory=ChunkCosts)
     note: str = ""
 
     @classmethod
     def total(cls, lines: list[DryRunLine]) -> DryRunLine:
         total = cls("total")
         for line in lines:
-            for name in ("chunks", "model_calls", "frames_decoded", "frames_sent", "input_tokens", "output_tokens"):
-                setattr(total, name, getattr(total, name) + getattr(line, name))
+            total.chunks += line.chunks
+            total.costs += line.costs
         return total
 
-    def add(self, frames_decoded: int, frames_sent: int = 0, tokens: tuple[int, int] = (0, 0)) -> None:
-        """One chunk: a model call when it sends frames."""
-        self.frames_decoded += frames_decoded
-        self.frames_sent += frames_sent
-        self.model_calls += frames_sent > 0
-        self.input_tokens += tokens[0]
-        self.output_tokens += tokens[1]
+
+def _chunk(frames_decoded: int, frames_sent: int = 0, tokens: tuple[int, int] = (0, 0)) -> ChunkCosts:
+    """One chunk's estimate: a model call when it sends frames, else still (carried)."""
+    return ChunkCosts(frames_decoded, frames_sent, int(frames_sent > 0), int(frames_sent == 0), *tokens)
 
 
 def dry_run(paths: list[str], cfg: VidseekConfig, index_dir: Path, scan: bool = False) -> list[DryRunLine]:
@@ -71,7 +68,7 @@ def _assume_all_sent(video: PlannedVideo, cfg: VidseekConfig, line: DryRunLine) 
 
     for span in video.todo:
         frames = len(sample_targets_s(span, cfg.decode.fps))
-        line.add(frames, frames, estimate_chunk(span, video.info, cfg.decode, cfg.describe))
+        line.costs += _chunk(frames, frames, estimate_chunk(span, video.info, cfg.decode, cfg.describe))
 
 
 def _scan(video: PlannedVideo, cfg: VidseekConfig, line: DryRunLine) -> None:
@@ -91,9 +88,10 @@ def _scan(video: PlannedVideo, cfg: VidseekConfig, line: DryRunLine) -> None:
                 line.note = f"would fail: {exc.reason}"
                 continue
             if sampled.still:
-                line.add(sampled.chunk.frames_decoded)
+                line.costs += _chunk(sampled.chunk.frames_decoded)
                 continue
             sent = sampled.for_model()
-            line.add(sent.frames_decoded, len(sent.frames), estimate_frames(sent, video.info, cfg.decode, cfg.describe))
+            tokens = estimate_frames(sent, video.info, cfg.decode, cfg.describe)
+            line.costs += _chunk(sent.frames_decoded, len(sent.frames), tokens)
     finally:
         reader.close()

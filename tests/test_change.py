@@ -196,14 +196,16 @@ def test_a_scene_that_holds_is_found_over_the_whole_stretch(ingested, embedder):
 def test_the_dry_run_scan_counts_what_ingest_sends(ingested, fixed_camera, tmp_path):
     _, report, cfg = ingested
     (line,) = dry_run([fixed_camera], cfg, tmp_path / "none", scan=True)
-    costs = report.results[0].costs
-    assert (line.model_calls, line.frames_sent, line.frames_decoded) == (
-        costs.model_calls,
-        costs.frames_sent,
-        costs.frames_decoded,
+    ingest = report.results[0].costs
+    scanned = line.costs
+    assert (scanned.model_calls, scanned.carried, scanned.frames_sent, scanned.frames_decoded) == (
+        ingest.model_calls,
+        ingest.carried,
+        ingest.frames_sent,
+        ingest.frames_decoded,
     )
     (plain,) = dry_run([fixed_camera], cfg, tmp_path / "none")
-    assert plain.model_calls == 12 and plain.frames_sent == 120  # without a scan: every chunk, every frame
+    assert (plain.costs.model_calls, plain.costs.frames_sent) == (12, 120)  # no scan: every chunk, every frame
 
 
 def test_the_rebuild_restores_carried_captions(ingested, tmp_path, embedder):

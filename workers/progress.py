@@ -84,28 +84,26 @@ def savings_line(c: ChunkCosts) -> str:
 def print_dry_run(console: Console, lines: list[DryRunLine], cfg: VidseekConfig, scanned: bool) -> None:
     """Chunks, model calls, frames, estimated tokens and cost per video, before any model call; then what the
     estimate assumes."""
-    from pipeline.describe.estimate import ANSWER_TOKENS, PROMPT_TEXT_TOKENS, Estimate, output_tokens
+    from pipeline.describe.estimate import ANSWER_TOKENS, PROMPT_TEXT_TOKENS, cost_usd, output_tokens
 
     describe = cfg.describe
     total = DryRunLine.total(lines)
-    how = (
-        "decoded and compared, nothing described or written" if scanned else "nothing is decoded, described or written"
-    )
+    how = "decoded and compared; nothing described or written" if scanned else "nothing decoded, described or written"
     table = Table(title=f"dry run: {how}")
     columns = ("video", "footage", "chunks", "model calls", "frames sent", "input tokens", "output tokens")
     for col in (*columns, "est. cost $", "note"):
         table.add_column(col, overflow="fold")
     for line in [*lines, total]:
-        est = Estimate(line.chunks, line.input_tokens, line.output_tokens)
+        c = line.costs
         table.add_row(
             line.path,
             f"{line.footage_s:,.0f} s" if line is not total else "",
             str(line.chunks),
-            f"{line.model_calls:,}",
-            f"{line.frames_sent:,} / {line.frames_decoded:,}",
-            f"{line.input_tokens:,}",
-            f"{line.output_tokens:,}",
-            f"{est.cost_usd(describe):.4f}",
+            f"{c.model_calls:,}",
+            f"{c.frames_sent:,} / {c.frames_decoded:,}",
+            f"{c.input_tokens:,}",
+            f"{c.output_tokens:,}",
+            f"{cost_usd(c.input_tokens, c.output_tokens, describe):.4f}",
             line.note,
             style="bold" if line is total else None,
         )

@@ -10,7 +10,6 @@ OpenAI backend's default) each frame pays its own. Output is the thinking budget
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from pipeline.config import DecodeConfig, DescribeConfig
 from pipeline.decode.readers import sample_targets_s, target_size
@@ -22,16 +21,9 @@ TOKENS_PER_TIMESTAMP = 7  # "<123.5 seconds>"
 ANSWER_TOKENS = 250  # a caption and a few events
 
 
-@dataclass
-class Estimate:
-    chunks: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-    def cost_usd(self, cfg: DescribeConfig) -> float:
-        return (
-            self.input_tokens * cfg.price.input_per_million + self.output_tokens * cfg.price.output_per_million
-        ) / 1e6
+def cost_usd(input_tokens: int, output_tokens: int, cfg: DescribeConfig) -> float:
+    """Dollars at ``describe.price``."""
+    return (input_tokens * cfg.price.input_per_million + output_tokens * cfg.price.output_per_million) / 1e6
 
 
 def tokens_per_frame(info: VideoInfo, decode: DecodeConfig) -> int:
