@@ -482,3 +482,64 @@ def test_a_frames_model_that_is_not_here_stops_before_any_work(tmp_path, media):
     )  # fmt: skip
     assert result.returncode == 2 and "frames.model 'nobody/no-such-siglip' cannot be loaded" in result.stderr
     assert "huggingface-cli download nobody/no-such-siglip" in result.stderr and not (tmp_path / "idx").exists()
+
+
+@pytest.mark.slow
+def test_kill_9_in_a_still_stretch_then_resume(tmp_path, media):
+    """A fixed camera's long still stretch is written fast (no model calls): SIGKILL lands inside it, and the
+    rerun indexes every chunk once, each still one carrying the chunk described last before it."""
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import plan_spans, probe
+    from pipeline.index.records import RecordStore
+    from pipeline.media import content_id
+    from tests.clips import write_fixed_camera
+
+    clip = write_fixed_camera(
+        tmp_path / "camera.mp4",
+        media("one-by-one-person-detection.mp4"),
+        [("hold", 300.0), ("clip", 5.0, 22.0), ("hold", 43.0)],
+        size=(192, 108),
+    )
+    index = tmp_path / "idx"
+    args = [
+        "ingest",
+        clip,
+        "--index",
+        index,
+        *TINY_LOCAL,
+        "--set",
+        "decode.chunk_s=10",
+        "--set",
+        "describe.batch_size=1",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *map(str, args)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    parts = index / "records"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 6:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written_before = len(list(parts.glob("*/*.parquet")))
+    assert 6 <= written_before < 30, "the kill should land in the still stretch (chunks 1-29)"
+
+    result = vidseek("ingest", clip, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=10")
+    assert result.returncode == 0, result.stderr
+    assert "still, carried without a call" in result.stdout
+    video_id = content_id(str(clip))
+    spans = plan_spans(probe(str(clip)), video_id, DecodeConfig(chunk_s=10))
+    rows = {r.chunk_id: r for r in RecordStore(index).rows(video_id) if r.kind == "caption"}
+    assert set(rows) == {s.chunk_id for s in spans}  # every chunk, once (the records replace a chunk's rows)
+    source = None
+    for span in spans:
+        row = rows[span.chunk_id]
+        if row.carried_from:
+            assert row.carried_from == source and row.frame_pts == []
+        else:
+            source = span.chunk_id
+    assert sum(1 for r in rows.values() if not r.carried_from) <= 5  # 0 s, 300 s, the visitor's chunks
