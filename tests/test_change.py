@@ -282,13 +282,13 @@ def test_a_crash_then_a_rerun_leaves_every_second_once(where, fixed_camera, tmp_
 # -- files that never change, and that always do ------------------------------------------------------------------
 def test_a_file_that_never_changes_is_described_once_per_max_still(tmp_path, embedder, media):
     card = write_fixed_camera(tmp_path / "card.mp4", media("smpte-2997.mp4"), [("hold", 120.0)], noise=3.0)
-    cfg = load_config(None, [*CHANGE, "decode.max_still_s=40"])
-    describer = FrameCountDescriber()
+    cfg = load_config("tiny.yaml", [*CHANGE, "decode.max_still_s=40"])
     writer = IndexWriter(tmp_path / "idx", embedder)
-    report = run_local(cfg, [str(card)], writer, describer)
+    report = run_local(cfg, [str(card)], writer, make_describer(cfg.describe))
     writer.close()
-    assert [c.span.start_s for c in describer.seen] == [0.0, 40.0, 80.0]  # once per 40 s, a frame each
-    assert all(len(c.frames) == 1 for c in describer.seen)
+    rows = records(tmp_path / "idx", content_id(str(card))).values()
+    sent = sorted((r.start_s, len(r.frame_pts)) for r in rows if not r.carried_from)
+    assert sent == [(0.0, 1), (40.0, 1), (80.0, 1)]  # once per 40 s, from one frame
     assert (report.results[0].costs.model_calls, report.results[0].costs.carried) == (3, 9)
 
 
@@ -309,12 +309,14 @@ def test_a_file_that_changes_every_frame_costs_no_more_than_fixed(tmp_path, embe
             container.mux(packet)
     sent = {}
     for sampling in ("change", "fixed"):
-        describer = FrameCountDescriber()
+        cfg = load_config("tiny.yaml", [*CHANGE, f"decode.sampling={sampling}"])
         writer = IndexWriter(tmp_path / sampling, embedder)
-        run_local(load_config(None, [*CHANGE, f"decode.sampling={sampling}"]), [str(path)], writer, describer)
+        report = run_local(cfg, [str(path)], writer, make_describer(cfg.describe))
         writer.close()
-        sent[sampling] = [len(c.frames) for c in describer.seen]
-    assert sent["change"] == sent["fixed"] == [10, 10, 10]
+        rows = records(tmp_path / sampling, content_id(str(path))).values()
+        sent[sampling] = sorted((r.start_s, len(r.frame_pts)) for r in rows)
+        assert report.results[0].costs.carried == 0
+    assert sent["change"] == sent["fixed"] == [(0.0, 10), (10.0, 10), (20.0, 10)]
 
 
 # -- the model sees true times ------------------------------------------------------------------------------------

@@ -418,3 +418,29 @@ def test_filtered_search_is_exact_on_ivf(tmp_path):
     scores, found = vectors.search(x[1250], 5, subset)
     assert found[0] == ids[1250] and set(found) <= set(subset)
     assert np.all(np.diff(scores) <= 1e-6)
+
+
+def test_a_catalog_made_before_the_audit_trail_gains_its_columns_on_open(tmp_path):
+    """Indexes from before change-aware sampling: their segments table lacks the audit columns; opening adds them
+    (zeros until a rebuild reads the records), and status can sum them."""
+    import sqlite3
+
+    from pipeline.index import Catalog
+    from pipeline.index.catalog import AUDIT_COLUMNS
+
+    old = sqlite3.connect(tmp_path / "catalog.sqlite")
+    old.execute(
+        "CREATE TABLE segments (segment_id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, video_id TEXT NOT NULL, "
+        "video_path TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, kind TEXT NOT NULL, "
+        "text TEXT NOT NULL, label TEXT DEFAULT '', model TEXT DEFAULT '')"
+    )
+    old.execute("INSERT INTO segments VALUES (1, 'c', 'v', '/v.mp4', 0, 60, 'caption', 'a room', '', 'm')")
+    old.commit()
+    old.close()
+    catalog = Catalog(tmp_path)
+    columns = {r[1] for r in catalog.db.execute("PRAGMA table_info(segments)")}
+    assert set(AUDIT_COLUMNS) <= columns
+    (costs,) = catalog.costs().values()
+    assert (costs.model_calls, costs.carried, costs.frames_sent, costs.input_tokens) == (1, 0, 0, 0)
+    assert catalog.caption_source("c") is None  # its caption's id is not the derived one: nothing to carry
+    catalog.close()
