@@ -543,3 +543,5 @@ def test_kill_9_in_a_still_stretch_then_resume(tmp_path, media):
         else:
             source = span.chunk_id
     assert sum(1 for r in rows.values() if not r.carried_from) <= 5  # 0 s, 300 s, the visitor's chunks
+    status = vidseek("status", "--index", index, env={**os.environ, "COLUMNS": "250"})
+    assert status.returncode == 0 and "carried)" in status.stdout and "last runs" in status.stdout, status.stdout

@@ -171,6 +171,21 @@ def search(
     out.print(table)
 
 
+def _last_runs(index: Path, n: int) -> list[dict]:
+    """The last ``n`` run summaries, oldest first (an unreadable one is left out: it is a report, not the index)."""
+    from pipeline.index.layout import IndexLayout
+
+    folder = IndexLayout(index).runs
+    paths = sorted(folder.glob("*.json"))[-n:] if folder.is_dir() else []
+    runs = []
+    for path in paths:
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return [r for r in runs if isinstance(r, dict)]
+
+
 def _cost_cells(costs) -> tuple[str, str, str]:
     """Model calls (and chunks carried over still footage), frames sent of those decoded, tokens in and out."""
     if costs is None or not costs.model_calls + costs.carried:
@@ -232,6 +247,10 @@ def status(index: Path = IndexOpt) -> None:
             f"embedder: {catalog.get_meta('embedder')} ({catalog.get_meta('dim')}-d)   "
             f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB"
         )
+    if runs := _last_runs(index, 5):
+        from workers.progress import print_runs
+
+        print_runs(out, runs)
     for problem in problems:
         err.print(labelled("damaged:", "red", problem), highlight=False, soft_wrap=True)
     if problems:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -75,10 +77,31 @@ def savings_line(c: ChunkCosts) -> str:
     if not c.frames_decoded or not chunks:
         return ""
     return (
-        f"model: {c.model_calls:,} calls for {chunks:,} chunks ({c.carried:,} still, carried without a call); "
-        f"{c.frames_sent:,} of {c.frames_decoded:,} frames sent ({c.frames_sent / c.frames_decoded:.0%}); "
-        f"{c.input_tokens:,} input and {c.output_tokens:,} output tokens"
+        f"model: {c.model_calls:,} calls for {chunks:,} chunks ({c.carried:,} still, carried without a call: "
+        f"{c.carried / chunks:.0%} of the calls saved); {c.frames_sent:,} of {c.frames_decoded:,} frames sent "
+        f"({1 - c.frames_sent / c.frames_decoded:.0%} unchanged, not sent); {c.input_tokens:,} input and "
+        f"{c.output_tokens:,} output tokens"
     )
+
+
+def print_runs(console: Console, runs: list[dict]) -> None:
+    """The last runs' summaries (``DIR/runs/*.json``): what each ingested and what its model calls cost."""
+    table = Table(title="last runs")
+    known = set(ChunkCosts.__dataclass_fields__)
+    for col in ("started", "ingested", "skipped", "failed", "model calls", "frames sent", "tokens in / out"):
+        table.add_column(col, overflow="fold")
+    for run in runs:
+        counts = run.get("counts", {})
+        c = ChunkCosts(**{k: v for k, v in run.get("costs", {}).items() if k in known})  # older runs: zeros
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.get("started", 0)))
+        table.add_row(
+            started,
+            *(str(counts.get(k, 0)) for k in ("ingested", "skipped", "failed")),
+            f"{c.model_calls:,}" + (f" ({c.carried:,} carried)" if c.carried else ""),
+            f"{c.frames_sent:,} / {c.frames_decoded:,}",
+            f"{c.input_tokens:,} / {c.output_tokens:,}",
+        )
+    console.print(table)
 
 
 def print_dry_run(console: Console, lines: list[DryRunLine], cfg: VidseekConfig, scanned: bool) -> None:
