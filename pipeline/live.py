@@ -239,46 +239,46 @@ class Watcher:
         described = describe_chunks(self.describer, model_chunks) if model_chunks else []
         results = dict(zip(map(id, to_describe), described, strict=True))
         model_s = time.monotonic() - model_started
-        committed = []
-        for chunk in chunks:  # in order: a still chunk carries the description of the one before it
-            state = self.sources[chunk.source]
-            result = results.get(id(chunk)) if self.describer else None
-            if self.describer and id(chunk) not in results:
-                result = self._carried(chunk, state.caption_source)
-            if isinstance(result, ChunkFailure):
-                state.caption_source = None  # the next chunk is described afresh
-                self._record_gap(state, StreamGap(chunk.start_s, chunk.end_s, f"not described: {result.reason}"))
-                continue
-            if result is not None:
-                result = self._to_utc(result)
-                state.caption_source = CaptionSource.of(result)
-                self.writer.write(result, decoder="stream")
-            state.chunks += 1
-            if state.chunks % COMPACT_EVERY == 0:  # a camera watched for months must not pile up small files
-                self.writer.records.compact(state.video_id)
-                if self.writer.frames is not None:
-                    self.writer.frames.records.compact(state.video_id)
-            state.first_s = chunk.start_s if state.first_s is None else state.first_s
-            state.last_s = chunk.end_s
-            committed.append((chunk, result))
+        committed = [done for chunk in chunks if (done := self._index(chunk, results)) is not None]
         self.writer.save(contexts=False)  # searchable now, by other processes too
+        self._announce(committed, model_s)
+        self.writer.save_contexts()  # then the contexts these chunks changed
+
+    def _index(self, chunk: LiveChunk, results: dict) -> tuple[LiveChunk, ChunkDescription | None] | None:
+        """Index one chunk: its description, or (still) its source's last one; in order, since a still chunk
+        carries the chunk before it. Returns the chunk and what was indexed (None: frames only); None for a gap."""
+        state = self.sources[chunk.source]
+        result = results.get(id(chunk)) if self.describer else None
+        if self.describer and id(chunk) not in results:
+            result = self._carried(chunk, state.caption_source)
+        if isinstance(result, ChunkFailure):
+            state.caption_source = None  # the next chunk is described afresh
+            self._record_gap(state, StreamGap(chunk.start_s, chunk.end_s, f"not described: {result.reason}"))
+            return None
+        if result is not None:
+            result = self._to_utc(result)
+            state.caption_source = CaptionSource.of(result)
+            self.writer.write(result, decoder="stream")
+        state.chunks += 1
+        if state.chunks % COMPACT_EVERY == 0:  # a camera watched for months must not pile up small files
+            self.writer.records.compact(state.video_id)
+            if self.writer.frames is not None:
+                self.writer.frames.records.compact(state.video_id)
+        state.first_s = chunk.start_s if state.first_s is None else state.first_s
+        state.last_s = chunk.end_s
+        return chunk, result
+
+    def _announce(self, committed: list[tuple[LiveChunk, ChunkDescription | None]], model_s: float) -> None:
+        """Tell ``on_chunk`` of each chunk now searchable, with how long after it ended."""
         now = time.time()
         for chunk, result in committed:
             carries = result is not None and bool(result.carried_from)
             caption = result.caption if result is not None else ""  # frames only: no caption
-            done = CommittedChunk(
-                chunk.source,
-                chunk.start_s,
-                chunk.end_s,
-                caption,
-                now - chunk.end_s,
-                0.0 if carries else model_s,
-                carries,
-            )
+            took_s = 0.0 if carries else model_s
+            done = CommittedChunk(chunk.source, chunk.start_s, chunk.end_s, caption, now - chunk.end_s, took_s, carries)
             self.committed.append(done)
             if self.on_chunk:
                 self.on_chunk(done)
-        self.writer.save_contexts()  # then the contexts these chunks changed
 
     def _to_describe(self, chunks: list[LiveChunk]) -> list[LiveChunk]:
         """The chunks the model must see: those that changed, and a still one whose source has no description to

@@ -82,6 +82,25 @@ def test_ingest_search_status_and_exit_codes(tmp_path, media):
     assert status.stdout.count("complete") == 2 and "ingesting" not in status.stdout, status.stdout
 
 
+def kill_9_once_written(args: list, parts: int, poll_s: float = 0.2) -> int:
+    """Run ``vidseek ARGS`` (an ingest), SIGKILL its process group once ``parts`` chunk records are written;
+    returns how many were written by then."""
+    index = Path(args[args.index("--index") + 1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", *map(str, args)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((index / "records").glob("*/*.parquet"))) < parts:
+        time.sleep(poll_s)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return len(list((index / "records").glob("*/*.parquet")))
+
+
 @pytest.mark.slow
 def test_kill_9_mid_ingest_then_resume_gives_same_chunks(tmp_path, media):
     """Killed with SIGKILL mid-way, a re-run finishes the job: every chunk once, none lost."""
@@ -93,20 +112,7 @@ def test_kill_9_mid_ingest_then_resume_gives_same_chunks(tmp_path, media):
     path = media("concat_real_clips_640x360.mp4")
     index = tmp_path / "idx"
     args = ["ingest", path, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=5"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", *map(str, args)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    parts = index / "records"
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 5:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    written_before = len(list(parts.glob("*/*.parquet")))
+    written_before = kill_9_once_written(args, 5)
     assert 5 <= written_before < 58, "the ingest should have been killed mid-way"
 
     result = vidseek("ingest", path, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=5")
@@ -501,31 +507,8 @@ def test_kill_9_in_a_still_stretch_then_resume(tmp_path, media):
         size=(192, 108),
     )
     index = tmp_path / "idx"
-    args = [
-        "ingest",
-        clip,
-        "--index",
-        index,
-        *TINY_LOCAL,
-        "--set",
-        "decode.chunk_s=10",
-        "--set",
-        "describe.batch_size=1",
-    ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", *map(str, args)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    parts = index / "records"
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 6:
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    written_before = len(list(parts.glob("*/*.parquet")))
+    one_at_a_time = ["--set", "decode.chunk_s=10", "--set", "describe.batch_size=1"]
+    written_before = kill_9_once_written(["ingest", clip, "--index", index, *TINY_LOCAL, *one_at_a_time], 6, 0.02)
     assert 6 <= written_before < 30, "the kill should land in the still stretch (chunks 1-29)"
 
     result = vidseek("ingest", clip, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=10")
