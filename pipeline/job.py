@@ -294,43 +294,46 @@ def run_local(
 
         visual = make_visual_embedder(cfg.frames.model, cfg.frames.device, cfg.frames.batch_size)
     for task in tasks:
-        if not task.spans:
-            finish(task, writer, report, progress)
-            continue
-        try:
-            reader = ChangeSampler(open_reader(task.info, cfg.decode), cfg.decode)
-        except DecodeError as exc:
-            task.problems.append(exc.reason)
-            finish(task, writer, report, progress)
-            continue
-        batch: list[FrameChunk] = []
-        for i, span in enumerate(task.spans):
-            describe, embed_frames = task.needs(span, cfg)
-            settled: Settled = []
-            try:
-                sampled = reader.read(span)
-                if embed_frames:  # every frame decoded, changed or not
-                    commit_frames(sampled.chunk, task, writer, visual, cfg)
-                if not describe:  # it needed its frames only
-                    chunk_done(span, task, progress)
-                elif sampled.still:
-                    settled = commit_still(span, sampled.chunk.frames_decoded, task, writer, progress, reader.name)
-                else:
-                    batch.append(sampled.for_model())
-            except DecodeError as exc:
-                settled = fail_span(span, exc.reason, task, writer, progress)
-            if batch and (len(batch) == cfg.describe.dispatch_batch or i == len(task.spans) - 1):
-                for chunk, result in zip(batch, describe_chunks(describer, batch), strict=True):
-                    settled += commit(result, task, writer, progress, chunk.decoder)
-                batch = []
-            task.problems += [problem for _, problem in settled if problem]
-        task.problems += [f"{f.span.start_s:.0f} s: {f.reason}" for f in task.chain.left_waiting()]
-        if reader.warning:
-            task.problems.append(reader.warning)
-        reader.close()
+        if task.spans:
+            _ingest_spans(task, cfg, writer, describer, progress, visual)
         finish(task, writer, report, progress)
     writer.save()
     return report
+
+
+def _ingest_spans(task: VideoTask, cfg: VidseekConfig, writer, describer, progress: Progress, visual) -> None:
+    """One file's spans in order: decoded, their frames indexed, those that changed described in batches, the
+    still ones carrying the description before them; what goes wrong lands in ``task.problems``."""
+    try:
+        reader = ChangeSampler(open_reader(task.info, cfg.decode), cfg.decode)
+    except DecodeError as exc:
+        task.problems.append(exc.reason)
+        return
+    batch: list[FrameChunk] = []
+    for i, span in enumerate(task.spans):
+        describe, embed_frames = task.needs(span, cfg)
+        settled: Settled = []
+        try:
+            sampled = reader.read(span)
+            if embed_frames:  # every frame decoded, changed or not
+                commit_frames(sampled.chunk, task, writer, visual, cfg)
+            if not describe:  # it needed its frames only
+                chunk_done(span, task, progress)
+            elif sampled.still:
+                settled = commit_still(span, sampled.chunk.frames_decoded, task, writer, progress, reader.name)
+            else:
+                batch.append(sampled.for_model())
+        except DecodeError as exc:
+            settled = fail_span(span, exc.reason, task, writer, progress)
+        if batch and (len(batch) == cfg.describe.dispatch_batch or i == len(task.spans) - 1):
+            for chunk, result in zip(batch, describe_chunks(describer, batch), strict=True):
+                settled += commit(result, task, writer, progress, chunk.decoder)
+            batch = []
+        task.problems += [problem for _, problem in settled if problem]
+    task.problems += [f"{f.span.start_s:.0f} s: {f.reason}" for f in task.chain.left_waiting()]
+    if reader.warning:
+        task.problems.append(reader.warning)
+    reader.close()
 
 
 def write_run_summary(index_dir: Path, report: IngestReport, started: float, paths: list[str]) -> Path:
