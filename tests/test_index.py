@@ -444,3 +444,21 @@ def test_a_catalog_made_before_the_audit_trail_gains_its_columns_on_open(tmp_pat
     assert (costs.model_calls, costs.carried, costs.frames_sent, costs.input_tokens) == (1, 0, 0, 0)
     assert catalog.caption_source("c") is None  # its caption's id is not the derived one: nothing to carry
     catalog.close()
+
+
+def test_a_half_written_record_left_by_a_killed_writer_does_not_stop_the_merge(tmp_path, embedder):
+    """kill -9 in the middle of writing a chunk's record leaves its temporary file beside the parts; the next run
+    re-describes that chunk and merges the parts when the video ends: the stale file must not stop it (it did:
+    "Directory not empty", exit 2, found by the kill test in a still stretch)."""
+    from pipeline.index import IndexWriter
+    from pipeline.types import ChunkDescription, ChunkSpan
+
+    writer = IndexWriter(tmp_path, embedder)
+    writer.begin_video("v", "/v.mp4", 1, 10.0, "m", {})
+    span = ChunkSpan("v", "/v.mp4", 0.0, 10.0)
+    writer.write(ChunkDescription(span, "a loading dock", model="m"))
+    folder = tmp_path / "records" / "v"
+    (folder / f".{span.chunk_id}.parquet.99999.tmp").write_bytes(b"PAR1 half a file")  # the dead writer's
+    writer.finish_video("v", "complete", num_chunks=1)
+    assert not folder.exists() and writer.records.chunk_ids("v") == {span.chunk_id}
+    writer.close()

@@ -29,7 +29,7 @@ from pipeline.config import IndexConfig
 from pipeline.index.catalog import Catalog
 from pipeline.index.damage import IndexDamaged, stamp
 from pipeline.index.layout import IndexLayout
-from pipeline.index.records import Unreadable, vectors_of, write_atomic, write_table
+from pipeline.index.records import Unreadable, remove_parts_folder, vectors_of, write_atomic, write_table
 from pipeline.index.vectors import VectorIndex
 from pipeline.types import FrameChunk, FrameSpanRecord, segment_id_for
 
@@ -92,7 +92,7 @@ class FrameRecords:
         write_table(_table(self._read(video_id, None, None)), self._merged(video_id))
         for part in parts:
             part.unlink()
-        (self.root / video_id).rmdir()
+        remove_parts_folder(self.root / video_id)
 
     def video_ids(self) -> list[str]:
         with os.scandir(self.root) as entries:

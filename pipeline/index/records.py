@@ -47,6 +47,14 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     os.replace(tmp, path)
 
 
+def remove_parts_folder(folder: Path) -> None:
+    """Remove a video's folder of chunk parts once they are merged, with any half-written file a writer killed
+    mid-write left there (``write_atomic``'s temporary names: the lease holder's own are renamed before it merges)."""
+    for stale in folder.glob(".*.tmp"):
+        stale.unlink()
+    folder.rmdir()
+
+
 def write_table(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
@@ -101,7 +109,7 @@ class RecordStore:
         write_table(_newest_chunks(tables), target)
         for p in parts:
             p.unlink()
-        folder.rmdir()
+        remove_parts_folder(folder)
 
     def chunk_ids(self, video_id: str, unreadable: list[Unreadable] | None = None) -> set[str]:
         return set(self._column(video_id, "chunk_id", unreadable))
