@@ -1,8 +1,8 @@
 """How decode.change_threshold (and the thumbnail width) were chosen: measured on real clips, not guessed.
 
-    python benchmarks/tune_change.py [--out DIR]
+    python benchmarks/tune_change.py [--out DIR] [--max-side 448]
 
-Frames are decoded as ingest decodes them (1 fps, 448 px, PyAV). Two kinds of footage:
+Frames are decoded as ingest decodes them (1 fps, 448 px by default, PyAV). Two kinds of footage:
 - still: the first frame of the fixed-camera clip one-by-one-person-detection.mp4 held for 300 s with temporal
   noise (ffmpeg's noise filter at strength 8 and 20), a brightness drift of +-8% of full scale over 5 minutes, and
   H.264 at 600 kbit/s (a camera's bitrate: its compression flicker comes with it). Nothing happens: every frame
@@ -58,13 +58,13 @@ def still_clip(out: Path, noise: int) -> Path:
     return path
 
 
-def decoded(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
+def decoded(path: Path, max_side: int) -> tuple[list[np.ndarray], np.ndarray]:
     from pipeline.config import DecodeConfig
     from pipeline.decode import open_reader, probe
     from pipeline.types import ChunkSpan
 
     info = probe(str(path))
-    chunk = open_reader(info, DecodeConfig()).read(ChunkSpan("tune", info.path, 0.0, info.duration_s))
+    chunk = open_reader(info, DecodeConfig(max_side=max_side)).read(ChunkSpan("tune", info.path, 0.0, info.duration_s))
     return list(chunk.frames), chunk.pts_s
 
 
@@ -82,10 +82,11 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "vidseek-tune-change")
+    parser.add_argument("--max-side", type=int, default=448, help="decode.max_side the frames are decoded at")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    stills = [decoded(still_clip(args.out, n))[0] for n in (8, 20)]
-    clips = {name: decoded(MEDIA / name) for name in [TUNING, *HELD_OUT]}
+    stills = [decoded(still_clip(args.out, n), args.max_side)[0] for n in (8, 20)]
+    clips = {name: decoded(MEDIA / name, args.max_side) for name in [TUNING, *HELD_OUT]}
     print(f"{'width':>5} {'noise ceiling':>13} {'first miss (tuning)':>19} {'margin':>6} {'chosen':>6}  held out there")
     rows = []
     for width in WIDTHS:

@@ -82,17 +82,22 @@ def test_ingest_search_status_and_exit_codes(tmp_path, media):
     assert status.stdout.count("complete") == 2 and "ingesting" not in status.stdout, status.stdout
 
 
-def kill_9_once_written(args: list, parts: int, poll_s: float = 0.2) -> int:
-    """Run ``vidseek ARGS`` (an ingest), SIGKILL its process group once ``parts`` chunk records are written;
-    returns how many were written by then."""
-    index = Path(args[args.index("--index") + 1])
-    proc = subprocess.Popen(
+def start_vidseek(args: list) -> subprocess.Popen:
+    """``vidseek ARGS`` in the background, in a process group of its own (so a test can kill it all), silent."""
+    return subprocess.Popen(
         [sys.executable, "-m", "workers.cli", *map(str, args)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def kill_9_once_written(args: list, parts: int, poll_s: float = 0.2) -> int:
+    """Run ``vidseek ARGS`` (an ingest), SIGKILL its process group once ``parts`` chunk records are written;
+    returns how many were written by then."""
+    index = Path(args[args.index("--index") + 1])
+    proc = start_vidseek(args)
     deadline = time.time() + 300
     while time.time() < deadline and len(list((index / "records").glob("*/*.parquet"))) < parts:
         time.sleep(poll_s)
@@ -369,13 +374,7 @@ def test_a_rerun_with_nothing_to_do_starts_no_ray_and_a_killed_driver_leaves_no_
     index = tmp_path / "idx"
     path = media("concat_real_clips_640x360.mp4")
     args = ["ingest", path, "--index", index, "--config", "tiny.yaml", "--set", "decode.chunk_s=5"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", *map(str, args)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_vidseek(args)
     deadline = time.time() + 300
     while time.time() < deadline:
         ray_processes = _children_of(proc.pid)

@@ -186,15 +186,6 @@ def _last_runs(index: Path, n: int) -> list[dict]:
     return [r for r in runs if isinstance(r, dict)]
 
 
-def _cost_cells(costs) -> tuple[str, str, str]:
-    """Model calls (and chunks carried over still footage), frames sent of those decoded, tokens in and out."""
-    if costs is None or not costs.model_calls + costs.carried:
-        return "", "", ""
-    calls = f"{costs.model_calls:,}" + (f" ({costs.carried:,} carried)" if costs.carried else "")
-    sent = f"{costs.frames_sent:,} / {costs.frames_decoded:,}" if costs.frames_decoded else ""
-    return calls, sent, f"{costs.input_tokens:,} / {costs.output_tokens:,}"
-
-
 def _hit_json(hit) -> dict:
     return {
         "video": hit.video,
@@ -218,6 +209,7 @@ def status(index: Path = IndexOpt) -> None:
     from pipeline.index.damage import IndexDamaged
     from pipeline.index.folder import Index
     from pipeline.index.health import diagnose
+    from workers.progress import cost_cells, print_runs
 
     open_index(index)
     problems = diagnose(index)
@@ -235,7 +227,7 @@ def status(index: Path = IndexOpt) -> None:
         table.add_column(col, overflow="fold")
     for v in videos:
         stages = (str(v.chunks), str(v.events)) + ((str(framed.get(v.video_id, 0)),) if framed else ())
-        spent = _cost_cells(costs.get(v.video_id))
+        spent = cost_cells(costs.get(v.video_id))
         table.add_row(v.path, v.status, hhmmss(v.duration_s or 0), *stages, *spent, v.model, v.reason)
     out.print(table)
     for v in videos:
@@ -248,8 +240,6 @@ def status(index: Path = IndexOpt) -> None:
             f"segments: {catalog.count_segments()}   on disk: {size_bytes / 1e6:.1f} MB"
         )
     if runs := _last_runs(index, 5):
-        from workers.progress import print_runs
-
         print_runs(out, runs)
     for problem in problems:
         err.print(labelled("damaged:", "red", problem), highlight=False, soft_wrap=True)

@@ -61,14 +61,20 @@ def print_summary(console: Console, report: IngestReport) -> None:
         table.add_column(col, overflow="fold")
     style = {"ingested": "green", "skipped": "dim", "failed": "red"}
     for r in report.results:
-        c = r.costs
-        calls = f"{c.model_calls:,}" + (f" ({c.carried:,} carried)" if c.carried else "") if r.chunks else ""
-        sent = f"{c.frames_sent:,} / {c.frames_decoded:,}" if c.frames_decoded else ""
-        tokens = f"{c.input_tokens:,} / {c.output_tokens:,}" if c.model_calls else ""
-        table.add_row(r.path, Text(r.status, style[r.status]), str(r.chunks), calls, sent, tokens, r.reason)
+        table.add_row(r.path, Text(r.status, style[r.status]), str(r.chunks), *cost_cells(r.costs), r.reason)
     console.print(table)
     if line := savings_line(report.costs):
         console.print(line, soft_wrap=True, highlight=False)
+
+
+def cost_cells(c: ChunkCosts | None) -> tuple[str, str, str]:
+    """Model calls (and chunks carried over still footage), frames sent of those decoded, tokens in / out: blank
+    when nothing was described."""
+    if c is None or not c.model_calls + c.carried:
+        return "", "", ""
+    calls = f"{c.model_calls:,}" + (f" ({c.carried:,} carried)" if c.carried else "")
+    sent = f"{c.frames_sent:,} / {c.frames_decoded:,}" if c.frames_decoded else ""
+    return calls, sent, f"{c.input_tokens:,} / {c.output_tokens:,}"
 
 
 def savings_line(c: ChunkCosts) -> str:
@@ -97,9 +103,7 @@ def print_runs(console: Console, runs: list[dict]) -> None:
         table.add_row(
             started,
             *(str(counts.get(k, 0)) for k in ("ingested", "skipped", "failed")),
-            f"{c.model_calls:,}" + (f" ({c.carried:,} carried)" if c.carried else ""),
-            f"{c.frames_sent:,} / {c.frames_decoded:,}",
-            f"{c.input_tokens:,} / {c.output_tokens:,}",
+            *cost_cells(c),
         )
     console.print(table)
 
