@@ -24,6 +24,7 @@ import numpy as np
 
 from pipeline.index.catalog import Catalog
 from pipeline.index.frames import META_DIM, META_EMBEDDER
+from pipeline.index.health import check_vectors
 from pipeline.index.layout import IndexLayout
 from pipeline.index.settings import index_settings
 from pipeline.index.vectors import VectorIndex
@@ -95,18 +96,18 @@ class FrameSearcher:
 
     def __init__(self, index_dir: Path, catalog: Catalog, visual=None) -> None:
         self.catalog, self.name = catalog, catalog.get_meta(META_EMBEDDER)
-        files = IndexLayout(index_dir)
-        if self.name is None or not files.frame_vectors.exists():
+        if self.name is None:
             raise ValueError(f"{index_dir} has no frame index: ingest with frames.enabled=true first")
-        dim = int(catalog.get_meta(META_DIM))
-        self.vectors = VectorIndex(index_dir, dim, index_settings(index_dir, catalog), True, files.frame_vectors)
+        dim, path = int(catalog.get_meta(META_DIM)), IndexLayout(index_dir).frame_vectors
+        self.vectors = VectorIndex(index_dir, dim, index_settings(index_dir, catalog), True, path)
+        check_vectors(index_dir, catalog, self.vectors, frames=True)  # a lost file is named, not a silent gap
         self._visual = visual
 
     @classmethod
     def of(cls, index_dir: Path, catalog: Catalog, visual=None) -> FrameSearcher | None:
-        """The index's frame searcher, or None where it has no frame index (a damaged one raises IndexDamaged,
-        naming the file and the remedy)."""
-        if catalog.get_meta(META_EMBEDDER) is None or not IndexLayout(index_dir).frame_vectors.exists():
+        """The index's frame searcher, or None where no frame was ever indexed (a damaged or missing
+        ``frames.faiss`` raises IndexDamaged, naming the file and the remedy)."""
+        if catalog.get_meta(META_EMBEDDER) is None:
             return None
         return cls(index_dir, catalog, visual)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -43,6 +44,7 @@ class VideoTask:
     framed: set[str] = field(default_factory=set)  # ... and already in the frame index
     chain: StillChain | None = None  # still spans waiting to carry a description (made from ``spans`` if None)
     costs: ChunkCosts = field(default_factory=ChunkCosts)  # what describing this run's chunks took
+    finished: bool = False  # marked in the index as complete or failed
 
     def __post_init__(self) -> None:
         if self.chain is None:
@@ -86,6 +88,10 @@ class IngestReport:
     @property
     def exit_code(self) -> int:
         return 1 if self.count("failed") else 0
+
+
+class Cancelled(Exception):
+    """Raised by a ``Progress`` to stop the run between chunks (a cancelled API job): what it committed stays."""
 
 
 class Progress(Protocol):
@@ -193,14 +199,33 @@ def prepare(
         model = model_name
         if not model and known and len(described) >= v.num_spans:  # frames only, over a described video
             model = known.model
-        writer.begin_video(v.video_id, v.path, v.size_bytes, v.info.duration_s, model, cfg.model_dump())
+        writer.begin_video(v.video_id, v.path, v.size_bytes, v.info.duration_s, model, cfg.model_dump(), v.num_spans)
         done = v.num_spans - len(v.todo)
         chain = StillChain(v.spans, writer.catalog.caption_source)
         task = VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done, chain=chain)
         task.described, task.framed = described, framed
         tasks.append(task)
-    progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
+    with cancelling(tasks, writer):
+        progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
     return tasks
+
+
+@contextmanager
+def cancelling(tasks: list[VideoTask], writer: IndexWriter):
+    """On ``Cancelled``, each video the run began and did not finish is marked ``cancelled`` with how far it got
+    (not left ``ingesting`` for ever), then the cancellation goes on."""
+    try:
+        yield
+    except Cancelled:
+        for task in tasks:
+            if task.finished:
+                continue
+            if task.chunks_done == task.num_chunks and not task.problems:  # cancelled once all was committed
+                writer.finish_video(task.video_id, "complete", "", task.chunks_done)
+            else:
+                why = f"cancelled after {task.chunks_done} of {task.num_chunks} chunks; the next ingest does the rest"
+                writer.finish_video(task.video_id, "cancelled", why, task.chunks_done)
+        raise
 
 
 def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress: Progress) -> VideoResult:
@@ -209,6 +234,7 @@ def finish(task: VideoTask, writer: IndexWriter, report: IngestReport, progress:
     if status == "failed" and task.chunks_done:
         reason += f" ({task.chunks_done} of {task.num_chunks} chunks indexed)"
     writer.finish_video(task.video_id, "failed" if task.problems else "complete", reason, task.chunks_done)
+    task.finished = True
     if status == "ingested" and (replaced := writer.remove_earlier_versions(task.video_id, task.path)):
         reason = f"replaced the earlier version of this file ({replaced} segments)"
     result = VideoResult(task.path, status, reason, task.chunks_done, task.info.duration_s, task.costs)
@@ -293,10 +319,11 @@ def run_local(
         from pipeline.embed.visual import make_visual_embedder
 
         visual = make_visual_embedder(cfg.frames.model, cfg.frames.device, cfg.frames.batch_size)
-    for task in tasks:
-        if task.spans:
-            _ingest_spans(task, cfg, writer, describer, progress, visual)
-        finish(task, writer, report, progress)
+    with cancelling(tasks, writer):
+        for task in tasks:
+            if task.spans:
+                _ingest_spans(task, cfg, writer, describer, progress, visual)
+            finish(task, writer, report, progress)
     writer.save()
     return report
 

@@ -326,7 +326,7 @@ class Watcher:
 
     def _to_utc(self, d: ChunkDescription) -> ChunkDescription:
         o = self.origin_s
-        span = replace(d.span, start_s=d.span.start_s + o, end_s=d.span.end_s + o)
+        span = ChunkSpan(d.span.video_id, d.span.video_path, d.span.start_s + o, d.span.end_s + o)
         events = [replace(e, start_s=e.start_s + o, end_s=e.end_s + o) for e in d.events]
         return replace(d, span=span, events=events, frame_pts=[round(t + o, 3) for t in d.frame_pts])
 

@@ -61,15 +61,17 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class ChunkSpan:
-    """One unit of work: the frames of ``[start_s, end_s)`` of one video. ``decoded_end_s`` is set by a reader
-    whose file stopped decoding inside the span (corrupt or truncated data): the chunk then covers only
-    ``[start_s, covered_end_s)``, while its id stays the planned span's."""
+    """One unit of work: the frames of ``[start_s, end_s)`` of one video. A reader sets ``decoded_start_s`` where
+    the span's first frame comes later (a video that starts late, a damaged stretch) and ``decoded_end_s`` where
+    the file stopped decoding inside the span (corrupt or truncated data): the chunk then covers only
+    ``[covered_start_s, covered_end_s)``, while its id stays the planned span's."""
 
     video_id: str
     video_path: str
     start_s: float
     end_s: float
     decoded_end_s: float | None = None
+    decoded_start_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.start_s < self.end_s:
@@ -78,6 +80,10 @@ class ChunkSpan:
     @property
     def chunk_id(self) -> str:
         return chunk_id_for(self.video_id, self.start_s, self.end_s)
+
+    @property
+    def covered_start_s(self) -> float:
+        return self.start_s if self.decoded_start_s is None else self.decoded_start_s
 
     @property
     def covered_end_s(self) -> float:
@@ -117,7 +123,7 @@ class FrameChunk:
     @property
     def step_s(self) -> float:
         """The sampling period the frames were decoded at (the chunk's covered time per frame decoded)."""
-        return (self.span.covered_end_s - self.span.start_s) / self.frames_decoded
+        return (self.span.covered_end_s - self.span.covered_start_s) / self.frames_decoded
 
     def __repr__(self) -> str:
         return (
@@ -263,7 +269,7 @@ class SegmentRecord(Segment):
         return len(self.frame_pts)
 
 
-VideoStatus = Literal["ingesting", "complete", "failed", "live", "stopped"]
+VideoStatus = Literal["ingesting", "complete", "failed", "cancelled", "live", "stopped"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,10 +304,28 @@ class VideoRecord:
 
 @dataclass(frozen=True, kw_only=True)
 class VideoListing(VideoRecord):
-    """A video with what it holds in the index: chunks described and events found."""
+    """A video with what it holds in the index: chunks described, events found, chunks in the frame index."""
 
     chunks: int = 0
     events: int = 0
+    framed: int = 0
+
+    def state(self, writing: bool) -> tuple[str, str]:
+        """(what the video is, why) for a person: ``writing`` is whether a run holds the index now, without which
+        an ``ingesting`` video was cut short (killed). A complete video nobody described is searchable by its
+        frames only."""
+        described = f"{self.chunks} of {self.num_chunks} chunks described"
+        if self.status == "ingesting":
+            if writing:
+                return "ingesting", described
+            return "cut short", f"{described}; its run stopped (killed?): the next ingest describes the rest"
+        if self.status == "complete" and not self.chunks and self.framed:
+            return "frames only", "searchable by what it looks like only: ingest with a describe backend to describe it"
+        return self.status, self.reason
+
+    def public_state(self, writing: bool) -> dict:
+        state, note = self.state(writing)
+        return self.public() | {"state": state, "state_note": note}
 
 
 @dataclass(frozen=True)
@@ -354,13 +378,13 @@ def segments_from(description: ChunkDescription) -> list[Segment]:
             cid,
             span.video_id,
             span.video_path,
-            span.start_s,
+            span.covered_start_s,
             span.covered_end_s,
             "caption",
             description.caption,
         )
     ]
-    end_s = span.covered_end_s  # events are kept inside what was decoded
+    start_s, end_s = span.covered_start_s, span.covered_end_s  # events are kept inside what was decoded
     for i, ev in enumerate(description.events):
         text = f"{ev.label}: {ev.description}" if ev.label and ev.description else ev.description or ev.label
         out.append(
@@ -369,8 +393,8 @@ def segments_from(description: ChunkDescription) -> list[Segment]:
                 cid,
                 span.video_id,
                 span.video_path,
-                min(ev.start_s, end_s),
-                min(ev.end_s, end_s),
+                min(max(ev.start_s, start_s), end_s),
+                min(max(ev.end_s, start_s), end_s),
                 "event",
                 text,
                 ev.label,

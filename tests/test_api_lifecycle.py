@@ -100,13 +100,47 @@ def test_cancel_an_ingest_job_then_finish_it(fresh, embedder, monkeypatch):
         ended = httpx.delete(f"{url}/jobs/{job['job_id']}")
         assert ended.status_code == 409 and "already ended (cancelled)" in ended.json()["error"]
         assert httpx.delete(f"{url}/jobs/nope").status_code == 404
-        listed = httpx.get(f"{url}/videos", params={"status": "ingesting"}).json()["videos"]
+        listed = httpx.get(f"{url}/videos", params={"status": "cancelled"}).json()["videos"]
         assert [v["path"] for v in listed] == [str(root / "chaplin.mp4")] and listed[0]["chunks"] == 2
+        assert listed[0]["state"] == "cancelled" and f"after 2 of {planned} chunks" in listed[0]["state_note"]
+        assert httpx.get(f"{url}/videos", params={"status": "ingesting"}).json()["total"] == 0
         again = httpx.post(f"{url}/ingest", json={"paths": [str(root / "chaplin.mp4")]}).json()
         state = wait_for_end(url, again["job_id"])
         assert state["state"] == "done" and state["results"][0]["status"] == "ingested", state
         assert state["chunks_total"] == planned - 2  # only the chunks the cancelled job had not committed
         assert httpx.delete(f"{url}/videos/bikes").status_code == 200  # the index was handed back
+
+
+def test_a_job_cancelled_after_its_only_chunk_leaves_the_video_complete(fresh, embedder, monkeypatch):
+    """Every chunk was committed when the cancellation came: the video is what it is, complete (it used to be left
+    ``ingesting`` for ever)."""
+    import pipeline.job
+    from pipeline.config import load_config
+    from workers.api import Service, create_app
+
+    index, root, _ = fresh
+    committed, cancel_sent = threading.Event(), threading.Event()
+    chunk_done = pipeline.job.chunk_done
+
+    def pause_then_count(*args, **kwargs):  # the chunk is written; the cancellation comes before it is counted
+        committed.set()
+        cancel_sent.wait(60)
+        return chunk_done(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.job, "chunk_done", pause_then_count)
+    service = Service(index, load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=600"]), [root], None)
+    service.embedder = embedder
+    with LiveServer(create_app(service)) as url:
+        job = httpx.post(f"{url}/ingest", json={"paths": [str(root / "chaplin.mp4")]}).json()
+        assert committed.wait(120)
+        httpx.delete(f"{url}/jobs/{job['job_id']}")
+        cancel_sent.set()
+        assert wait_for_end(url, job["job_id"])["state"] == "cancelled"
+        videos = {v["path"]: v for v in httpx.get(f"{url}/videos").json()["videos"]}
+        chaplin = videos[str(root / "chaplin.mp4")]
+        assert chaplin["status"] == chaplin["state"] == "complete" and chaplin["chunks"] == 1, chaplin
+        one = httpx.get(f"{url}/videos/{chaplin['video_id']}").json()
+        assert one["state"] == "complete" and one["captions"]
 
 
 def wait_for_end(url: str, job_id: str) -> dict:

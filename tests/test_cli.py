@@ -119,6 +119,8 @@ def test_kill_9_mid_ingest_then_resume_gives_same_chunks(tmp_path, media):
     args = ["ingest", path, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=5"]
     written_before = kill_9_once_written(args, 5)
     assert 5 <= written_before < 58, "the ingest should have been killed mid-way"
+    killed = vidseek("status", "--index", index, env={**os.environ, "COLUMNS": "300"})
+    assert "cut short" in killed.stdout and "of 58 chunks described; its run stopped (killed?)" in killed.stdout
 
     result = vidseek("ingest", path, "--index", index, *TINY_LOCAL, "--set", "decode.chunk_s=5")
     assert result.returncode == 0, result.stderr
@@ -292,7 +294,7 @@ def test_a_missing_or_damaged_vectors_file_is_named_not_an_empty_answer(small_in
     assert f"{vectors} cannot be read" in search.stderr and "missing: the catalog lists 2 segments" in search.stderr
     assert f"vidseek index rebuild --index {small_index}" in search.stderr
     status = vidseek("status", "--index", small_index)
-    assert status.returncode == 2 and "damaged:" in status.stderr and "missing" in status.stderr
+    assert status.returncode == 2 and "problem:" in status.stderr and "written before, then deleted" in status.stderr
     for damage in (saved[: len(saved) // 2], b"garbage" * 100):
         vectors.write_bytes(damage)
         status = vidseek("status", "--index", small_index)
@@ -341,6 +343,33 @@ def test_bad_arguments_are_one_line_and_exit_2(small_index, tmp_path, args, mess
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_an_ingest_killed_before_its_first_save_leaves_a_file_never_written_not_a_damaged_one(tmp_path):
+    """kill -9 after a chunk was recorded, before the first FAISS save: status says so, a rebuild writes it."""
+    index = tmp_path / "idx"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_SAVE, str(index)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    status = vidseek("status", "--index", index)
+    assert status.returncode == 2, status.stderr
+    assert f"{index / 'vectors.faiss'} was never written" in status.stderr and "damaged" not in status.stderr
+    assert f"vidseek index rebuild --index {index}" in status.stderr
+    assert vidseek("index", "rebuild", "--index", index).returncode == 0
+    assert vidseek("status", "--index", index).returncode == 0
+
+
+KILLED_BEFORE_SAVE = """
+import os, signal, sys
+from pipeline.embed.fake import HashingEmbedder
+from pipeline.index import IndexWriter
+from pipeline.types import ChunkDescription, ChunkSpan
+writer = IndexWriter(sys.argv[1], HashingEmbedder())
+writer.begin_video("a", "/videos/a.mp4", 1, 60.0, "test", {})
+writer.write(ChunkDescription(ChunkSpan("a", "/videos/a.mp4", 0, 60), "A red truck arrives.", model="test"))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
 
 
 def test_remove_and_rebuild_on_a_busy_index_wait_or_stop_with_exit_3(small_index):

@@ -8,7 +8,7 @@ import pytest
 from pipeline.config import DecodeConfig
 from pipeline.decode import DecodeError, open_reader, plan_spans, probe
 from pipeline.decode.readers import DecordReader, OpenCVReader, PyAVReader
-from pipeline.types import ChunkSpan, VideoInfo
+from pipeline.types import ChunkDescription, ChunkSpan, Event, VideoInfo, segments_from
 
 
 def pyav_pts(path: str) -> np.ndarray:
@@ -109,6 +109,12 @@ def test_times_are_the_files_own_clock_when_the_video_starts_after_the_audio(tmp
     assert pts[0] == pytest.approx(truth[0], abs=1e-3)
     nearest = truth[np.abs(truth[:, None] - pts[None, :]).argmin(axis=0)]
     assert np.allclose(pts, nearest, atol=1e-3)
+    # the first chunk covers what was shown: from its first frame, not from 0 (its id stays the planned span's)
+    span = chunks[0].span
+    assert span.start_s == 0 and span.covered_start_s == pytest.approx(truth[0], abs=1e-3)
+    caption = segments_from(ChunkDescription(span, "grey", [Event(0.0, 0.5, "grey", "before the video")]))
+    assert caption[0].start_s == pytest.approx(1.08) and caption[1].start_s == caption[1].end_s == pytest.approx(1.08)
+    assert [c.span.decoded_start_s for c in chunks[1:]] == [None] * (len(chunks) - 1)
 
 
 def test_still_pictures_are_not_videos_but_an_animated_gif_is(tmp_path):

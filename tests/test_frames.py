@@ -59,6 +59,8 @@ def test_frames_only_then_described_by_a_later_run(tmp_path, media, visual):
     catalog = Catalog(index)
     (video,) = catalog.videos()
     assert (video.status, video.model, video.chunks) == ("complete", "", 0)  # searchable by frames, no captions
+    state, note = video.state(writing=False)  # what a person is told: not "complete" with 0 described
+    assert state == "frames only" and "searchable by what it looks like only" in note and video.framed == 10
     catalog.close()
     records = IndexLayout(index).frame_records
     merged = sorted(p.name for p in records.iterdir() if p.name != "embedder.json")
@@ -72,6 +74,7 @@ def test_frames_only_then_described_by_a_later_run(tmp_path, media, visual):
     catalog = Catalog(index)
     (video,) = catalog.videos()
     assert (video.status, video.model, video.chunks) == ("complete", "frame-count", 10)
+    assert video.state(writing=False) == ("complete", "")
     catalog.close()
     (skipped,) = ingest(index, [media(CLIP)], config(*FRAMES), FrameCountDescriber(), visual).results
     assert skipped.status == "skipped"
@@ -198,3 +201,40 @@ def test_damaged_frame_files_are_named_and_a_rebuild_repairs_them(tmp_path, medi
         index, [media("bikes.mp4"), media("fire2.mp4")], config("describe.backend=none", *FRAMES), None, visual
     )
     assert [r.status for r in again.results] == ["skipped", "ingested"]  # fire2's frames embedded again
+
+
+def test_a_deleted_frame_index_is_named_like_a_missing_vectors_file(tmp_path, media, visual):
+    """Not a silent gap: a default search would drop every frame moment, a visual one would call the index
+    frame-less. Status, searches and the API name frames.faiss and the remedy; a rebuild restores it."""
+    from pipeline.index.damage import IndexDamaged
+    from pipeline.index.health import diagnose
+    from pipeline.search import Searcher
+
+    index = tmp_path / "idx"
+    ingest(index, [media("bikes.mp4")], config("describe.backend=none", *FRAMES), None, visual)
+    files = IndexLayout(index)
+    files.frame_vectors.unlink()
+    problems = diagnose(index)
+    assert len(problems) == 1 and str(files.frame_vectors) in problems[0], problems
+    assert "missing: the catalog lists" in problems[0] and "written before, then deleted" in problems[0]
+    assert f"vidseek index rebuild --index {index}" in problems[0]
+    with pytest.raises(IndexDamaged, match="frames.faiss"):
+        Searcher(index, HashingEmbedder(), visual=visual)
+    rebuild_index(index, HashingEmbedder())
+    assert diagnose(index) == [] and Searcher(index, HashingEmbedder(), visual=visual).frames.vectors.size > 0
+
+
+def test_frames_never_saved_are_not_called_damaged(tmp_path, visual):
+    """Killed before the first save: frames.faiss was never written, which is not a file lost."""
+    from pipeline.index.health import diagnose
+    from pipeline.types import FrameSpanRecord
+
+    index = tmp_path / "idx"
+    writer = IndexWriter(index, HashingEmbedder())
+    vector = [1.0] + [0.0] * (visual.dim - 1)
+    writer.write_frames([FrameSpanRecord(7, "c0", "v", "/v.mp4", 0.0, 1.0, 1, vector)], visual.name)
+    writer.catalog.close()  # ... and killed: no save, the lease's holder gone
+    writer.lock.release()
+    problems = diagnose(index)
+    assert len(problems) == 1 and "frames.faiss was never written" in problems[0], problems
+    assert "cannot be read" not in problems[0] and "index rebuild" in problems[0]

@@ -32,10 +32,6 @@ class Job:
     finished: float = 0.0
 
 
-class JobCancelled(Exception):
-    """Raised between chunks of a job that DELETE /jobs/{id} cancelled."""
-
-
 MediaPath = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=r"^[^\x00]+$")]
 
 
@@ -81,7 +77,7 @@ def add_job_routes(app: FastAPI, service, guarded: list, metrics: dict) -> None:
 def _run_job(service, job: Job, metrics) -> None:
     """One ingest, in the runner thread (one at a time), as `vidseek ingest` runs it (on Ray when ray.enabled)."""
     from pipeline.describe.factory import resolve_model
-    from pipeline.job import NoProgress
+    from pipeline.job import Cancelled, NoProgress
     from workers.ingest_session import IngestSession
 
     class Counting(NoProgress):
@@ -90,12 +86,12 @@ def _run_job(service, job: Job, metrics) -> None:
         def start(self, num_videos: int, num_chunks: int, footage_s: float) -> None:
             job.chunks_total = num_chunks
             if job.cancel_requested:
-                raise JobCancelled
+                raise Cancelled
 
         def chunk_done(self, span) -> None:
             job.chunks_done += 1
             if job.cancel_requested:
-                raise JobCancelled
+                raise Cancelled
 
     if job.cancel_requested:  # cancelled while it waited
         return
@@ -107,7 +103,7 @@ def _run_job(service, job: Job, metrics) -> None:
             report = session.ingest(job.paths, Counting(), roots=service.media_roots)
         job.results = [r.as_dict() for r in report.results]
         job.state = "done"
-    except JobCancelled:  # the session closed the index: what was committed stays
+    except Cancelled:  # its videos are marked cancelled, the session closed the index: what was committed stays
         job.state = "cancelled"
     except Exception as exc:  # a job's failure is reported through its status
         job.state, job.error = "failed", f"{exc.__class__.__name__}: {exc}"

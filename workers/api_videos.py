@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 
 from pipeline.export import render
 from pipeline.index.layout import IndexLayout
+from pipeline.index.lock import IndexLock
 from pipeline.types import VideoRecord
 from workers.api_guard import documented
 
@@ -33,11 +34,14 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
     def videos(
         offset: int = Query(0, ge=0, le=10**9),
         limit: int = Query(1000, ge=1, le=1000),
-        status: Literal["ingesting", "complete", "failed", "live", "stopped"] | None = Query(None),
+        status: Literal["ingesting", "complete", "failed", "cancelled", "live", "stopped"] | None = Query(None),
         path_prefix: str | None = Query(None, max_length=4096, description="only paths starting with this"),
     ):
-        """The indexed videos by path, ``limit`` from ``offset``, with the ``total`` matching and ``next_offset``."""
+        """The indexed videos by path, ``limit`` from ``offset``, with the ``total`` matching and ``next_offset``.
+        Each says what it is for a person (``state``, ``state_note``: pipeline.types.VideoListing.state) beside
+        the catalog's ``status``, which ``status=`` filters on."""
         catalog = service.current().catalog
+        writing = IndexLock(service.index_dir).held_elsewhere()
         listed = catalog.videos(status, path_prefix, offset, limit)
         total = catalog.count_videos(status, path_prefix)
         # Each row's ingest config (a JSON text) is left to GET /videos/{id}: a list of thousands need not repeat it.
@@ -45,7 +49,7 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
             "total": total,
             "offset": offset,
             "next_offset": offset + limit if offset + limit < total else None,
-            "videos": [v.public() for v in listed],
+            "videos": [v.public_state(writing) for v in listed],
         }
 
     @app.delete("/videos/{video_id}", dependencies=guarded, responses=documented(404, 409, 503))
@@ -73,7 +77,9 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
         found = video_record(video_id)
         catalog = service.current().catalog
         segments = catalog.timeline(video_id)
-        return found.public() | {
+        listing = catalog.listing(video_id)  # found above: it exists
+        writing = IndexLock(service.index_dir).held_elsewhere()
+        return listing.public_state(writing) | {
             "config": json.loads(found.config or "{}"),  # the config it was ingested with
             "captions": [s for s in segments if s["kind"] == "caption"],
             "events": [s for s in segments if s["kind"] == "event"],

@@ -209,6 +209,7 @@ def status(index: Path = IndexOpt) -> None:
     from pipeline.index.damage import IndexDamaged
     from pipeline.index.folder import Index
     from pipeline.index.health import diagnose
+    from pipeline.index.lock import IndexLock
     from workers.progress import cost_cells, print_runs
 
     open_index(index)
@@ -218,7 +219,8 @@ def status(index: Path = IndexOpt) -> None:
     except IndexDamaged:
         catalog = None
     videos = catalog.videos() if catalog else []
-    framed = catalog.framed_chunks() if catalog else {}
+    framed = any(v.framed for v in videos)
+    writing = IndexLock(index).held_elsewhere()
     costs = catalog.costs() if catalog else {}
     table = Table(title=f"{index}: {counted(len(videos), 'video')}")
     columns = ("video", "status", "duration", "described", "events") + (("framed",) if framed else ())
@@ -226,9 +228,10 @@ def status(index: Path = IndexOpt) -> None:
     for col in columns:
         table.add_column(col, overflow="fold")
     for v in videos:
-        stages = (str(v.chunks), str(v.events)) + ((str(framed.get(v.video_id, 0)),) if framed else ())
+        stages = (str(v.chunks), str(v.events)) + ((str(v.framed),) if framed else ())
         spent = cost_cells(costs.get(v.video_id))
-        table.add_row(v.path, v.status, hhmmss(v.duration_s or 0), *stages, *spent, v.model, v.reason)
+        state, note = v.state(writing)
+        table.add_row(v.path, state, hhmmss(v.duration_s or 0), *stages, *spent, v.model, note)
     out.print(table)
     for v in videos:
         for gap in catalog.gaps(v.video_id):
@@ -242,7 +245,7 @@ def status(index: Path = IndexOpt) -> None:
     if runs := _last_runs(index, 5):
         print_runs(out, runs)
     for problem in problems:
-        err.print(labelled("damaged:", "red", problem), highlight=False, soft_wrap=True)
+        err.print(labelled("problem:", "red", problem), highlight=False, soft_wrap=True)
     if problems:
         raise typer.Exit(2)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline.config import VidseekConfig
 from pipeline.index.writer import IndexWriter
-from pipeline.job import IngestReport, NoProgress, Progress, finish, prepare
+from pipeline.job import IngestReport, NoProgress, Progress, cancelling, finish, prepare
 from pipeline.scheduler import CallFailed, FramesLost, Scheduler, WorkerDied
 from pipeline.types import ChunkSpan, VideoInfo
 from workers.actors import DecodeWorker, ModelWorker
@@ -57,7 +57,8 @@ def run_ray(
     executor = RayExecutor(cfg, **workers)
     from workers.metrics import JobMetrics
 
-    return Scheduler(cfg, executor, writer, progress, JobMetrics()).run(todo, report)
+    with cancelling(tasks, writer):
+        return Scheduler(cfg, executor, writer, progress, JobMetrics()).run(todo, report)
 
 
 def init_ray(cfg: VidseekConfig):

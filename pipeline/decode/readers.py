@@ -50,7 +50,15 @@ def cut_short(span: ChunkSpan, last_frame_s: float, frame_s: float) -> ChunkSpan
     """The span ending after its last decoded frame (shown for ``frame_s``), when decoding stopped more than a
     second before the span's end; else the span as planned."""
     if last_frame_s + frame_s < span.end_s - 1.0:
-        return replace(span, decoded_end_s=round(max(last_frame_s + frame_s, span.start_s + 1e-3), 3))
+        return replace(span, decoded_end_s=round(max(last_frame_s + frame_s, span.covered_start_s + 1e-3), 3))
+    return span
+
+
+def starting_late(span: ChunkSpan, first_frame_s: float, frame_s: float) -> ChunkSpan:
+    """The span starting at its first decoded frame where that comes more than a frame after the planned start
+    (a video whose first frame is at 1.075 s: nothing is shown before it); else the span as planned."""
+    if first_frame_s > span.start_s + frame_s + _EPS_S:
+        return replace(span, decoded_start_s=round(first_frame_s, 3))
     return span
 
 
@@ -95,6 +103,7 @@ class Sampled:
     def chunk(self, info: VideoInfo, span: ChunkSpan, last_s: float, warning: str, decoder: str) -> FrameChunk:
         if not self.frames:
             raise DecodeError(info.path, warning or f"no frames in [{span.start_s:.3f}, {span.end_s:.3f}) s")
+        span = starting_late(span, self.pts_s[0], _frame_s(info))
         if self.ended:
             span = cut_short(span, last_s, _frame_s(info))
         return FrameChunk(span, np.stack(self.frames), np.asarray(self.pts_s, dtype=np.float64), decoder=decoder)
@@ -133,6 +142,7 @@ class DecordReader:
             raise DecodeError(
                 self.info.path, f"decord failed in [{span.start_s:.1f}, {span.end_s:.1f}) s: {_first_line(exc)}"
             ) from None
+        span = starting_late(span, float(self._starts_s[idx[0]]), _frame_s(self.info))
         if span.end_s > self._starts_s[-1] + 1.0 and span.end_s >= self.info.duration_s - 1e-3:
             span = cut_short(span, float(self._starts_s[-1]), _frame_s(self.info))  # the file's frames end early
         return FrameChunk(span, frames, self._starts_s[idx], decoder=self.name)

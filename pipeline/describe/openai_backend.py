@@ -62,14 +62,14 @@ def build_messages(chunk: FrameChunk, detail: str = "auto", send: str = "images"
         clip_s = span.covered_end_s - float(chunk.pts_s[0])
         content = [
             {"type": "video_url", "video_url": {"url": mp4_data_url(chunk.frames, chunk.pts_s)}},
-            {"type": "text", "text": build_prompt_text(span.start_s, span.covered_end_s, clip_duration_s=clip_s)},
+            {"type": "text", "text": build_prompt_text(span.covered_start_s, span.covered_end_s, clip_duration_s=clip_s)},
         ]
         return [{"role": "user", "content": content}]
     content: list[dict] = []
     for frame, t in zip(chunk.frames, chunk.pts_s, strict=True):
         content.append({"type": "text", "text": f"<{t:.1f} seconds>"})
         content.append({"type": "image_url", "image_url": {"url": jpeg_data_url(frame), "detail": detail}})
-    content.append({"type": "text", "text": build_prompt_text(span.start_s, span.covered_end_s)})
+    content.append({"type": "text", "text": build_prompt_text(span.covered_start_s, span.covered_end_s)})
     return [{"role": "user", "content": content}]
 
 

@@ -114,7 +114,7 @@ def _seconds(value) -> float | None:
 
 
 def parse_events(items, span: ChunkSpan, offset_s: float = 0.0) -> tuple[list[Event], list[str]]:
-    """Valid events clamped to ``[span.start_s, span.covered_end_s]``, and a note for each one rejected. ``offset_s`` is
+    """Valid events clamped to ``[span.covered_start_s, span.covered_end_s]``, and a note for each one rejected. ``offset_s`` is
     added to the model's times first (for a model that counted from the start of the clip it was shown)."""
     events, notes = [], []
     if not isinstance(items, list):
@@ -132,14 +132,18 @@ def parse_events(items, span: ChunkSpan, offset_s: float = 0.0) -> tuple[list[Ev
             notes.append(f"event {n} has no numeric start_s/end_s")
         elif end_s < start_s:
             notes.append(f"event {n} ends before it starts ({start_s}, {end_s})")
-        elif end_s < span.start_s or start_s > span.covered_end_s:
-            notes.append(f"event {n} [{start_s}, {end_s}] is outside the chunk [{span.start_s}, {span.covered_end_s}]")
+        elif end_s < span.covered_start_s or start_s > span.covered_end_s:
+            covered = f"[{span.covered_start_s}, {span.covered_end_s}]"
+            notes.append(f"event {n} [{start_s}, {end_s}] is outside the chunk {covered}")
         elif not (label or description):
             notes.append(f"event {n} has no label or description")
         else:
             events.append(
                 Event(
-                    max(start_s, span.start_s), min(end_s, span.covered_end_s), label or description[:40], description
+                    max(start_s, span.covered_start_s),
+                    min(end_s, span.covered_end_s),
+                    label or description[:40],
+                    description,
                 )
             )
     return events, notes

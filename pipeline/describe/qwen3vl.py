@@ -97,7 +97,7 @@ class Qwen3VLDescriber:
                     "role": "user",
                     "content": [
                         {"type": "video"},
-                        {"type": "text", "text": build_prompt_text(chunk.span.start_s, chunk.span.covered_end_s)},
+                        {"type": "text", "text": build_prompt_text(chunk.span.covered_start_s, chunk.span.covered_end_s)},
                     ],
                 }
             ]

@@ -1,9 +1,12 @@
 """SQLite catalog: what each FAISS id means (video, span, kind, text), and the state of each video.
 
-Video status: ``ingesting`` (started, may be partial), ``complete`` (every chunk indexed: later runs skip it),
-``failed`` (reason recorded; what was decoded is still indexed, and the next run retries the chunks that are
-missing; a file whose chunks are all indexed but that decoded only partly stays failed); live sources are
-``live`` while watched and ``stopped`` after, with their uncaptured stretches in ``gaps``.
+Video status: ``ingesting`` (started, may be partial; ``num_chunks`` is then the planned total), ``complete`` (every
+chunk indexed: later runs skip it), ``failed`` (reason recorded; what was decoded is still indexed, and the next run
+retries the chunks that are missing; a file whose chunks are all indexed but that decoded only partly stays
+failed), ``cancelled`` (a run stopped between chunks: what it committed stays, the next run does the rest); live
+sources are ``live`` while watched and ``stopped`` after, with their uncaptured stretches in ``gaps``. What a
+person is shown (``VideoListing.state``) also says what the status cannot: an ``ingesting`` video no writer is
+at (a killed run), a video searchable by its frames only.
 """
 
 from __future__ import annotations
@@ -86,6 +89,13 @@ CREATE TABLE IF NOT EXISTS frame_spans ({", ".join(_column(f, "frame_id") for f 
 CREATE INDEX IF NOT EXISTS frame_spans_video ON frame_spans(video_id, start_s);
 """
 _VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE {where} ORDER BY v.updated DESC"
+
+
+_LISTING = (  # a video with how many chunks are described and framed, and how many events it has
+    "SELECT v.*, (SELECT COUNT(DISTINCT chunk_id) FROM segments s WHERE s.video_id=v.video_id) AS chunks, "
+    "(SELECT COUNT(*) FROM segments s WHERE s.video_id=v.video_id AND kind='event') AS events, "
+    "(SELECT COUNT(DISTINCT chunk_id) FROM frame_spans f WHERE f.video_id=v.video_id) AS framed FROM videos v"
+)
 
 
 def _where(*conditions: tuple[str, object]) -> tuple[str, list]:
@@ -193,12 +203,13 @@ class Catalog:
         """Videos by path, with their chunk and event counts; ``limit`` of them from ``offset`` (-1: all)."""
         where, args = self._video_filter(status, path_prefix)
         rows = self.db.execute(
-            "SELECT v.*, (SELECT COUNT(DISTINCT chunk_id) FROM segments s WHERE s.video_id=v.video_id) AS chunks, "
-            "(SELECT COUNT(*) FROM segments s WHERE s.video_id=v.video_id AND kind='event') AS events "
-            f"FROM videos v {where} ORDER BY path, video_id LIMIT ? OFFSET ?",
-            (*args, limit, offset),
+            f"{_LISTING} {where} ORDER BY path, video_id LIMIT ? OFFSET ?", (*args, limit, offset)
         ).fetchall()
         return [VideoListing.from_mapping(r) for r in rows]
+
+    def listing(self, video_id: str) -> VideoListing | None:
+        row = self.db.execute(f"{_LISTING} WHERE v.video_id = ?", (video_id,)).fetchone()
+        return VideoListing.from_mapping(row) if row else None
 
     def count_videos(self, status: str | None = None, path_prefix: str | None = None) -> int:
         where, args = self._video_filter(status, path_prefix)
@@ -263,6 +274,13 @@ class Catalog:
         with self.db:
             self.db.execute("DELETE FROM frame_spans WHERE video_id=?", (video_id,))
         return ids
+
+    def count_frame_spans(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM frame_spans").fetchone()[0]
+
+    def frame_id_range(self) -> tuple[int | None, int | None]:
+        low = self.db.execute("SELECT MIN(frame_id) FROM frame_spans").fetchone()[0]
+        return low, self.db.execute("SELECT MAX(frame_id) FROM frame_spans").fetchone()[0]
 
     def framed_chunks(self) -> dict[str, int]:
         """Video id -> how many of its chunks the frame index holds."""
@@ -467,3 +485,19 @@ class Catalog:
     def set_meta(self, key: str, value: str) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
+
+    # -- whether a vector file was ever saved: one never written is not one lost (pipeline.index.health) --------
+    def written(self, file_name: str) -> bool | None:
+        """True once the writer saved the file, False for a file of this index not saved yet, None where the
+        index predates this record."""
+        value = self.get_meta(f"written:{file_name}")
+        return None if value is None else value == "yes"
+
+    def expect_written(self, file_name: str) -> None:
+        """A new vector file of this index: not written until ``mark_written``."""
+        if self.get_meta(f"written:{file_name}") is None:
+            self.set_meta(f"written:{file_name}", "no")
+
+    def mark_written(self, file_name: str) -> None:
+        if self.get_meta(f"written:{file_name}") != "yes":
+            self.set_meta(f"written:{file_name}", "yes")

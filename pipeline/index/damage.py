@@ -21,6 +21,20 @@ class IndexDamaged(ValueError):
         )
 
 
+class IndexNotWritten(IndexDamaged):
+    """A vector file the writer never saved: the ingest stopped (killed) before its first save. Nothing is lost
+    (the records hold what it would hold), but nothing can be searched until it is written."""
+
+    def __init__(self, path: Path, listed: str, index_dir: Path, remedy: str) -> None:
+        self.path, self.reason = Path(path), "never written"
+        ValueError.__init__(
+            self,
+            f"{path} was never written: the ingest that indexed {listed} stopped before its first save (the records "
+            f"hold them); `vidseek index rebuild --index {index_dir}` writes it (so does the next `vidseek ingest` "
+            "into this index)",
+        )
+
+
 def stamp() -> str:
     return f".damaged-{int(time.time())}"
 

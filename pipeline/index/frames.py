@@ -181,11 +181,14 @@ class FrameIndex:
     def __init__(self, index_dir: Path, catalog: Catalog, embedder_name: str, dim: int, settings: IndexConfig):
         self.catalog, self.records, self.dir, self.name = catalog, FrameRecords(index_dir), index_dir, embedder_name
         check_frame_model(index_dir, catalog.get_meta(META_EMBEDDER), embedder_name)
+        self.vectors = VectorIndex(index_dir, dim, settings, path=IndexLayout(index_dir).frame_vectors)
+        if self.vectors.path.exists():
+            catalog.mark_written(self.vectors.path.name)
         if catalog.get_meta(META_EMBEDDER) is None:
+            catalog.expect_written(self.vectors.path.name)
             catalog.set_meta(META_EMBEDDER, embedder_name)
             catalog.set_meta(META_DIM, str(dim))
             self.records.keep_embedder(embedder_name, dim)
-        self.vectors = VectorIndex(index_dir, dim, settings, path=IndexLayout(index_dir).frame_vectors)
 
     def write(self, rows: list[FrameSpanRecord]) -> None:
         if not rows:
@@ -200,7 +203,7 @@ class FrameIndex:
     def remove_video(self, video_id: str) -> int:
         ids = self.catalog.remove_frame_spans(video_id)
         self.vectors.remove(ids)
-        self.vectors.save()
+        self.save()
         self.records.remove_video(video_id)
         return len(ids)
 
@@ -220,11 +223,12 @@ class FrameIndex:
         if stale:
             self.vectors.remove(stale)
         if repaired or stale:
-            self.vectors.save()
+            self.save()
         return repaired
 
     def save(self) -> None:
         self.vectors.save()
+        self.catalog.mark_written(self.vectors.path.name)
 
 
 def open_frame_index(index_dir: Path, catalog: Catalog, settings: IndexConfig) -> FrameIndex | None:
@@ -263,6 +267,7 @@ def rebuild_frames(index_dir: Path, catalog: Catalog, settings: IndexConfig) -> 
             total += len(rows)
     vectors.save()
     os.replace(new_file, files.frame_vectors)
+    catalog.mark_written(files.frame_vectors.name)
     return total
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import ContextVectors
-from pipeline.index.damage import IndexDamaged
+from pipeline.index.damage import IndexDamaged, IndexNotWritten
 from pipeline.index.frames import FRAMES_REMEDY, META_DIM, FrameRecords
 from pipeline.index.layout import IndexLayout
 from pipeline.index.lock import IndexLock
@@ -20,21 +20,32 @@ from pipeline.index.vectors import VectorIndex
 VECTORS_REMEDY = "rebuilds it from the records (so does the next `vidseek ingest` into this index)"
 
 
-def check_vectors(index_dir: Path, catalog: Catalog, vectors: VectorIndex) -> None:
-    """Raise ``IndexDamaged`` naming ``vectors.faiss`` when it does not hold the catalog's segments (a missing,
-    stale or foreign file) and no writer is at work."""
+def check_vectors(index_dir: Path, catalog: Catalog, vectors: VectorIndex, frames: bool = False) -> None:
+    """Raise ``IndexDamaged`` naming ``vectors.faiss`` (``frames.faiss`` with ``frames``) when it does not hold
+    what the catalog lists (a missing, stale or foreign file) and no writer is at work; ``IndexNotWritten`` where
+    the writer never saved it."""
     if IndexLock(index_dir).held_elsewhere():
         return
-    listed = catalog.count_segments()
+    listed = catalog.count_frame_spans() if frames else catalog.count_segments()
+    what = counted(listed, "frame span" if frames else "segment")
     problem = ""
     if listed and not vectors.path.exists():
-        problem = f"missing: the catalog lists {listed} segments"
+        written = catalog.written(vectors.path.name)
+        if written is False:
+            raise IndexNotWritten(vectors.path, what, index_dir, VECTORS_REMEDY)
+        problem = f"missing: the catalog lists {what}" + ("; it was written before, then deleted" if written else "")
     elif vectors.size != listed:
-        problem = f"holds {vectors.size} vectors but the catalog lists {listed} segments"
-    elif missing := [i for i in catalog.segment_id_range() if i is not None and not vectors.has(i)]:
-        problem = f"lacks segment {missing[0]}, which the catalog lists: it belongs to another state of the index"
+        problem = f"holds {vectors.size} vectors but the catalog lists {what}"
+    else:
+        first_last = catalog.frame_id_range() if frames else catalog.segment_id_range()
+        if missing := [i for i in first_last if i is not None and not vectors.has(i)]:
+            problem = f"lacks id {missing[0]}, which the catalog lists: it belongs to another state of the index"
     if problem:
         raise IndexDamaged(vectors.path, problem, index_dir, VECTORS_REMEDY)
+
+
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def diagnose(index_dir: Path) -> list[str]:
@@ -59,9 +70,10 @@ def diagnose(index_dir: Path) -> list[str]:
                 ContextVectors(index_dir, dim, mapped=True)
             except ValueError as exc:
                 problems.append(str(exc))
-    if catalog is not None and files.frame_vectors.exists() and (frame_dim := catalog.get_meta(META_DIM)):
+    if catalog is not None and (frame_dim := catalog.get_meta(META_DIM)):
         try:
-            VectorIndex(index_dir, int(frame_dim), mapped=True, path=files.frame_vectors)
+            frame_vectors = VectorIndex(index_dir, int(frame_dim), mapped=True, path=files.frame_vectors)
+            check_vectors(index_dir, catalog, frame_vectors, frames=True)
         except ValueError as exc:
             problems.append(str(exc))
     if catalog is not None:

@@ -70,6 +70,10 @@ class IndexWriter:
         self.settings = index_settings(self.dir, self.catalog, index_cfg)  # refuses a conflicting configuration
         record_settings(self.catalog, self.settings)
         self.vectors = VectorIndex(self.dir, self.embedder.dim, self.settings)
+        if self.vectors.path.exists():
+            self.catalog.mark_written(self.vectors.path.name)
+        elif not self.catalog.count_segments():  # a new index: until its first save, its file is not yet written
+            self.catalog.expect_written(self.vectors.path.name)
         self.context_neighbours = self.settings.context_neighbours
         self.context = _open_context(self.dir, self.embedder.dim, self.settings)
         self.frames = open_frame_index(self.dir, self.catalog, self.settings)  # else opened by its first write
@@ -125,8 +129,9 @@ class IndexWriter:
 
     # -- writing --------------------------------------------------------------------------------------------
     def begin_video(
-        self, video_id: str, path: str, size_bytes: int, duration_s: float, model: str, config: dict
+        self, video_id: str, path: str, size_bytes: int, duration_s: float, model: str, config: dict, num_chunks=0
     ) -> None:
+        """The video as ``ingesting``; ``num_chunks``: how many chunks it is planned in (until it finishes)."""
         self.catalog.set_video(
             video_id,
             path=path,
@@ -134,6 +139,7 @@ class IndexWriter:
             duration_s=duration_s,
             status="ingesting",
             reason="",
+            num_chunks=num_chunks,
             model=model,
             embedder=self.embedder.name,
             config=json.dumps(config),
@@ -217,6 +223,7 @@ class IndexWriter:
         update_hubness(self.catalog, self.vectors, full_hubness)  # before the vectors: readers reload on those
         update_prior_weight(self.catalog, self.vectors, force=full_hubness)
         self.vectors.save()  # new chunks are searchable from here
+        self.catalog.mark_written(self.vectors.path.name)
         if self.frames is not None:
             self.frames.save()
         self._last_save = time.monotonic()
@@ -348,6 +355,7 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
     catalog.set_meta("dim", str(embedder.dim))
     record_settings(catalog, index_cfg)
     os.replace(new_file, files.vectors)
+    catalog.mark_written(files.vectors.name)
     vectors.path = files.vectors
     moved = [(u, records.set_aside(u.path)) for bad in unreadable.values() for u in bad]
     restored = restore_missing_videos(catalog, records, video_ids, embedder.name)
