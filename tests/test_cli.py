@@ -493,7 +493,7 @@ def test_frames_only_ingest_then_search_by_words_and_by_image(tmp_path, media):
     ingest = vidseek("ingest", media("bikes.mp4"), "--index", index, *TINY_LOCAL, *frames, "--set", "decode.chunk_s=4")
     assert ingest.returncode == 0, ingest.stderr
     status = vidseek("status", "--index", index)
-    assert "framed" in status.stdout and "bikes.mp4" in status.stdout and "complete" in status.stdout, status.stdout
+    assert "framed" in status.stdout and "bikes.mp4" in status.stdout and "frames only" in status.stdout, status.stdout
     found = vidseek("search", "cyclists on a street", "--index", index, "--modality", "visual", "--json", "-k", "2")
     rows = [json.loads(line) for line in found.stdout.splitlines()]
     assert found.returncode == 0 and rows and all(r["kind"] == "frames" and r["start_s"] < r["end_s"] for r in rows)
@@ -507,6 +507,8 @@ def test_frames_only_ingest_then_search_by_words_and_by_image(tmp_path, media):
     (tmp_path / "fake.png").write_bytes(b"<svg onload=alert(1)>")
     bad = vidseek("search", "--image", tmp_path / "fake.png", "--index", index)
     assert bad.returncode == 2 and "fake.png: not an image that can be read" in bad.stderr
+    folder = vidseek("search", "--image", tmp_path, "--index", index)
+    assert folder.returncode == 2 and f"{tmp_path}: a folder, not an image file" in folder.stderr, folder.stderr
 
 
 def test_a_frames_model_that_is_not_here_stops_before_any_work(tmp_path, media):

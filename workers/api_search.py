@@ -3,11 +3,15 @@ moments that look like an image (the frame index)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
 import time
 from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
 
+from pipeline.decode.image import MAX_IMAGE_PIXELS
 from pipeline.search import MAX_RANKED, Filters
 from workers.api_guard import documented
 from workers.api_videos import MAX_TIME_S
@@ -72,19 +76,65 @@ def add_search_routes(app: FastAPI, service, guarded: list, metrics: dict) -> No
         index, best first."""
         from starlette.concurrency import run_in_threadpool
 
-        from pipeline.decode.image import decode_image
+        from pipeline.decode.image import decode_image, image_size
 
-        if not request.headers.get("content-type", "").startswith("image/"):
+        if not is_image_type(request.headers.get("content-type", "")):
             raise HTTPException(415, "send the image itself as the body, with an image/* content type")
         body = await request.body()
+        name = "the request's image"
         try:
-            picture = decode_image(body, "the request's image")
+            width, height = image_size(body, name)  # the header: bounds before any pixel is decoded
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        filters = Filters(video, after, before)
-        searcher = service.current()
-        try:
-            hits = await run_in_threadpool(searcher.search_image, picture, k, filters)
-        except ValueError as exc:
-            raise HTTPException(404, str(exc)) from None
+        async with pixels_in_flight.hold(width * height):  # decoding and embedding, off the event loop
+            try:
+                picture = await run_in_threadpool(decode_image, body, name)
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from None
+            filters = Filters(video, after, before)
+            searcher = service.current()
+            try:
+                hits = await run_in_threadpool(searcher.search_image, picture, k, filters)
+            except ValueError as exc:
+                raise HTTPException(404, str(exc)) from None
         return {"results": [h.__dict__ for h in hits]}
+
+    pixels_in_flight = PixelBudget(MAX_IMAGE_PIXELS)
+
+
+_MEDIA_TYPE = re.compile(r"^image/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+def is_image_type(content_type: str) -> bool:
+    """Whether a Content-Type header names an image type: case-insensitive (RFC 9110), parameters ignored, a
+    subtype required (a bare ``image/`` is not one)."""
+    return bool(_MEDIA_TYPE.match(content_type.split(";", 1)[0].strip().lower()))
+
+
+class PixelBudget:
+    """At most ``limit`` pixels of image queries decoded at once across requests (one picture at the largest
+    size, or many small ones): a burst of large pictures waits its turn instead of taking the server's memory.
+    A request that waits longer than ``WAIT_S`` gets 503."""
+
+    WAIT_S = 30.0
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self._changed: asyncio.Condition | None = None  # made on the event loop, on first use
+
+    @contextlib.asynccontextmanager
+    async def hold(self, pixels: int):
+        self._changed = self._changed or asyncio.Condition()
+        pixels = min(pixels, self.limit)
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.used + pixels <= self.limit), self.WAIT_S)
+            except TimeoutError:
+                raise HTTPException(503, "too many image queries at once; try again shortly") from None
+            self.used += pixels
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.used -= pixels
+                self._changed.notify_all()

@@ -74,7 +74,9 @@ class SiglipEmbedder:
     def _images(self, frames: np.ndarray) -> np.ndarray:
         import torch
 
-        inputs = self.processor(images=list(frames), return_tensors="pt").to(self.device)
+        # the layout said, never guessed: the processor takes a picture 1 or 3 pixels high for channels-first
+        inputs = self.processor(images=list(frames), input_data_format="channels_last", return_tensors="pt")
+        inputs = inputs.to(self.device)
         with torch.inference_mode():
             out = self.model.get_image_features(pixel_values=inputs["pixel_values"].to(self.model.dtype))
         return _unit(out)
