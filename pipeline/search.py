@@ -29,13 +29,13 @@ from pipeline.index.layout import IndexLayout
 from pipeline.index.prior import prior_neighbours
 from pipeline.index.settings import index_settings
 from pipeline.index.vectors import VectorIndex
+from pipeline.limits import MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_RANKED, check_length, check_time
 from pipeline.moments import distinct, localize
 from pipeline.timefmt import check_range
 from pipeline.types import Hit, IndexedSegment
 
 MAX_VIDEO_SEGMENTS = 5000  # a video with more (a live source) is searched like the whole index
 RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
-MAX_RANKED = 1000  # the deepest a page or a grouping reaches into one ranking
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,13 @@ class Filters:
     label: str | None = None
 
     def __post_init__(self) -> None:
+        check_time(self.after_s, "after")
+        check_time(self.before_s, "before")
         check_range(self.after_s, self.before_s)
+        check_length(self.video, "video", MAX_NAME_CHARS)
+        check_length(self.label, "label", MAX_LABEL_CHARS)
+        if self.kind not in (None, "caption", "event"):
+            raise ValueError(f"kind must be caption or event, got {self.kind!r}")
 
     @property
     def active(self) -> bool:

@@ -132,7 +132,14 @@ def test_api_key_is_required_when_configured(setup, embedder):
         assert httpx.get(f"{url}/search", params={"q": "car"}, headers={"X-API-Key": "s3cret"}).status_code == 200
         assert httpx.get(f"{url}/videos/bikes/captions.vtt", params={"key": "s3cret"}).status_code == 200
         assert httpx.get(f"{url}/videos/bikes/captions.vtt", params={"key": "nope"}).status_code == 401
+        assert httpx.get(f"{url}/videos/bikes/thumbnail", params={"key": "s3cret", "t": 1}).status_code == 200
         assert httpx.get(f"{url}/healthz").status_code == 200  # liveness stays open
+        # a key in the URL only where the README says (media the browser loads itself): logs keep URLs
+        for method, path in (("GET", "/search?q=car"), ("GET", "/videos"), ("GET", "/videos/bikes"),
+                             ("POST", "/ask"), ("DELETE", "/jobs/x"), ("GET", "/metrics")):  # fmt: skip
+            join = "&" if "?" in path else "?"
+            answer = httpx.request(method, f"{url}{path}{join}key=s3cret", json={"question": "a car?"})
+            assert answer.status_code == 401, (method, path, answer.text)
 
 
 @pytest.mark.parametrize(
@@ -399,8 +406,13 @@ def test_only_the_bound_host_names_are_served(setup, embedder):
             and "evil.example" in evil.json()["error"]
             and "--allowed-host" in evil.json()["error"]
         )
-        for name in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "vidseek.lan"):
+        for name in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "vidseek.lan", "LOCALHOST."):
             assert httpx.get(f"{url}/healthz", headers={"Host": name}).status_code == 200, name
+        # what follows the port is part of the Host: none of these is a name served here
+        for name in (f"127.0.0.1:{port}@evil.example", f"127.0.0.1:{port}/x", "user@127.0.0.1", "127.0.0.1:80:81",
+                     "[::1]evil", "127.0.0.1 evil.example", "[::1"):  # fmt: skip
+            refused = httpx.get(f"{url}/search", params={"q": "car"}, headers={"Host": name})
+            assert refused.status_code == 400, (name, refused.text)
     assert allowed_hosts_for("0.0.0.0", []) is None and allowed_hosts_for("10.0.0.5", []) == {"10.0.0.5"}
 
 

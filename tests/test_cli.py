@@ -320,6 +320,9 @@ def test_untrusted_text_prints_as_it_is(small_index):
     [
         (["search", "   ", "--index", "{index}"], "the query is empty"),
         (["ask", "", "--index", "{index}"], "the question is empty"),
+        (["search", "x" * 501, "--index", "{index}"], "the query has 501 characters, more than 500"),
+        (["ask", "why " * 200, "--index", "{index}"], "the question has 800 characters, more than 500"),
+        (["search", "dog", "--index", "{index}", "--offset", "995", "-k", "10"], "offset + k"),
         (["search", "dog", "--index", "{index}", "--after", "99:99:99"], "minutes and seconds go up to 59"),
         (["search", "dog", "--index", "{index}", "--after", "nan"], "'nan' is not a time"),
         (["search", "dog", "--index", "{index}", "--before", "-5"], "'-5' is not a time"),

@@ -82,14 +82,22 @@ def test_tools_search_videos_and_errors(index, tmp_path):
             await session.call_tool("ingest", {"paths": ["/etc/passwd"]}),
             await session.call_tool("search", {"query": "truck", "modality": "visual"}),
             await session.call_tool("search_image", {"path": "/etc/passwd"}),
+            # the API's bounds (pipeline.limits), not looser ones
+            await session.call_tool("search", {"query": "x" * 100_000}),
+            await session.call_tool("search", {"query": "truck", "after_s": -5}),
+            await session.call_tool("search", {"query": "truck", "k": 5, "offset": 999}),
+            await session.call_tool("ask", {"question": "why?" * 200}),
+            await session.call_tool("get_video", {"video": "vid1", "before_s": float("1e300")}),
         ]
-        return listed, found, one_video, videos, window, errors
+        second = await session.call_tool("search", {"query": "when does the red truck arrive?", "k": 1, "offset": 1})
+        return listed, found, one_video, videos, window, errors, second
 
-    listed, found, one_video, videos, window, errors = session_run(index, tmp_path, steps)
+    listed, found, one_video, videos, window, errors, second = session_run(index, tmp_path, steps)
     assert {t.name for t in listed.tools} == TOOLS
     schema = next(t for t in listed.tools if t.name == "search").input_schema
     assert schema["required"] == ["query"] and {
         "k",
+        "offset",
         "video",
         "after_s",
         "before_s",
@@ -119,7 +127,11 @@ def test_tools_search_videos_and_errors(index, tmp_path):
     assert "outside the media roots" in messages[6]
     assert "has no frame index: ingest with frames.enabled=true first" in messages[7]
     assert "outside the media roots" in messages[8]
+    assert "100000 characters, more than 500" in messages[9] and "after must be a time from 0" in messages[10]
+    assert "offset + k at most 1000" in messages[11] and "800 characters, more than 500" in messages[12]
+    assert "before must be a time from 0" in messages[13]
     assert not any("Traceback" in m for m in messages)
+    assert payload(second)[0]["text"] == hits[1]["text"]  # offset pages through the same ranking
 
 
 def test_ingest_ask_and_summarize(index, tmp_path, media):
@@ -180,6 +192,9 @@ def test_streamable_http_needs_the_key_and_serves_the_tools(index, tmp_path):
                 assert time.monotonic() < deadline and server.poll() is None, "the MCP server did not start"
                 time.sleep(0.5)
         assert refused.code == 401 and "X-API-Key" in json.loads(refused.read())["error"]
+        with pytest.raises(urllib.error.HTTPError) as in_url:  # a key in the URL is not looked at here
+            urllib.request.urlopen(urllib.request.Request(f"{url}?key=k3y", data=b"{}", method="POST"), timeout=5)
+        assert in_url.value.code == 401
 
         async def main():
             async with (

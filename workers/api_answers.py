@@ -9,17 +9,17 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.answers import ask, summarize
+from pipeline.limits import MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_TIME_S
 from pipeline.search import Filters
 from pipeline.timefmt import check_range
 from workers.api_guard import documented
-from workers.api_videos import MAX_TIME_S
 
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
 
-    question: str = Field(..., min_length=1, max_length=500, pattern=r"\S")
-    video: str | None = Field(None, max_length=4096)
+    question: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")
+    video: str | None = Field(None, max_length=MAX_NAME_CHARS)
     after_s: float | None = Field(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False)
     before_s: float | None = Field(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False)
 

@@ -3,7 +3,8 @@
 - ``Host`` must be one of the names the server answers to (those it was bound to, or ``--allowed-host``): a
   loopback server without a key is otherwise open to DNS rebinding from any web page
 - a path or query holding a NUL byte is refused (400)
-- the API key (``X-API-Key``, or ``?key=`` for media the browser loads itself) is checked before a body is read;
+- the API key (``X-API-Key``, or ``?key=`` on the GET routes the browser loads itself: ``KEY_IN_URL``) is checked
+  before a body is read;
   the page's own files, ``/healthz`` and the API docs stay open
 - a body is counted as it streams, chunked or not, and refused past ``max_body_bytes`` (413) without reading on
 - every error answer is JSON (``{"error": ...}``), also those Starlette writes itself (unknown routes, Range)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote_to_bytes
 
@@ -32,6 +34,9 @@ DOCS_CSP = (
     "worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc"}
+# ``?key=`` is taken only here: what the browser loads itself (<video>, <img>, <track>, EventSource), which cannot
+# send a header. Anywhere else a key in the URL (kept by logs and histories) is not looked at.
+KEY_IN_URL = re.compile(r"^/videos/[^/]+/(?:stream|thumbnail|captions\.vtt)$|^/alerts/stream$")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -57,12 +62,29 @@ def documented(*codes: int) -> dict:
     return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
 
 
+# A Host header (RFC 9110 7.2): a DNS name or IPv4 address, or an IPv6 literal in brackets, then an optional port;
+# nothing else (no user info, path or second host: '127.0.0.1:8000@evil.example' is no Host served here)
+_HOST_HEADER = re.compile(r"^(?:(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.?)|\[(?P<ipv6>[0-9a-f:.]+)\])(?::[0-9]{1,5})?$")
+
+
 def host_name(value: str) -> str:
-    """'example.com:8000' -> 'example.com', '[::1]:8000' -> '::1'."""
+    """The name in a Host header or a bind address: 'example.com:8000' -> 'example.com', '[::1]:8000' -> '::1',
+    '::1' -> '::1'; '' where ``value`` is neither (what follows the port, user info, odd characters)."""
     value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    if (parsed := _HOST_HEADER.match(value)) is not None:
+        return (parsed["name"] or parsed["ipv6"]).rstrip(".")
+    if _bare_ipv6(value):  # a bind address such as '::1' or '::'
+        return value
+    return ""
+
+
+def _bare_ipv6(value: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(value).version == 6
+    except ValueError:
+        return False
 
 
 def allowed_hosts_for(bind: str, extra: list[str]) -> set[str] | None:
@@ -116,7 +138,10 @@ class Guard:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope, headers: dict[str, str]) -> tuple[int, str] | None:
-        host = host_name(headers.get("host", ""))
+        given_host = headers.get("host", "")
+        host = host_name(given_host)
+        if not host and given_host:
+            return 400, f"the Host header {given_host[:100]!r} is not a host name with an optional port"
         if self.allowed_hosts is not None and host not in self.allowed_hosts:
             return 400, f"host {host[:100]!r} is not served here; start `vidseek serve --allowed-host NAME` to allow it"
         if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope["query_string"]):
@@ -124,10 +149,10 @@ class Guard:
         if self.api_key is None or scope["path"] in self.public_paths:
             return None
         given = headers.get("x-api-key")
-        if given is None:
+        if given is None and scope["method"] in ("GET", "HEAD") and KEY_IN_URL.match(scope["path"]):
             keys = parse_qs(scope["query_string"].decode("latin-1")).get("key", [""])
             given = keys[0]
-        if not hmac.compare_digest(given.encode("utf-8", "replace"), self.api_key.encode()):
+        if not hmac.compare_digest((given or "").encode("utf-8", "replace"), self.api_key.encode()):
             return 401, "missing or wrong X-API-Key header"
         return None
 

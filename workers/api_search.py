@@ -12,25 +12,24 @@ from typing import Literal
 from fastapi import FastAPI, HTTPException, Query, Request
 
 from pipeline.decode.image import MAX_IMAGE_PIXELS
-from pipeline.search import MAX_RANKED, Filters
+from pipeline.limits import MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_RANKED, MAX_RESULTS, MAX_TIME_S
+from pipeline.search import Filters
 from workers.api_guard import documented
-from workers.api_videos import MAX_TIME_S
 
-MAX_QUERY_CHARS = 500
 
 
 def add_search_routes(app: FastAPI, service, guarded: list, metrics: dict) -> None:
     @app.get("/search", dependencies=guarded, responses=documented(404, 503))
     def search(
         q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S", description="words to find"),
-        k: int = Query(10, ge=1, le=100, description="results, or videos with group_by=video"),
-        offset: int = Query(0, ge=0, le=MAX_RANKED - 100, description="skip this many (the next page's start)"),
+        k: int = Query(10, ge=1, le=MAX_RESULTS, description="results, or videos with group_by=video"),
+        offset: int = Query(0, ge=0, le=MAX_RANKED - MAX_RESULTS, description="skip this many (the next page's start)"),
         group_by: Literal["video"] | None = Query(None, description="video: each video's best moments together"),
-        video: str | None = Query(None, max_length=4096),
+        video: str | None = Query(None, max_length=MAX_NAME_CHARS),
         after: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
         before: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
         kind: str | None = Query(None, pattern="^(caption|event)$"),
-        label: str | None = Query(None, max_length=200),
+        label: str | None = Query(None, max_length=MAX_LABEL_CHARS),
         modality: Literal["text", "visual", "both"] = Query(
             "both", description="captions and events (text), the frame index (visual), or both fused"
         ),
@@ -67,8 +66,8 @@ def add_search_routes(app: FastAPI, service, guarded: list, metrics: dict) -> No
     )
     async def search_image(
         request: Request,
-        k: int = Query(10, ge=1, le=100),
-        video: str | None = Query(None, max_length=4096),
+        k: int = Query(10, ge=1, le=MAX_RESULTS),
+        video: str | None = Query(None, max_length=MAX_NAME_CHARS),
         after: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
         before: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
     ):

@@ -15,10 +15,10 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from pipeline.export import render
 from pipeline.index.layout import IndexLayout
 from pipeline.index.lock import IndexLock
+from pipeline.limits import MAX_TIME_S
 from pipeline.types import VideoRecord
 from workers.api_guard import documented
 
-MAX_TIME_S = 1e11  # seconds: past any file, and past the year 5000 for live sources' Unix times
 MAX_THUMBNAILS = 2000  # cached JPEGs; past this the oldest tenth is dropped
 THUMBNAIL_STEP_S = 0.5  # thumbnail times are rounded down to this
 

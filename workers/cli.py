@@ -18,6 +18,7 @@ from pathlib import Path
 
 import typer
 
+from pipeline.limits import MAX_RESULTS
 from pipeline.timefmt import format_span, hhmmss
 from workers.cli_answers import ask, summarize
 from workers.cli_common import (
@@ -96,7 +97,7 @@ def ingest(
 def search(
     query: str = typer.Argument(None, help="what you are looking for, in words (or give --image)"),
     index: Path = IndexOpt,
-    k: int = typer.Option(10, "-k", min=1, max=1000, help="number of results"),
+    k: int = typer.Option(10, "-k", min=1, max=MAX_RESULTS, help="number of results"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
     video: str = typer.Option(None, "--video", help="only this video (path as ingested, file name or id)"),
     after: str = typer.Option(None, "--after", help="only moments ending after this time (s or HH:MM:SS)"),

@@ -105,11 +105,15 @@ def parse_time(text: str | None) -> float | None:
         raise fail(str(exc)) from None
 
 
-def require_text(text: str, what: str) -> str:
-    """A query or question with something in it (exit 2 for an empty or blank one)."""
-    if not text.strip():
-        raise fail(f"the {what} is empty")
-    return text
+def require_text(text: str | None, what: str) -> str:
+    """A query or question with something in it, within the bounds every surface shares (pipeline.limits); exit 2
+    for an empty, blank or overlong one."""
+    from pipeline.limits import check_text
+
+    try:
+        return check_text(text or "", what)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -17,10 +17,9 @@ from mcp.server.mcpserver.exceptions import ToolError  # a clear refusal: the cl
 
 from pipeline.config import VidseekConfig
 from pipeline.index.folder import Index
+from pipeline.limits import check_page, check_text
 from pipeline.search import Filters
-from pipeline.timefmt import check_range
 
-MAX_RESULTS = 100
 MAX_SEGMENTS = 2000  # captions and events one get_video call returns
 
 
@@ -97,6 +96,7 @@ def build_server(tools: IndexTools):
     def search(
         query: str,
         k: int = 10,
+        offset: int = 0,
         video: str | None = None,
         after_s: float | None = None,
         before_s: float | None = None,
@@ -105,16 +105,14 @@ def build_server(tools: IndexTools):
         modality: Literal["text", "visual", "both"] = "both",
     ) -> list[dict]:
         """Moments whose captions or events match the query, best first: video (path as ingested), video_id,
-        start_s, end_s, score, text, kind, label, and a playable url when `vidseek serve` runs. ``video`` keeps to
-        one video (id, path or file name); after_s/before_s keep moments overlapping that window. Where the index
-        has a frame index, ``modality`` searches the captions (text), what the frames look like (visual; kind
-        ``frames``) or both, fused."""
-        if not query.strip():
-            raise ToolError("the query is empty")
-        if not 1 <= k <= MAX_RESULTS:
-            raise ToolError(f"k must be 1 to {MAX_RESULTS}, got {k}")
+        start_s, end_s, score, text, kind, label, and a playable url when `vidseek serve` runs; ``offset`` skips
+        that many (the next page). ``video`` keeps to one video (id, path or file name); after_s/before_s keep
+        moments overlapping that window. Where the index has a frame index, ``modality`` searches the captions
+        (text), what the frames look like (visual; kind ``frames``) or both, fused. The bounds are the API's:
+        a query of at most 500 characters, k 1 to 100, offset + k at most 1,000."""
+        guarded(lambda: (check_text(query), check_page(k, offset)))
         filters = guarded(lambda: Filters(video, after_s, before_s, kind, label))
-        hits = guarded(lambda: tools.searcher().search(query, k, filters, modality=modality))
+        hits = guarded(lambda: tools.searcher().search_page(query, k, offset, filters, modality))
         return [tools.moment(h) for h in hits]
 
     @server.tool()
@@ -125,8 +123,7 @@ def build_server(tools: IndexTools):
         the index's frame index, best first, as ``search`` returns them (kind ``frames``)."""
         from pipeline.decode.image import read_image
 
-        if not 1 <= k <= MAX_RESULTS:
-            raise ToolError(f"k must be 1 to {MAX_RESULTS}, got {k}")
+        guarded(lambda: check_page(k))
         picture = guarded(lambda: read_image(Path(tools.confined(path))))
         filters = guarded(lambda: Filters(video, after_s, before_s))
         return [tools.moment(h) for h in guarded(lambda: tools.searcher().search_image(picture, k, filters))]
@@ -145,7 +142,7 @@ def build_server(tools: IndexTools):
     def get_video(video: str, after_s: float | None = None, before_s: float | None = None) -> dict:
         """A video's row and its captions and events overlapping (after_s, before_s), in time order (at most
         2,000; ``truncated`` says when there were more)."""
-        guarded(lambda: check_range(after_s, before_s))
+        guarded(lambda: Filters(video, after_s, before_s))  # the times' bounds and order
         catalog = tools.searcher().catalog
         found = guarded(lambda: catalog.require_video(video))
         low, high = after_s if after_s is not None else -1.0, before_s if before_s is not None else float("inf")
@@ -164,8 +161,7 @@ def build_server(tools: IndexTools):
         not among the retrieved moments is marked UNVERIFIED. Returns the answer, the moments and citations."""
         from pipeline.answers import ask as answer_question
 
-        if not question.strip():
-            raise ToolError("the question is empty")
+        guarded(lambda: check_text(question, "question"))
         filters = guarded(lambda: Filters(video, after_s, before_s))
         searcher = tools.searcher()
         answer = guarded(lambda: answer_question(question, searcher, tools.text_model(), tools.cfg.answer, filters))
@@ -176,7 +172,7 @@ def build_server(tools: IndexTools):
         """A summary of a video's time range with timestamps, built hierarchically from its chunk captions."""
         from pipeline.answers import summarize as summarize_range
 
-        guarded(lambda: check_range(after_s, before_s))
+        guarded(lambda: Filters(video, after_s, before_s))  # the times' bounds and order
         catalog = tools.searcher().catalog
         video_id = guarded(lambda: catalog.require_video(video)).video_id
         model, cfg = tools.text_model(), tools.cfg.answer
