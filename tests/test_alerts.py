@@ -66,6 +66,28 @@ def test_failing_webhook_is_retried(tmp_path, embedder):
     receiver.close()
 
 
+def test_a_failing_endpoint_delays_no_other_alert(tmp_path, embedder):
+    """Deliveries run side by side and each retries on its own: the alert for a working endpoint arrives while
+    the other one's endpoint keeps failing (it used to wait out every retry of the alert before it)."""
+    failing, working = WebhookReceiver(fail_first=10**6), WebhookReceiver()
+    store = AlertStore(tmp_path)
+    store.add_query(QUERY, threshold=0.6, webhook=failing.url)  # matched first, so queued first
+    store.add_query("a red truck at the gate", threshold=0.6, webhook=working.url)
+    writer = IndexWriter(tmp_path, embedder)
+    alerting = Alerting(writer, backoff_s=5.0)
+    writer.begin_video("cam1.mp4", "cam1.mp4", 1, 300.0, "test", {})
+    started = time.monotonic()
+    writer.write(ChunkDescription(ChunkSpan("cam1.mp4", "cam1.mp4", 0, 10), CHUNKS[0][2], [], model="test"))
+    assert len(alerting.raised) == 2
+    assert wait_for(lambda: len(working.received) == 1, timeout_s=4.0), "the working endpoint waited"
+    assert time.monotonic() - started < 4.0 and failing.requests >= 1
+    writer.close()
+    alerting.close(timeout_s=0.5)  # the failing one stays pending for the next run
+    assert [a.delivered for a in AlertStore(tmp_path).alerts()] == [False, True]
+    failing.close()
+    working.close()
+
+
 def test_undelivered_alert_survives_and_is_sent_by_the_next_run(tmp_path, embedder):
     with socket.socket() as sock:  # a port with nothing listening: every POST fails
         sock.bind(("127.0.0.1", 0))
