@@ -101,7 +101,7 @@ class FrameSearcher:
         dim, path = int(catalog.get_meta(META_DIM)), IndexLayout(index_dir).frame_vectors
         self.vectors = VectorIndex(index_dir, dim, index_settings(index_dir, catalog), True, path)
         check_vectors(index_dir, catalog, self.vectors, frames=True)  # a lost file is named, not a silent gap
-        self._visual = visual
+        self._visual, self._texts = visual, visual
 
     @classmethod
     def of(cls, index_dir: Path, catalog: Catalog, visual=None) -> FrameSearcher | None:
@@ -113,14 +113,24 @@ class FrameSearcher:
 
     @property
     def visual(self):
+        """The whole model (an image query needs its vision tower), loaded quietly on first use."""
         if self._visual is None:
-            from pipeline.embed.visual import make_visual_embedder
+            from pipeline.embed.visual import SiglipEmbedder
 
-            self._visual = make_visual_embedder(self.name)
+            self._visual = SiglipEmbedder(self.name, quiet=True)
         return self._visual
 
+    @property
+    def texts(self):
+        """What embeds words: the model given, else its ONNX text tower (pipeline.embed.text_tower: no torch)."""
+        if self._texts is None:
+            from pipeline.embed.text_tower import make_text_tower
+
+            self._texts = make_text_tower(self.name)
+        return self._texts
+
     def search_text(self, query: str, k: int, filters=None) -> list[Hit]:
-        return self.search_vector(self.visual.embed_texts([query])[0], k, filters)
+        return self.search_vector(self.texts.embed_texts([query])[0], k, filters)
 
     def search_image(self, image: np.ndarray, k: int, filters=None) -> list[Hit]:
         """``image``: (H, W, 3) uint8 RGB."""

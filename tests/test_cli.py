@@ -500,6 +500,7 @@ def test_frames_only_ingest_then_search_by_words_and_by_image(tmp_path, media):
     found = vidseek("search", "cyclists on a street", "--index", index, "--modality", "visual", "--json", "-k", "2")
     rows = [json.loads(line) for line in found.stdout.splitlines()]
     assert found.returncode == 0 and rows and all(r["kind"] == "frames" and r["start_s"] < r["end_s"] for r in rows)
+    assert found.stderr == ""  # its answer, nothing else: no transformers warnings, no loading bars
     import cv2
     import numpy as np
 

@@ -58,3 +58,47 @@ def test_a_fixed_camera_costs_fewer_vectors_than_moving_footage(tiny):
         assert sum(s.frames for s in spans[name]) == len(chunk.frames)
         assert spans[name][0].start_s == chunk.pts_s[0] and spans[name][-1].end_s == chunk.span.end_s
     assert len(spans["one-by-one-person-detection.mp4"]) * 2 < len(spans["bikes.mp4"])
+
+
+def test_the_onnx_text_tower_embeds_words_as_the_model_does(tiny, tmp_path, monkeypatch):
+    """A text search of the frame index runs on the exported text tower (no torch): same ids as the processor,
+    same vectors as the model."""
+    from pipeline.embed.text_tower import OnnxTextTower, ensure_text_tower
+
+    monkeypatch.setenv("VIDSEEK_CACHE", str(tmp_path))
+    folder = ensure_text_tower(TINY_SIGLIP)
+    assert folder is not None and folder.parent == tmp_path / "onnx"
+    tower = OnnxTextTower(folder, TINY_SIGLIP)
+    texts = ["a red truck at the gate", "Someone walks a DOG in the park at night, slowly." * 8, "?"]
+    assert np.allclose(tower.embed_texts(texts), tiny.embed_texts(texts), atol=1e-4)
+    assert ensure_text_tower(TINY_SIGLIP) == folder  # exported once
+
+
+def test_a_text_search_of_the_frame_index_imports_no_torch_and_prints_nothing(tmp_path, media, embedder):
+    """Cold searches of an index with frames took 10 s (torch and transformers imported to embed the words) and
+    printed transformers' warnings and a loading bar on stderr."""
+    import subprocess
+    import sys
+
+    from pipeline.config import load_config
+    from pipeline.index import IndexWriter
+    from pipeline.job import run_local
+    from tests.conftest import REPO
+
+    index = tmp_path / "idx"
+    cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=4", "describe.backend=none",
+                                    "frames.enabled=true", f"frames.model={TINY_SIGLIP}", "frames.device=cpu"])  # fmt: skip
+    writer = IndexWriter(index, embedder)  # the real MiniLM: a search process loads the index's own
+    run_local(cfg, [media("bikes.mp4")], writer, None)
+    writer.close()
+    script = (
+        "import sys\nfrom pipeline.index.folder import Index\n"
+        f"hits = Index.open({str(index)!r}).searcher().search('cyclists on a street', 2)\n"
+        "assert hits and all(h.kind == 'frames' for h in hits)\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    env = {**__import__("os").environ, "VIDSEEK_CACHE": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+    assert first.returncode == 0 and first.stderr == "", first.stderr  # exported here, quietly
+    again = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout.strip() == "False False" and again.stderr == "", again

@@ -91,8 +91,11 @@ def _export_for_queries(path: str):
     if not Path(path).is_dir():
         return None
     try:
-        from pipeline.embed.onnx import ensure_exported
+        from pipeline.embed.base import quiet_transformers
+        from pipeline.embed.onnx import SETTINGS, ensure_exported, export_folder
 
+        if not (export_folder(path) / SETTINGS).exists():
+            quiet_transformers()  # exported in a search process: its stderr is for its errors
         return ensure_exported(path)
     except Exception as exc:  # the export is an optimisation; say why it is missing and go on
         log.warning(

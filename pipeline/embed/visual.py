@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.embed.base import quiet_transformers
 from pipeline.storage import default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,12 @@ class SiglipEmbedder:
     """Any SigLIP/SigLIP 2/CLIP checkpoint transformers' ``AutoModel`` loads with ``get_image_features`` and
     ``get_text_features``; loaded once, on the GPU when there is one."""
 
-    def __init__(self, model: str = DEFAULT_VISUAL_MODEL, device: str = "auto", batch_size: int = 32) -> None:
-        self.name, self.batch_size = model, batch_size
+    def __init__(
+        self, model: str = DEFAULT_VISUAL_MODEL, device: str = "auto", batch_size: int = 32, quiet: bool = False
+    ) -> None:
+        """``quiet``: for a search process, whose stderr is for its answer's errors only: transformers' warnings
+        and loading bars are not shown."""
+        self.name, self.batch_size, self.quiet = model, batch_size, quiet
         self._device_choice = device
         self.model = self.processor = None
         self.dim = 0
@@ -45,6 +50,8 @@ class SiglipEmbedder:
         if reason := why_unavailable(self.name):
             raise ValueError(f"frames.model {self.name!r} cannot be loaded: {reason}")
         path = str(build_tiny_siglip()) if self.name == TINY_SIGLIP else self.name
+        if self.quiet:
+            quiet_transformers()
         cuda = torch.cuda.is_available() and self._device_choice != "cpu"
         self.device = torch.device("cuda" if cuda else "cpu")
         self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)  # a folder or the hub cache
