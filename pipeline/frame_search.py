@@ -156,8 +156,8 @@ class FrameSearcher:
         start, end = moment.start_s, moment.end_s
         segments = self.catalog.segments_between(moment.video_id, start, end)
         best = max(segments, key=lambda s: float(iou(start, end, s.start_s, s.end_s)), default=None)
-        text = best.text if best else ""
-        return Hit(moment.video_path, start, end, moment.score, text, "frames", "", moment.video_id)
+        text, model = (best.text, best.model) if best else ("", "")
+        return Hit(moment.video_path, start, end, moment.score, text, "frames", "", moment.video_id, model)
 
 
 def fuse(text_hits: list[Hit], frame_hits: list[Hit], k: int) -> list[Hit]:

@@ -227,4 +227,4 @@ class Searcher:
 def hit(segment: IndexedSegment, start_s: float, end_s: float, score: float) -> Hit:
     """A result: ``segment`` is the catalog's segment whose text describes the span."""
     s = segment
-    return Hit(s.video_path, start_s, end_s, score, s.text, s.kind, s.label, s.video_id)
+    return Hit(s.video_path, start_s, end_s, score, s.text, s.kind, s.label, s.video_id, s.model)

@@ -366,6 +366,26 @@ class Hit:
     kind: HitKind
     label: str = ""
     video_id: str = ""  # the catalog's id of ``video`` (the path as ingested)
+    model: str = ""  # the model that wrote ``text`` ("" for frames nobody has described yet)
+
+    def to_json(self) -> dict:
+        """As every surface (CLI --json, HTTP, MCP) gives it: times in seconds and as read (HH:MM:SS for a file,
+        ISO UTC for a live source, whose seconds are Unix time), and the model that wrote the text."""
+        from pipeline.timefmt import format_time
+
+        return {
+            "video": self.video,
+            "video_id": self.video_id,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "start": format_time(self.start_s),
+            "end": format_time(self.end_s),
+            "score": round(self.score, 4),
+            "text": self.text,
+            "kind": self.kind,
+            "label": self.label,
+            "model": self.model,
+        }
 
 
 def segments_from(description: ChunkDescription) -> list[Segment]:

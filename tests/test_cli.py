@@ -562,3 +562,24 @@ def test_kill_9_in_a_still_stretch_then_resume(tmp_path, media):
     assert sum(1 for r in rows.values() if not r.carried_from) <= 5  # 0 s, 300 s, the visitor's chunks
     status = vidseek("status", "--index", index, env={**os.environ, "COLUMNS": "250"})
     assert status.returncode == 0 and "carried)" in status.stdout and "last runs" in status.stdout, status.stdout
+
+
+def test_live_times_read_the_same_in_json_and_in_tables(tmp_path, embedder):
+    """A live source's seconds are Unix time: JSON gives them and their UTC reading, as the table shows it."""
+    from pipeline.index import IndexWriter
+    from pipeline.types import ChunkDescription, ChunkSpan
+
+    index, at = tmp_path / "idx", 1_795_564_741.0  # 2026-11-24T23:59:01Z
+    writer = IndexWriter(index, embedder)
+    writer.begin_video("live-cam", "rtsp://cam/1", 0, 60.0, "test", {})
+    writer.write(ChunkDescription(ChunkSpan("live-cam", "rtsp://cam/1", at, at + 10), "A red truck at the gate."))
+    writer.begin_video("file", "/videos/a.mp4", 1, 60.0, "test", {})
+    writer.write(ChunkDescription(ChunkSpan("file", "/videos/a.mp4", 95, 105), "A red truck in a yard."))
+    writer.close()
+    found = vidseek("search", "a red truck", "--index", index, "--json")
+    rows = {r["video_id"]: r for r in map(json.loads, found.stdout.splitlines())}
+    live, file = rows["live-cam"], rows["file"]
+    assert (live["start_s"], live["start"], live["end"]) == (at, "2026-11-24T23:59:01Z", "2026-11-24T23:59:11Z")
+    assert (file["start_s"], file["start"], file["end"]) == (95, "00:01:35", "00:01:45")
+    table = vidseek("search", "a red truck", "--index", index, env={**os.environ, "COLUMNS": "250"})
+    assert "2026-11-24T23:59:01Z-2026-11-24T23:59:11Z" in table.stdout and "00:01:35-00:01:45" in table.stdout

@@ -44,9 +44,12 @@ def browser(tmp_path):
     driver.quit()
 
 
-def index_bunny(tmp_path, media, embedder, name: str = "bunny", folder: str = "") -> tuple[Path, Path]:
+def index_bunny(
+    tmp_path, media, embedder, name: str = "bunny", folder: str = "", model: str = "test"
+) -> tuple[Path, Path]:
     """An index of Big Buck Bunny's first 30 s (VP8: plays in any Chromium build) as ``folder/name.webm``: three
-    captions and one event. Called again with another name or folder, it adds a video to the same index."""
+    captions and one event, described by ``model``. Called again with another name or folder, it adds a video to
+    the same index."""
     root = tmp_path / "media"
     (root / folder).mkdir(parents=True, exist_ok=True)
     video = root / folder / f"{name}.webm"
@@ -54,19 +57,19 @@ def index_bunny(tmp_path, media, embedder, name: str = "bunny", folder: str = ""
     index = tmp_path / "index"
     writer = IndexWriter(index, embedder)
     video_id = f"{folder}-{name}" if folder else name
-    writer.begin_video(video_id, str(video), video.stat().st_size, 30.0, "test", {})
+    writer.begin_video(video_id, str(video), video.stat().st_size, 30.0, model, {})
     writer.write_batch(
         [
             ChunkDescription(
-                ChunkSpan(video_id, str(video), 0, 10), "Title cards over a green landscape.", model="test"
+                ChunkSpan(video_id, str(video), 0, 10), "Title cards over a green landscape.", model=model
             ),
             ChunkDescription(
                 ChunkSpan(video_id, str(video), 10, 20),
                 "A big rabbit wakes up in his burrow.",
                 [Event(12.0, 16.0, "rabbit", "the rabbit stretches")],
-                model="test",
+                model=model,
             ),
-            ChunkDescription(ChunkSpan(video_id, str(video), 20, 30), "Butterflies fly over a meadow.", model="test"),
+            ChunkDescription(ChunkSpan(video_id, str(video), 20, 30), "Butterflies fly over a meadow.", model=model),
         ]
     )
     writer.finish_video(video_id, "complete", num_chunks=3)
@@ -102,6 +105,23 @@ def test_click_a_result_plays_the_video_from_its_second(tmp_path, media, embedde
         shot = tmp_path / "web-result.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+
+
+def test_each_result_says_which_model_wrote_it_and_that_tiny_model_text_is_noise(tmp_path, media, embedder, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    index, root = index_bunny(tmp_path, media, embedder, model="tiny-random")
+    index, root = index_bunny(tmp_path, media, embedder, name="real", model="Qwen/Qwen3-VL-8B-Thinking")
+    with LiveServer(service_for(index, root, embedder)) as url:
+        browser.get(url + "/")
+        browser.find_element(By.ID, "q").send_keys("butterflies in a meadow", Keys.ENTER)
+        cards = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".card"))
+        by_video = {c.get_attribute("data-video"): c for c in cards}
+        tiny, real = by_video["bunny"], by_video["real"]
+        assert "described by tiny-random" in tiny.text and "its text is noise" in tiny.text, tiny.text
+        assert "described by Qwen/Qwen3-VL-8B-Thinking" in real.text and "noise" not in real.text, real.text
 
 
 def test_ask_shows_an_answer_whose_citation_plays_its_moment(tmp_path, media, embedder, browser):
@@ -167,11 +187,11 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
         assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"copy.webm"}
         Select(browser.find_element(By.ID, "kind")).select_by_visible_text("event")
         events = cards("a rabbit")
-        assert events[0].startswith("copy.webm · 00:00:12-00:00:16") and all(m.endswith("event") for m in events)
+        assert events[0].startswith("copy.webm · 00:00:12-00:00:16") and all(m.split(" · ")[3] == "event" for m in events)
         Select(browser.find_element(By.ID, "kind")).select_by_visible_text("any")
         browser.find_element(By.ID, "label").send_keys("Rabbit")  # labels match case-insensitively
         labelled = cards("wakes up")
-        assert labelled and all(m.endswith("event") for m in labelled), labelled  # only events carry labels
+        assert labelled and all(m.split(" · ")[3] == "event" for m in labelled), labelled  # only events carry labels
         browser.find_element(By.ID, "label").clear()
         browser.find_element(By.ID, "after").send_keys("0:00:21")
         found = cards("a rabbit")

@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.answers import ask, summarize
+from pipeline.describe.tiny import model_notices
 from pipeline.limits import MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_TIME_S
 from pipeline.search import Filters
 from pipeline.timefmt import check_range
@@ -43,10 +44,10 @@ def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
         searcher = service.current()
         with lock:
             try:
-                answer = ask(body.question, searcher, text_model(), service.cfg.answer, filters).to_json()
+                answer = ask(body.question, searcher, text_model(), service.cfg.answer, filters)
             except ValueError as exc:  # no such video
                 raise HTTPException(404, str(exc)) from None
-        return answer  # each moment carries its video_id: the page plays moments by id
+        return answer.to_json() | {"notices": model_notices(m.model for m in answer.moments)}  # each moment carries its video_id: the page plays moments by id
 
     @app.get("/videos/{video_id}/summary", dependencies=guarded, responses=documented(404, 503))
     def summary_route(

@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import FastAPI, HTTPException, Query, Request
 
 from pipeline.decode.image import MAX_IMAGE_PIXELS
+from pipeline.describe.tiny import model_notices
 from pipeline.limits import MAX_LABEL_CHARS, MAX_NAME_CHARS, MAX_QUERY_CHARS, MAX_RANKED, MAX_RESULTS, MAX_TIME_S
 from pipeline.search import Filters
 from workers.api_guard import documented
@@ -43,15 +44,23 @@ def add_search_routes(app: FastAPI, service, guarded: list, metrics: dict) -> No
         start = time.perf_counter()
         try:
             if group_by == "video":
-                found = [g.__dict__ | {"results": [h.__dict__ for h in g.results]} for g in
-                         searcher.search_by_video(q, k, offset, filters, modality=modality)]  # fmt: skip
+                groups = searcher.search_by_video(q, k, offset, filters, modality=modality)
+                hits = [h for g in groups for h in g.results]
+                found = [g.__dict__ | {"results": [h.to_json() for h in g.results]} for g in groups]
             else:
-                found = [h.__dict__ for h in searcher.search_page(q, k, offset, filters, modality)]
+                hits = searcher.search_page(q, k, offset, filters, modality)
+                found = [h.to_json() for h in hits]
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
         metrics["search_s"].observe(time.perf_counter() - start)
         following = offset + k if len(found) == k and offset + 2 * k <= MAX_RANKED else None
-        return {"query": q, "offset": offset, "next_offset": following, "groups" if group_by else "results": found}
+        return {
+            "query": q,
+            "offset": offset,
+            "next_offset": following,
+            "groups" if group_by else "results": found,
+            "notices": model_notices(h.model for h in hits),
+        }
 
     @app.post(
         "/search/image",
@@ -96,7 +105,7 @@ def add_search_routes(app: FastAPI, service, guarded: list, metrics: dict) -> No
                 hits = await run_in_threadpool(searcher.search_image, picture, k, filters)
             except ValueError as exc:
                 raise HTTPException(404, str(exc)) from None
-        return {"results": [h.__dict__ for h in hits]}
+        return {"results": [h.to_json() for h in hits], "notices": model_notices(h.model for h in hits)}
 
     pixels_in_flight = PixelBudget(MAX_IMAGE_PIXELS)
 

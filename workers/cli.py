@@ -141,11 +141,11 @@ def search(
     if as_json:
         if group_by:  # one line per video, its moments inside
             for g in groups:
-                line = {"video": g.video, "video_id": g.video_id, "results": [_hit_json(h) for h in g.results]}
+                line = {"video": g.video, "video_id": g.video_id, "results": [h.to_json() for h in g.results]}
                 sys.stdout.write(json.dumps(line) + "\n")
         else:
             for hit in hits:
-                sys.stdout.write(json.dumps(_hit_json(hit)) + "\n")
+                sys.stdout.write(json.dumps(hit.to_json()) + "\n")
         return
     from rich.table import Table
 
@@ -185,19 +185,6 @@ def _last_runs(index: Path, n: int) -> list[dict]:
         except (OSError, ValueError):
             continue
     return [r for r in runs if isinstance(r, dict)]
-
-
-def _hit_json(hit) -> dict:
-    return {
-        "video": hit.video,
-        "video_id": hit.video_id,
-        "start_s": round(hit.start_s, 3),
-        "end_s": round(hit.end_s, 3),
-        "score": round(hit.score, 4),
-        "text": hit.text,
-        "kind": hit.kind,
-        "label": hit.label,
-    }
 
 
 @app.command()

@@ -53,7 +53,7 @@ class IndexTools:
             return self._text_model
 
     def moment(self, hit) -> dict:
-        out = {k: hit.__dict__[k] for k in ("video", "video_id", "start_s", "end_s", "score", "text", "kind", "label")}
+        out = hit.to_json()
         if self.play_url:  # `vidseek serve` streams it; the media fragment starts the player at the moment
             out["url"] = f"{self.play_url}/videos/{hit.video_id}/stream#t={hit.start_s:.3f},{hit.end_s:.3f}"
         return out

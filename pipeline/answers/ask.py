@@ -35,7 +35,7 @@ class Answer:
         return {
             "question": self.question,
             "answer": self.text,
-            "moments": [m.__dict__ | {"label": moment_label(m)} for m in self.moments],
+            "moments": [m.to_json() | {"label": moment_label(m)} for m in self.moments],
             "citations": [c.__dict__ | {"valid": c.valid} for c in self.citations],
             "unsupported": [c.text for c in self.unsupported],
         }

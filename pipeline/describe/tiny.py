@@ -13,6 +13,13 @@ from pathlib import Path
 from pipeline.storage import default_cache_dir
 
 TINY_NOTICE = "tiny random Qwen3-VL: its text is noise, only the mechanics are real"
+
+
+def model_notices(models) -> dict[str, str]:
+    """What a person reading text these models wrote must know: the tiny test model's text is noise."""
+    from pipeline.config import TINY_MODEL
+
+    return {TINY_MODEL: TINY_NOTICE} if TINY_MODEL in set(models) else {}
 _VERSION = "1"  # bump when the recipe below changes, so stale caches are rebuilt
 
 SPECIAL_TOKENS = [

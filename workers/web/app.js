@@ -90,8 +90,8 @@ async function search(query, offset = 0) {
     const body = await getJSON(`/search?${params}`);
     if (mine !== lastSearch) return;
     if (offset === 0) $("results").replaceChildren();
-    if (grouped) renderGroups(body.groups);
-    else renderResults(body.results, offset);
+    if (grouped) renderGroups(body.groups, body.notices);
+    else renderResults(body.results, offset, body.notices);
     nextPage = body.next_offset === null ? null : { query, offset: body.next_offset };
     $("more").classList.toggle("shown", nextPage !== null);
     const shown = $("results").querySelectorAll(".card").length;
@@ -114,7 +114,7 @@ async function searchImage(image, what) {
     const body = await getJSON(`/search/image?${params}`, { method: "POST", body: image, headers: { "Content-Type": type } });
     if (mine !== lastSearch) return;
     $("results").replaceChildren();
-    renderResults(body.results, 0);
+    renderResults(body.results, 0, body.notices);
     nextPage = null;
     $("more").classList.remove("shown");
     $("status").textContent = `${body.results.length} moments that look like ${what}`;
@@ -135,13 +135,16 @@ async function moreLikeThis(hit) {
 
 const thumbnailURL = (hit) => `/videos/${encodeURIComponent(hit.video_id)}/thumbnail?t=${hit.start_s.toFixed(2)}`;
 
-function renderGroups(groups) {
+function renderGroups(groups, notices) {
   // one heading per file (its name as text), its best moments under it
   for (const group of groups) {
     $("results").appendChild(element("h3", "group", group.video.split("/").pop()));
-    renderResults(group.results, $("results").querySelectorAll(".card").length);
+    renderResults(group.results, $("results").querySelectorAll(".card").length, notices);
   }
 }
+
+// a moment's times as the API reads them (HH:MM:SS for a file, UTC for a live source), else from its seconds
+const span = (hit) => (hit.start && hit.end ? `${hit.start}-${hit.end}` : `${hhmmss(hit.start_s)}-${hhmmss(hit.end_s)}`);
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -150,8 +153,9 @@ function element(tag, className, text) {
   return node;
 }
 
-function renderResults(results, first = 0) {
-  // cards appended after what is shown (a page of "More results" starts at ``first``); ask replaces them
+function renderResults(results, first = 0, notices = {}) {
+  // cards appended after what is shown (a page of "More results" starts at ``first``); ask replaces them. Each
+  // says which model wrote its text, and what ``notices`` says of that model (the tiny test model's is noise).
   const list = $("results");
   if (first === 0 && !$("grouped").checked) list.replaceChildren();
   results.forEach((hit, i) => {
@@ -164,12 +168,13 @@ function renderResults(results, first = 0) {
     thumb.loading = "lazy";
     thumb.src = media(thumbnailURL(hit));
     const name = hit.video.split("/").pop();
-    const when = `${hhmmss(hit.start_s)}-${hhmmss(hit.end_s)}`;
     const body = element("div");
+    const by = hit.model ? ` · described by ${hit.model}` : "";
     body.append(
-      element("div", "meta", `${name} · ${when} · ${hit.score.toFixed(3)} · ${hit.kind}`),
+      element("div", "meta", `${name} · ${span(hit)} · ${hit.score.toFixed(3)} · ${hit.kind}${by}`),
       element("div", "text", hit.text),
     );
+    if (notices[hit.model]) body.append(element("div", "notice", `text by the ${notices[hit.model]}`));
     const alike = element("button", "alike", "more like this");
     alike.title = "moments that look like this frame";
     alike.addEventListener("click", (e) => { e.stopPropagation(); moreLikeThis(hit); });
@@ -194,7 +199,7 @@ async function ask(question) {
     renderAnswer(body);
     $("results").replaceChildren();
     $("more").classList.remove("shown");
-    renderResults(body.moments.map((m) => ({ ...m })));
+    renderResults(body.moments.map((m) => ({ ...m })), 0, body.notices || {});
     $("status").textContent = `${body.citations.filter((c) => c.valid).length} cited moments, ` +
       `${body.unsupported.length} unverified`;
   } catch (err) {
