@@ -25,7 +25,8 @@ from pipeline.index.catalog import Catalog
 from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
 from pipeline.index.health import check_vectors
 from pipeline.index.hubness import rank_scores
-from pipeline.index.layout import IndexLayout
+from pipeline.index.folder import Index
+from pipeline.index.layout import IndexLayout, NotAnIndex
 from pipeline.index.prior import prior_neighbours
 from pipeline.index.settings import index_settings
 from pipeline.index.vectors import VectorIndex
@@ -74,8 +75,6 @@ class Searcher:
         self.dir = Path(index_dir)
         files = IndexLayout(self.dir)
         if not files.catalog.exists():
-            from pipeline.index.folder import NotAnIndex
-
             raise NotAnIndex(self.dir)
         self.catalog = Catalog(self.dir)
         if embedder is None:  # a search process: the index's embedder, loaded the fast way
@@ -89,6 +88,12 @@ class Searcher:
         self.context = ContextVectors(self.dir, embedder.dim, mapped=True) if has_context else None
         self.frames = FrameSearcher.of(self.dir, self.catalog, visual)  # None: the index has no frame index
         self._carries = self.catalog.has_carried()
+
+    @classmethod
+    def open(cls, folder: str | Path, embedder: Embedder | None = None) -> Searcher:
+        """The searcher of the index in ``folder``; NotAnIndex (naming the folder and the remedy) where it holds
+        none, or only records a rebuild must restore first."""
+        return cls(Index.open(folder).dir, embedder)
 
     def search(
         self,

@@ -92,8 +92,8 @@ def test_a_text_search_of_the_frame_index_imports_no_torch_and_prints_nothing(tm
     run_local(cfg, [media("bikes.mp4")], writer, None)
     writer.close()
     script = (
-        "import sys\nfrom pipeline.index.folder import Index\n"
-        f"hits = Index.open({str(index)!r}).searcher().search('cyclists on a street', 2)\n"
+        "import sys\nfrom pipeline.search import Searcher\n"
+        f"hits = Searcher.open({str(index)!r}).search('cyclists on a street', 2)\n"
         "assert hits and all(h.kind == 'frames' for h in hits)\n"
         "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
     )

@@ -72,7 +72,7 @@ class Service:
                 if not index.exists:
                     raise HTTPException(503, f"{self.index_dir} holds no index yet; ingest something first")
                 try:
-                    self.searcher = index.searcher(self.embedder)
+                    self.searcher = Searcher.open(self.index_dir, self.embedder)
                 except ValueError as exc:  # a damaged or stale FAISS file: say which, and how to rebuild it
                     raise HTTPException(503, str(exc)) from None
                 self._stamp = stamp

@@ -112,7 +112,7 @@ def search(
     """Find the moments that match a query (words, or an image with --image): video, start-end, score, text."""
     from pipeline.decode.image import read_image
     from pipeline.frame_search import MODALITIES
-    from pipeline.search import Filters
+    from pipeline.search import Filters, Searcher
 
     if image is None:
         require_text(query, "query")
@@ -127,7 +127,7 @@ def search(
     try:
         filters = Filters(video, parse_time(after), parse_time(before), kind, label)
         picture = read_image(image) if image is not None else None  # before the index and the models load
-        searcher = open_index(index).searcher()
+        searcher = Searcher.open(index)
         if picture is not None:
             hits = searcher.search_image(picture, offset + k, filters)[offset:]
             query = f"image {image.name}"
@@ -465,7 +465,7 @@ app.command()(summarize)
 def main() -> None:
     from pipeline.index.catalog import NoSuchVideo
     from pipeline.index.damage import IndexDamaged
-    from pipeline.index.folder import NotAnIndex
+    from pipeline.index.layout import NotAnIndex
     from pipeline.index.lock import IndexBusy
     from pipeline.index.settings import SettingsConflict
 

@@ -31,9 +31,9 @@ def _text_model(cfg):
 
 
 def _searcher(index: Path):
-    from pipeline.index.folder import Index
+    from pipeline.search import Searcher
 
-    return Index.open(index).searcher()  # NotAnIndex: exit 2 (main)
+    return Searcher.open(index)  # NotAnIndex: exit 2 (main)
 
 
 def ask(

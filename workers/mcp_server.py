@@ -18,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError  # a clear refusal: the cl
 from pipeline.config import VidseekConfig
 from pipeline.index.folder import Index
 from pipeline.limits import check_page, check_text
-from pipeline.search import Filters
+from pipeline.search import Filters, Searcher
 
 MAX_SEGMENTS = 2000  # captions and events one get_video call returns
 
@@ -38,7 +38,7 @@ class IndexTools:
             if self._searcher is None or stamp != self._stamp:
                 if not Index(self.index).exists:
                     raise ToolError(f"{self.index} holds no index yet; ingest something first")
-                self._searcher, self._stamp = Index.open(self.index).searcher(), stamp
+                self._searcher, self._stamp = Searcher.open(self.index), stamp
             return self._searcher
 
     def text_model(self):

@@ -7,7 +7,8 @@ writer.write_frames(rows, model)                      the frame index (pipeline.
 """
 
 from pipeline.index.catalog import Catalog
-from pipeline.index.folder import Index, NotAnIndex
+from pipeline.index.folder import Index
+from pipeline.index.layout import NotAnIndex
 from pipeline.index.records import RecordStore
 from pipeline.index.vectors import VectorIndex
 from pipeline.index.writer import IndexWriter, rebuild_index

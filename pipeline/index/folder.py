@@ -3,8 +3,9 @@
 Index.open(dir)                 NotAnIndex (naming the folder and the remedy) when it holds none
 index.files                     where each of its files is (pipeline.index.layout)
 index.settings(given)           what it recorded (pipeline.index.settings); SettingsConflict against ``given``
-index.searcher(embedder=None)   a reader, with the index's own embedder and settings
 index.writer(embedder, ...)     the single writer, holding the lease
+
+A reader is the searcher's business (``pipeline.search.Searcher.open``): the index does not know who reads it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,7 @@ from pathlib import Path
 from pipeline.config import IndexConfig
 from pipeline.embed.base import Embedder
 from pipeline.index.catalog import Catalog
-from pipeline.index.layout import IndexLayout
-
-
-class NotAnIndex(FileNotFoundError):
-    def __init__(self, folder: Path, why: str = "") -> None:
-        why = f": {why}" if why else f" (no {IndexLayout(folder).catalog.name}); run `vidseek ingest` first"
-        super().__init__(f"{folder} is not a vidseek index{why}")
+from pipeline.index.layout import IndexLayout, NotAnIndex
 
 
 class Index:
@@ -70,13 +65,6 @@ class Index:
             check_frame_model(self.dir, catalog.get_meta(META_EMBEDDER), model)
         finally:
             catalog.close()
-
-    def searcher(self, embedder: Embedder | None = None):
-        from pipeline.search import Searcher
-
-        if not self.exists:
-            raise NotAnIndex(self.dir)
-        return Searcher(self.dir, embedder)
 
     def writer(self, embedder: Embedder, given: IndexConfig | None = None, lock=None, wait_s: float = 0.0):
         """The writer (``given``: a new index's settings; an existing one keeps its own). ``lock``: a lease the

@@ -26,6 +26,12 @@ LEASE = "LEASE.json"  # in the store, beside the index's files
 MIRROR_MANIFEST = ".mirror.json"  # in the local mirror: what it last agreed with the store
 
 
+class NotAnIndex(FileNotFoundError):
+    def __init__(self, folder: Path, why: str = "") -> None:
+        why = f": {why}" if why else f" (no {IndexLayout(folder).catalog.name}); run `vidseek ingest` first"
+        super().__init__(f"{folder} is not a vidseek index{why}")
+
+
 @dataclass(frozen=True)
 class IndexLayout:
     dir: Path
