@@ -88,6 +88,36 @@ def model_worker_pids() -> list[int]:
     return [p.pid for p in psutil.process_iter(["cmdline"]) if "ray::ModelWorker" in " ".join(p.info["cmdline"] or [])]
 
 
+def driver_pid(index: Path, deadline: float) -> int:
+    """The ingest's driver, which `ray job submit` started on the head."""
+    import psutil
+
+    while True:
+        for p in psutil.process_iter(["cmdline"]):
+            line = p.info["cmdline"] or []
+            if "workers.cli" in line and "ingest" in line and str(index) in line:
+                return p.pid
+        assert time.time() < deadline, "the ingest's driver never started"
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def held(pid: int):
+    """The process stopped (SIGSTOP) inside the block, continued after."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def step(pid: int, seconds: float = 0.5) -> None:
+    """Let a held process run briefly."""
+    os.kill(pid, signal.SIGCONT)
+    time.sleep(seconds)
+    os.kill(pid, signal.SIGSTOP)
+
+
 def _compacted(parts: Path, clip: str) -> bool:
     from pipeline.media import content_id
 
@@ -134,27 +164,31 @@ def test_ingest_via_job_submit_survives_a_lost_node_and_model_worker(cluster, tm
         cwd=Path(__file__).resolve().parent.parent,
     )
     parts = index / "records"
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(parts.glob("*/*.parquet"))) < 5:
-        time.sleep(0.5)
+    deadline = time.time() + 300  # a bound on waiting for states, never a window a state must fall in
+    driver = driver_pid(index, deadline)
+    # The driver is held (SIGSTOP) from its start and runs in short steps until each state the test checks is
+    # reached: the job cannot end before the test has looked, however loaded the machine.
     exported = ""
-    while time.time() < deadline and "vidseek_chunks" not in exported and submit.poll() is None:
-        with contextlib.suppress(OSError):
-            exported = urllib.request.urlopen(cluster["metrics"], timeout=5).read().decode()
-        time.sleep(1)
-    assert "vidseek_chunks" in exported and "vidseek_queue_depth" in exported  # Prometheus, from the head
-    assert submit.poll() is None, submit.stdout.read()
-    model_workers = model_worker_pids()
-    while not model_workers and time.time() < deadline and submit.poll() is None:
-        time.sleep(0.2)  # between a restart and the next one, under load
+    with held(driver):
+        while len(list(parts.glob("*/*.parquet"))) < 5:
+            assert time.time() < deadline and submit.poll() is None, "no chunk was written"
+            step(driver)
+        while "vidseek_chunks" not in exported or "vidseek_queue_depth" not in exported:
+            assert time.time() < deadline and submit.poll() is None, "the head never exported the job's metrics"
+            step(driver)
+            with contextlib.suppress(OSError):
+                exported = urllib.request.urlopen(cluster["metrics"], timeout=5).read().decode()
         model_workers = model_worker_pids()
-    assert model_workers, "a model worker should be running"
-    described = len(list(parts.glob("*/*.parquet"))) + sum(len(planned[c]) for c in clips if _compacted(parts, c))
-    assert described < sum(len(chunks) for chunks in planned.values()), "the kill should land mid-job"
-    os.killpg(cluster["workers"][0].pid, signal.SIGKILL)  # a whole worker node: its raylet and its actors
-    for pid in model_workers:  # and the model worker, wherever it ran (it may have gone with the node)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        while not model_workers:  # between a restart and the next one
+            assert time.time() < deadline, "a model worker should be running"
+            step(driver)
+            model_workers = model_worker_pids()
+        described = len(list(parts.glob("*/*.parquet"))) + sum(len(planned[c]) for c in clips if _compacted(parts, c))
+        assert described < sum(len(chunks) for chunks in planned.values()), "the kill should land mid-job"
+        os.killpg(cluster["workers"][0].pid, signal.SIGKILL)  # a whole worker node: its raylet and its actors
+        for pid in model_workers:  # and the model worker, wherever it ran (it may have gone with the node)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     output, _ = submit.communicate(timeout=600)
     assert submit.returncode == 0, output[-3000:]
     catalog = Catalog(index)
