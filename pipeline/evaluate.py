@@ -15,6 +15,10 @@ product, top 5 over the whole index or within the query's video.
 Results that score exactly the same (the same sentence in several videos: "person opens the door" is in dozens of
 Charades videos) are counted as a fair draw among them, for both: where an index breaks such ties is arbitrary,
 and on a few hundred Charades queries it moved R@1 by 0.02 either way.
+
+"Above the baseline" is said only beyond noise: each difference comes with the 95% interval of a paired bootstrap
+over queries (method and baseline resampled together), and over videos (whole videos resampled with their
+queries: what a set of other footage of the same kind varies by).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 IOU_THRESHOLD = 0.5
 CHUNK_S = 60.0  # the chunk captions of the mixed cases
 TIES_SEEN = 50  # the baseline's ranked texts kept per query: runs of equal scores across rank 5 are seen whole
+BOOTSTRAP_RESAMPLES = 2000
 SET_FILES = {
     "activitynet": ("activitynet_captions/val_1.json", "activitynet_captions/val_2.json"),
     "tacos": ("tacos_val/captions.json", "tacos_val/queries.json"),
@@ -184,16 +189,67 @@ def prepared_index(data: EvalSet, index_dir: Path, embedder: Embedder, index_cfg
     catalog.close()
 
 
-def recall(found: list[list[tuple[str, float, float, float]]], queries: list[Moment]) -> dict[str, float]:
-    """R@1 and R@5 from each query's ranked (video, start_s, end_s, score): a hit is the query's video with
-    temporal IoU >= 0.5; results with equal scores are taken in every order alike (``_hit_chances``)."""
-    r1 = r5 = 0.0
+def per_query(found: list[list[tuple[str, float, float, float]]], queries: list[Moment]) -> np.ndarray:
+    """(n, 2): each query's chance of a hit at rank 1 and within rank 5, from its ranked (video, start_s, end_s,
+    score): a hit is the query's video with temporal IoU >= 0.5; results with equal scores are taken in every
+    order alike (``_hit_chances``)."""
+    chances = []
     for ranked, q in zip(found, queries, strict=True):
         ok = [v == q.video and iou(s, e, q.start_s, q.end_s) >= IOU_THRESHOLD for v, s, e, _ in ranked]
-        p1, p5 = _hit_chances(ok, [score for *_, score in ranked])
-        r1, r5 = r1 + p1, r5 + p5
-    n = max(len(queries), 1)
-    return {"r1": round(r1 / n, 4), "r5": round(r5 / n, 4)}
+        chances.append(_hit_chances(ok, [score for *_, score in ranked]))
+    return np.array(chances, dtype=np.float64).reshape(-1, 2)
+
+
+def recall(found: list[list[tuple[str, float, float, float]]], queries: list[Moment]) -> dict[str, float]:
+    """R@1 and R@5 (``per_query``, averaged)."""
+    return summary(per_query(found, queries))
+
+
+def summary(chances: np.ndarray) -> dict[str, float]:
+    mean = chances.mean(axis=0) if len(chances) else np.zeros(2)
+    return {"r1": round(float(mean[0]), 4), "r5": round(float(mean[1]), 4)}
+
+
+def paired_interval(
+    ours: np.ndarray, base: np.ndarray, groups: list[str] | None = None, resamples: int = BOOTSTRAP_RESAMPLES
+) -> np.ndarray:
+    """(2, 2): for R@1 and R@5, the 95% interval of method minus baseline by a paired bootstrap: the same queries
+    resampled for both (with ``groups``, whole videos resampled with their queries: another set of footage varies
+    by videos, and a video's queries are not independent). Seeded: the same numbers every run."""
+    rng = np.random.default_rng(0)
+    diff = ours - base  # (n, 2)
+    if groups is None:
+        sums, counts = diff, np.ones(len(diff))
+    else:
+        keys = sorted(set(groups))
+        at = {k: i for i, k in enumerate(keys)}
+        index = np.array([at[g] for g in groups])
+        sums = np.zeros((len(keys), 2))
+        np.add.at(sums, index, diff)
+        counts = np.bincount(index, minlength=len(keys)).astype(np.float64)
+    means = np.empty((resamples, 2))
+    for start in range(0, resamples, 100):  # a block of resamples at a time: bounded memory at 17,000 queries
+        take = rng.integers(0, len(sums), size=(min(100, resamples - start), len(sums)))
+        means[start : start + len(take)] = sums[take].sum(axis=1) / counts[take].sum(axis=1)[:, None]
+    return np.percentile(means, [2.5, 97.5], axis=0).T  # (metric, [low, high])
+
+
+def compare(ours: np.ndarray, base: np.ndarray, videos: list[str]) -> dict:
+    """Method minus baseline per metric, with its 95% paired bootstrap intervals over queries and over videos;
+    ``above`` / ``below``: the interval over queries lies wholly above / below 0, else ``within noise``."""
+    out = {}
+    by_query, by_video = paired_interval(ours, base), paired_interval(ours, base, videos)
+    for m, metric in enumerate(("r1", "r5")):
+        diff = float((ours[:, m] - base[:, m]).mean()) if len(ours) else 0.0
+        low, high = by_query[m]
+        verdict = "above" if low > 0 else "below" if high < 0 else "within noise"
+        out[metric] = {
+            "difference": round(diff, 4),
+            "ci95_queries": [round(float(low), 4), round(float(high), 4)],
+            "ci95_videos": [round(float(x), 4) for x in by_video[m]],
+            "verdict": verdict,
+        }
+    return out
 
 
 def _hit_chances(ok: list[bool], scores: list[float], tie: float = 1e-6) -> tuple[float, float]:
@@ -220,6 +276,13 @@ def method_recall(
     index_dir: Path, data: EvalSet, embedder: Embedder, scopes: tuple[str, ...] = ("global", "within_video")
 ) -> dict:
     """vidseek's search on the evaluation index, over the whole index and within each query's video."""
+    return {scope: summary(chances) for scope, chances in method_chances(index_dir, data, embedder, scopes).items()}
+
+
+def method_chances(
+    index_dir: Path, data: EvalSet, embedder: Embedder, scopes: tuple[str, ...] = ("global", "within_video")
+) -> dict[str, np.ndarray]:
+    """Per query and scope, the method's chances of a hit (``per_query``)."""
     searcher = Searcher(index_dir, embedder)
     vectors = embedder.embed([q.text for q in data.queries])
     indexed = searcher.catalog.video_ids()
@@ -230,11 +293,15 @@ def method_recall(
         if "within_video" in found:  # a query whose video has no indexed segment is a miss
             hits = searcher.search_vector(v, 10, Filters(video=q.video)) if q.video in indexed else []
             found["within_video"].append([(h.video, h.start_s, h.end_s, h.score) for h in hits])
-    return {scope: recall(spans, data.queries) for scope, spans in found.items()}
+    return {scope: per_query(spans, data.queries) for scope, spans in found.items()}
 
 
 def baseline_recall(data: EvalSet, embedder: Embedder, block: int = 1024) -> dict:
     """The plain baseline: one vector per indexed text, exact inner product."""
+    return {scope: summary(chances) for scope, chances in baseline_chances(data, embedder, block).items()}
+
+
+def baseline_chances(data: EvalSet, embedder: Embedder, block: int = 1024) -> dict[str, np.ndarray]:
     texts = data.texts()
     vectors = embedder.embed([m.text for m in texts])
     queries = embedder.embed([q.text for q in data.queries])
@@ -253,14 +320,19 @@ def baseline_recall(data: EvalSet, embedder: Embedder, block: int = 1024) -> dic
         scores = vectors[own] @ v if len(own) else np.zeros(0)
         order = np.argsort(-scores, kind="stable")[:TIES_SEEN]
         found["within_video"].append([(*spans[own[i]], float(scores[i])) for i in order])
-    return {scope: recall(spans_, data.queries) for scope, spans_ in found.items()}
+    return {scope: per_query(spans_, data.queries) for scope, spans_ in found.items()}
 
 
 def evaluate(index_dir: Path, data: EvalSet, embedder: Embedder, baseline_embedder: Embedder) -> dict:
+    """Both recalls, and method minus baseline with its uncertainty (``compare``) per scope."""
+    ours, base = method_chances(index_dir, data, embedder), baseline_chances(data, baseline_embedder)
+    videos = [q.video for q in data.queries]
     return {
-        "method": method_recall(index_dir, data, embedder),
-        "baseline": baseline_recall(data, baseline_embedder),
+        "method": {scope: summary(c) for scope, c in ours.items()},
+        "baseline": {scope: summary(c) for scope, c in base.items()},
+        "versus_baseline": {scope: compare(ours[scope], base[scope], videos) for scope in ours},
         "queries": len(data.queries),
+        "videos": len(set(videos)),
         "indexed": len(data.texts()),
     }
 

@@ -1,4 +1,4 @@
-"""A video's captions and events as subtitles (SRT, WebVTT) or data (JSON, CSV), in time order.
+"""A video's captions, events and speech as subtitles (SRT, WebVTT) or data (JSON, CSV), in time order.
 
 A live source's times are UTC; its subtitles count from its first chunk (a WebVTT note says when that was), and
 its JSON and CSV keep the UTC seconds.

@@ -42,6 +42,7 @@ class VideoTask:
     chunks_done: int = 0
     described: set[str] = field(default_factory=set)  # chunk ids already described (the describer skips them)
     framed: set[str] = field(default_factory=set)  # ... and already in the frame index
+    transcribed: set[str] = field(default_factory=set)  # ... and whose audio is transcribed
     chain: StillChain | None = None  # still spans waiting to carry a description (made from ``spans`` if None)
     costs: ChunkCosts = field(default_factory=ChunkCosts)  # what describing this run's chunks took
     finished: bool = False  # marked in the index as complete or failed
@@ -50,11 +51,12 @@ class VideoTask:
         if self.chain is None:
             self.chain = StillChain(self.spans, lambda chunk_id: None)
 
-    def needs(self, span: ChunkSpan, cfg: VidseekConfig) -> tuple[bool, bool]:
-        """Whether ``span`` is still to be (described, embedded into the frame index)."""
+    def needs(self, span: ChunkSpan, cfg: VidseekConfig) -> tuple[bool, bool, bool]:
+        """Whether ``span`` is still to be (described, embedded into the frame index, transcribed)."""
         return (
             cfg.describes and span.chunk_id not in self.described,
             cfg.frames.enabled and span.chunk_id not in self.framed,
+            cfg.speech.enabled and span.chunk_id not in self.transcribed,
         )
 
 
@@ -142,6 +144,7 @@ def plan_videos(
     catalog, so a copy's path leads to its video too (``file_ids``)."""
     planned: dict[str, PlannedVideo] = {}
     framed = catalog.framed_chunks() if catalog and cfg.frames.enabled else {}
+    transcribed = catalog.transcribed_videos() if catalog and cfg.speech.enabled else set()
     for path in discovered(paths, report, roots):
         try:
             info = probe(path)
@@ -153,7 +156,7 @@ def plan_videos(
             report.results.append(VideoResult(path, "skipped", f"same content as {planned[video_id].path}"))
             continue
         known = catalog.video(video_id) if catalog else None
-        if known and known.status == "complete" and _has_every_stage(known, cfg, framed):
+        if known and known.status == "complete" and _has_every_stage(known, cfg, framed, transcribed):
             report.results.append(VideoResult(path, "skipped", f"already indexed as {known.path}"))
             continue
         spans = plan_spans(info, video_id, cfg.decode)
@@ -167,10 +170,15 @@ def plan_videos(
     return list(planned.values())
 
 
-def _has_every_stage(video: VideoRecord, cfg: VidseekConfig, framed: dict[str, int]) -> bool:
+def _has_every_stage(video: VideoRecord, cfg: VidseekConfig, framed: dict[str, int], transcribed: set[str]) -> bool:
     """Whether a complete video went through each stage ``cfg`` asks for: described (a model is recorded; a
-    frames-only run records none) and, with the frame index on, embedded into it."""
-    return (bool(video.model) or not cfg.describes) and (not cfg.frames.enabled or video.video_id in framed)
+    frames-only run records none) and, with the frame index on, embedded into it, and with speech on,
+    transcribed."""
+    return (
+        (bool(video.model) or not cfg.describes)
+        and (not cfg.frames.enabled or video.video_id in framed)
+        and (not cfg.speech.enabled or video.video_id in transcribed)
+    )
 
 
 def prepare(
@@ -185,16 +193,20 @@ def prepare(
     """The planned videos, each begun in the index (``ingesting``) and returned with the spans it still needs;
     ``progress`` is told how much there is."""
     tasks = []
-    stages: dict[str, tuple[set[str], set[str]]] = {}  # video id -> (chunks described, chunks framed), read once
+    stages: dict[str, tuple[set[str], ...]] = {}  # video id -> chunks described, framed, transcribed: read once
 
     def done_chunk_ids(video_id: str) -> set[str]:
         """The chunks every stage ``cfg`` asks for has indexed."""
-        described, framed = stages[video_id] = writer.done_chunk_ids(video_id), writer.framed_chunk_ids(video_id)
-        done = [s for s, wanted in ((described, cfg.describes), (framed, cfg.frames.enabled)) if wanted]
-        return set.intersection(*done)
+        stages[video_id] = (
+            writer.done_chunk_ids(video_id),
+            writer.framed_chunk_ids(video_id),
+            writer.transcribed_chunk_ids(video_id),
+        )
+        wanted = (cfg.describes, cfg.frames.enabled, cfg.speech.enabled)
+        return set.intersection(*[s for s, w in zip(stages[video_id], wanted, strict=True) if w])
 
     for v in plan_videos(paths, cfg, writer.catalog, done_chunk_ids, report, roots, remember=True):
-        described, framed = stages[v.video_id]
+        described, framed, transcribed = stages[v.video_id]
         known = writer.catalog.video(v.video_id)
         model = model_name
         if not model and known and len(described) >= v.num_spans:  # frames only, over a described video
@@ -203,7 +215,7 @@ def prepare(
         done = v.num_spans - len(v.todo)
         chain = StillChain(v.spans, writer.catalog.caption_source)
         task = VideoTask(v.path, v.video_id, v.info, v.size_bytes, v.todo, v.num_spans, chunks_done=done, chain=chain)
-        task.described, task.framed = described, framed
+        task.described, task.framed, task.transcribed = described, framed, transcribed
         tasks.append(task)
     with cancelling(tasks, writer):
         progress.start(len(tasks), sum(len(t.spans) for t in tasks), sum(t.info.duration_s for t in tasks))
@@ -288,6 +300,18 @@ def chunk_done(span: ChunkSpan, task: VideoTask, progress: Progress) -> None:
     progress.chunk_done(span)
 
 
+def commit_speech(span: ChunkSpan, task: VideoTask, writer: IndexWriter, transcriber, cfg: VidseekConfig) -> None:
+    """Transcribe one span's audio and index what is said (pipeline.speech): searchable from the next save."""
+    from pipeline.speech import transcribe_span
+
+    commit_transcript(span, transcribe_span(transcriber, task.path, span, cfg.speech.margin_s), task, writer)
+
+
+def commit_transcript(span: ChunkSpan, transcript, task: VideoTask, writer: IndexWriter) -> None:
+    writer.write_speech(span, transcript)
+    task.transcribed.add(span.chunk_id)
+
+
 def commit_frames(chunk: FrameChunk, task: VideoTask, writer: IndexWriter, visual, cfg: VidseekConfig) -> None:
     """Embed one chunk's frames into the frame index: from the next save the chunk is searchable by what it
     looks like, before (or without) a description."""
@@ -319,18 +343,26 @@ def run_local(
         from pipeline.embed.visual import make_visual_embedder
 
         visual = make_visual_embedder(cfg.frames.model, cfg.frames.device, cfg.frames.batch_size)
+    transcriber = None
+    if cfg.speech.enabled:
+        from pipeline.speech import make_transcriber
+
+        transcriber = make_transcriber(cfg.speech)  # loaded by the first span that has audio
     with cancelling(tasks, writer):
         for task in tasks:
             if task.spans:
-                _ingest_spans(task, cfg, writer, describer, progress, visual)
+                _ingest_spans(task, cfg, writer, describer, progress, visual, transcriber)
             finish(task, writer, report, progress)
     writer.save()
     return report
 
 
-def _ingest_spans(task: VideoTask, cfg: VidseekConfig, writer, describer, progress: Progress, visual) -> None:
-    """One file's spans in order: decoded, their frames indexed, those that changed described in batches, the
-    still ones carrying the description before them; what goes wrong lands in ``task.problems``."""
+def _ingest_spans(
+    task: VideoTask, cfg: VidseekConfig, writer, describer, progress: Progress, visual, transcriber=None
+) -> None:
+    """One file's spans in order: transcribed, decoded, their frames indexed, those that changed described in
+    batches, the still ones carrying the description before them; what goes wrong lands in ``task.problems``
+    (audio that gives no transcript does not: the video is still captioned and framed, and the reason is kept)."""
     try:
         reader = ChangeSampler(open_reader(task.info, cfg.decode), cfg.decode)
     except DecodeError as exc:
@@ -338,18 +370,23 @@ def _ingest_spans(task: VideoTask, cfg: VidseekConfig, writer, describer, progre
         return
     batch: list[FrameChunk] = []
     for i, span in enumerate(task.spans):
-        describe, embed_frames = task.needs(span, cfg)
+        describe, embed_frames, transcribe = task.needs(span, cfg)
+        if transcribe:
+            commit_speech(span, task, writer, transcriber, cfg)
         settled: Settled = []
         try:
-            sampled = reader.read(span)
-            if embed_frames:  # every frame decoded, changed or not
-                commit_frames(sampled.chunk, task, writer, visual, cfg)
-            if not describe:  # it needed its frames only
+            if not (describe or embed_frames):  # it needed its transcript only: no frame is decoded
                 chunk_done(span, task, progress)
-            elif sampled.still:
-                settled = commit_still(span, sampled.chunk.frames_decoded, task, writer, progress, reader.name)
             else:
-                batch.append(sampled.for_model())
+                sampled = reader.read(span)
+                if embed_frames:  # every frame decoded, changed or not
+                    commit_frames(sampled.chunk, task, writer, visual, cfg)
+                if not describe:  # it needed its frames only
+                    chunk_done(span, task, progress)
+                elif sampled.still:
+                    settled = commit_still(span, sampled.chunk.frames_decoded, task, writer, progress, reader.name)
+                else:
+                    batch.append(sampled.for_model())
         except DecodeError as exc:
             settled = fail_span(span, exc.reason, task, writer, progress)
         if batch and (len(batch) == cfg.describe.dispatch_batch or i == len(task.spans) - 1):

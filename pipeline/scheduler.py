@@ -33,6 +33,7 @@ from pipeline.job import (
     chunk_done,
     commit,
     commit_still,
+    commit_transcript,
     fail_span,
     finish,
 )
@@ -78,9 +79,10 @@ class Executor(Protocol):
         ...
 
     def decode(
-        self, worker: object, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool
+        self, worker: object, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool, transcribe: bool
     ) -> tuple[object, object]:
-        """(call, frames): the call's result is ``DecodeWorker.read``'s status; ``frames`` is handed to describe."""
+        """(call, frames): the call's result is ``DecodeWorker.read``'s status; ``frames`` is handed to describe.
+        ``transcribe``: the status also holds the span's transcript (``speech``)."""
         ...
 
     def describe(self, worker: object, frames: list[object]) -> object:
@@ -241,8 +243,10 @@ class Scheduler:
 
     def _submit_decode(self, slot: Slot, item: Pending) -> None:
         backend = slot.lane.backend if slot.lane else "auto"
-        embed_frames = item.task.needs(item.span, self.cfg)[1]
-        slot.call, item.frames = self.ex.decode(slot.worker, item.task.info, item.span, backend, embed_frames)
+        _, embed_frames, transcribe = item.task.needs(item.span, self.cfg)
+        slot.call, item.frames = self.ex.decode(
+            slot.worker, item.task.info, item.span, backend, embed_frames, transcribe
+        )
         slot.items, slot.started = [item], self.clock()
 
     def _decode_done(self, slot: Slot, report: IngestReport) -> None:
@@ -262,10 +266,12 @@ class Scheduler:
             self._fail(item, report, status["error"])
             return
         item.decoder = status["decoder"]
+        if status.get("speech") is not None:  # what is said: searchable from the next save
+            commit_transcript(item.span, status["speech"], item.task, self.writer)
         if status.get("frames"):  # searchable by its frames from the next save, before it is described
             self.writer.write_frames(status["frames"], status["frame_model"])
             item.task.framed.add(item.span.chunk_id)
-        if not item.task.needs(item.span, self.cfg)[0]:  # it needed its frames only
+        if not item.task.needs(item.span, self.cfg)[0]:  # it needed its frames or its transcript only
             chunk_done(item.span, item.task, self.progress)
             self._settle(item.task, [(item.span, "")], report)
         elif status.get("still"):  # nothing changed: it carries the description before it, no model call

@@ -23,9 +23,9 @@ from pipeline.embed.base import Embedder
 from pipeline.frame_search import MODALITIES, FrameSearcher, fuse
 from pipeline.index.catalog import Catalog
 from pipeline.index.context import CONTEXT_WEIGHT, ContextVectors
+from pipeline.index.folder import Index
 from pipeline.index.health import check_vectors
 from pipeline.index.hubness import rank_scores
-from pipeline.index.folder import Index
 from pipeline.index.layout import IndexLayout, NotAnIndex
 from pipeline.index.prior import prior_neighbours
 from pipeline.index.settings import index_settings
@@ -35,8 +35,10 @@ from pipeline.moments import distinct, localize
 from pipeline.timefmt import check_range
 from pipeline.types import Hit, IndexedSegment
 
+SEARCHED_KINDS = ("caption", "event", "speech")  # what a kind filter may keep (the text index's segments)
 MAX_VIDEO_SEGMENTS = 5000  # a video with more (a live source) is searched like the whole index
 RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
+KEEP_TIES = False  # candidates of equal similarity keep equal scores after re-ranking (``tied_alike``)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Filters:
     video: str | None = None  # a video id, its path as ingested, or its file name
     after_s: float | None = None
     before_s: float | None = None
-    kind: str | None = None  # caption | event
+    kind: str | None = None  # caption | event | speech
     label: str | None = None
 
     def __post_init__(self) -> None:
@@ -53,8 +55,8 @@ class Filters:
         check_range(self.after_s, self.before_s)
         check_length(self.video, "video", MAX_NAME_CHARS)
         check_length(self.label, "label", MAX_LABEL_CHARS)
-        if self.kind not in (None, "caption", "event"):
-            raise ValueError(f"kind must be caption or event, got {self.kind!r}")
+        if self.kind not in (None, *SEARCHED_KINDS):
+            raise ValueError(f"kind must be one of {', '.join(SEARCHED_KINDS)}, got {self.kind!r}")
 
     @property
     def active(self) -> bool:
@@ -194,6 +196,8 @@ class Searcher:
             ranked = rank_scores(sims, [r.hubness for _, r in found])
             if self.context is not None:
                 ranked += CONTEXT_WEIGHT * self._context_similarity(rerank_for, [r.segment_id for _, r in found], sims)
+            if KEEP_TIES:
+                ranked = tied_alike(sims, ranked)
             found = sorted(zip(ranked.tolist(), (r for _, r in found), strict=True), key=lambda x: -x[0])
         return [hit(r, *self._held(r), s) for s, r in found]
 
@@ -227,6 +231,22 @@ class Searcher:
         prior = prior_neighbours(self.catalog, self.vectors, query_vector, video_id) if weight > 0 else []
         moments = localize(starts, ends, sims, duration, prior, k, weight, filters.after_s, filters.before_s)
         return [hit(segs[m.segment][0], m.start_s, m.end_s, m.score) for m in moments]
+
+
+def tied_alike(similarities: np.ndarray, ranked: np.ndarray, tie: float = 1e-6) -> np.ndarray:
+    """Candidates the query cannot tell apart (the same similarity: the same sentence in several videos) keep one
+    score, their mean re-ranked one: hubness and context differ between them for reasons that have nothing to do
+    with the query, so ordering them by those is a coin flip, not evidence."""
+    out = ranked.copy()
+    order = np.argsort(-similarities, kind="stable")
+    start = 0
+    for end in range(1, len(order) + 1):
+        if end == len(order) or similarities[order[start]] - similarities[order[end]] > tie:
+            group = order[start:end]
+            if len(group) > 1:
+                out[group] = ranked[group].mean()
+            start = end
+    return out
 
 
 def hit(segment: IndexedSegment, start_s: float, end_s: float, score: float) -> Hit:

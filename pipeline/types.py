@@ -19,8 +19,9 @@ from typing import Literal
 
 import numpy as np
 
-SegmentKind = Literal["caption", "event"]
-HitKind = Literal["caption", "event", "frames"]  # frames: a moment found by what the footage looks like
+SegmentKind = Literal["caption", "event", "speech"]  # speech: what is said (pipeline.speech)
+HitKind = Literal["caption", "event", "speech", "frames"]  # frames: a moment found by what the footage looks like
+TRANSCRIBED = "transcribed"  # a speech record's marker row: the chunk was transcribed (its text: why nothing was)
 
 LIVE_ID_PREFIX = "live-"  # a live source's video id: this, then a hash of its URL (files use content hashes)
 
@@ -309,6 +310,8 @@ class VideoListing(VideoRecord):
     chunks: int = 0
     events: int = 0
     framed: int = 0
+    transcribed: int = 0  # chunks whose audio was transcribed (speech found or not)
+    audio_note: str = ""  # why some audio gave no transcript (no audio stream, a decode failure)
 
     def state(self, writing: bool) -> tuple[str, str]:
         """(what the video is, why) for a person: ``writing`` is whether a run holds the index now, without which
@@ -321,6 +324,8 @@ class VideoListing(VideoRecord):
             return "cut short", f"{described}; its run stopped (killed?): the next ingest describes the rest"
         if self.status == "complete" and not self.chunks and self.framed:
             return "frames only", "searchable by what it looks like only: ingest with a describe backend to describe it"
+        if self.audio_note:
+            return self.status, "; ".join(x for x in (self.reason, f"audio: {self.audio_note}") if x)
         return self.status, self.reason
 
     def public_state(self, writing: bool) -> dict:

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 . .venv/bin/activate
-clip=../shared/media/concat_real_clips_640x360.mp4
+clip=../shared/media/talking_concat_640x360.mp4  # the concat clip with six sentences spoken at known seconds
 if [ ! -f "$clip" ]; then
   mkdir -p out && clip=out/sample.mp4
   [ -f "$clip" ] || python scripts/make_sample_clip.py "$clip"
@@ -15,5 +15,6 @@ fi
 status=0
 vidseek ingest "$clip" --index index "$@" || status=$?
 vidseek search "a person walks through the room" --index index -k 5
+vidseek search "is anyone in the corridor?" --index index -k 3 --kind speech   # what is said, to the second
 vidseek status --index index
 exit $status

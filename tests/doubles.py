@@ -56,12 +56,12 @@ class HangingDecodeWorker:
     The marker file makes only the first actor hang: its replacement finds the marker and decodes normally.
     """
 
-    def __init__(self, cfg, marker: str = "", frames=None) -> None:
+    def __init__(self, cfg, marker: str = "", frames=None, speech=None) -> None:
         from workers.actors import DecodeWorker
 
-        self.inner = DecodeWorker(cfg, frames)
+        self.inner = DecodeWorker(cfg, frames, speech)
 
-    def read(self, info, span, backend="auto", embed_frames=False):
+    def read(self, info, span, backend="auto", embed_frames=False, transcribe=False):
         import os
         import time
 
@@ -69,22 +69,22 @@ class HangingDecodeWorker:
         if span.start_s == 0 and not os.path.exists(marker):
             open(marker, "w").close()
             time.sleep(3600)
-        return self.inner.read(info, span, backend, embed_frames)
+        return self.inner.read(info, span, backend, embed_frames, transcribe)
 
 
 class FailingFirstSpanDecodeWorker:
     """A decode worker that reports a decode error for the span at 0 s (a damaged stretch of a file) and reads the
     rest normally."""
 
-    def __init__(self, cfg, frames=None) -> None:
+    def __init__(self, cfg, frames=None, speech=None) -> None:
         from workers.actors import DecodeWorker
 
-        self.inner = DecodeWorker(cfg, frames)
+        self.inner = DecodeWorker(cfg, frames, speech)
 
-    def read(self, info, span, backend="auto", embed_frames=False):
+    def read(self, info, span, backend="auto", embed_frames=False, transcribe=False):
         if span.start_s == 0:
             return None, {"error": "damaged packets at 0 s (test double)", "warning": "", "decoder": ""}
-        return self.inner.read(info, span, backend, embed_frames)
+        return self.inner.read(info, span, backend, embed_frames, transcribe)
 
 
 class ClipOracleVisual:

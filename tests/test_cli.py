@@ -258,6 +258,9 @@ def test_eval_retrieval_takes_the_method_settings_from_the_config(tmp_path):
     scores = json.loads(result.stdout)["c"]  # one pair: named after the captions file
     assert scores["baseline"]["within_video"] == {"r1": 1.0, "r5": 1.0}
     assert set(scores["method"]) == {"global", "within_video"}
+    versus = scores["versus_baseline"]["within_video"]["r1"]  # the difference, with its uncertainty
+    assert set(versus) == {"difference", "ci95_queries", "ci95_videos", "verdict"}
+    assert versus["ci95_queries"][0] <= versus["difference"] <= versus["ci95_queries"][1]
     built = tmp_path / "idx" / "c"
     assert (built / "vectors.faiss").exists() and not (built / "context.faiss").exists()
     bad = vidseek(*args, "--set", "index.codec=PQx")

@@ -69,7 +69,7 @@ class FakeExecutor:
         worker.checks_until_up -= 1
         return worker.checks_until_up <= 0
 
-    def decode(self, worker, info, span, backend, embed_frames=False):
+    def decode(self, worker, info, span, backend, embed_frames=False, transcribe=False):
         attempt = self._attempts[span] = self._attempts.get(span, 0) + 1
         self.decode_calls.append((span, backend))
         fault = self.decode_fault and self.decode_fault(span, attempt, backend)
@@ -194,9 +194,9 @@ def test_decoded_chunks_in_flight_never_pass_the_bound():
     seen = []
 
     class Watching(FakeExecutor):
-        def decode(self, worker, info, span, backend, embed_frames=False):
+        def decode(self, worker, info, span, backend, embed_frames=False, transcribe=False):
             seen.append(scheduler._in_flight())
-            return super().decode(worker, info, span, backend, embed_frames)
+            return super().decode(worker, info, span, backend, embed_frames, transcribe)
 
     executor = Watching(describe_fault=lambda n: "hang" if n == 1 else None, max_waits=200)  # the model hangs (under
     # ray.model_timeout_s: decoding waits for it)
@@ -324,8 +324,8 @@ def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_on_cuda():
 class StillFootage(FakeExecutor):
     """Spans whose start is not a multiple of 40 s show no change: the decode worker says they are still."""
 
-    def decode(self, worker, info, span, backend, embed_frames=False):
-        call, frames = super().decode(worker, info, span, backend, embed_frames)
+    def decode(self, worker, info, span, backend, embed_frames=False, transcribe=False):
+        call, frames = super().decode(worker, info, span, backend, embed_frames, transcribe)
         call.value |= {"still": span.start_s % 40 != 0, "frames_decoded": 10}
         return call, frames
 

@@ -86,8 +86,8 @@ def test_a_text_search_of_the_frame_index_imports_no_torch_and_prints_nothing(tm
     from tests.conftest import REPO
 
     index = tmp_path / "idx"
-    cfg = load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=4", "describe.backend=none",
-                                    "frames.enabled=true", f"frames.model={TINY_SIGLIP}", "frames.device=cpu"])  # fmt: skip
+    overrides = ["ray.enabled=false", "decode.chunk_s=4", "describe.backend=none", "frames.enabled=true"]
+    cfg = load_config("tiny.yaml", [*overrides, f"frames.model={TINY_SIGLIP}", "frames.device=cpu"])
     writer = IndexWriter(index, embedder)  # the real MiniLM: a search process loads the index's own
     run_local(cfg, [media("bikes.mp4")], writer, None)
     writer.close()

@@ -187,7 +187,8 @@ def test_the_filter_row_narrows_the_search(tmp_path, media, embedder, browser):
         assert {m.split(" · ")[0] for m in cards("a rabbit")} == {"copy.webm"}
         Select(browser.find_element(By.ID, "kind")).select_by_visible_text("event")
         events = cards("a rabbit")
-        assert events[0].startswith("copy.webm · 00:00:12-00:00:16") and all(m.split(" · ")[3] == "event" for m in events)
+        assert events[0].startswith("copy.webm · 00:00:12-00:00:16")
+        assert all(m.split(" · ")[3] == "event" for m in events)
         Select(browser.find_element(By.ID, "kind")).select_by_visible_text("any")
         browser.find_element(By.ID, "label").send_keys("Rabbit")  # labels match case-insensitively
         labelled = cards("wakes up")

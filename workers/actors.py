@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from pipeline.config import DecodeConfig, DescribeConfig, FramesConfig
+from pipeline.config import DecodeConfig, DescribeConfig, FramesConfig, SpeechConfig
 from pipeline.decode import DecodeError, open_reader
 from pipeline.decode.change import ChangeSampler
 from pipeline.describe import describe_chunks, make_describer
@@ -22,10 +22,12 @@ class DecodeWorker:
     on (``frames``), it also embeds every frame it read, so the driver can index them before any model worker
     describes the chunk (the visual model is loaded on the first such call)."""
 
-    def __init__(self, cfg: DecodeConfig, frames: FramesConfig | None = None) -> None:
-        self.cfg, self.frames = cfg, frames
+    def __init__(
+        self, cfg: DecodeConfig, frames: FramesConfig | None = None, speech: SpeechConfig | None = None
+    ) -> None:
+        self.cfg, self.frames, self.speech = cfg, frames, speech
         self._readers: OrderedDict[tuple[str, str], object] = OrderedDict()
-        self._visual = None
+        self._visual = self._transcriber = None
 
     def _reader(self, info: VideoInfo, backend: str):
         key = (info.path, backend)
@@ -38,18 +40,20 @@ class DecodeWorker:
         return self._readers[key]
 
     def read(
-        self, info: VideoInfo, span: ChunkSpan, backend: str = "auto", embed_frames: bool = False
+        self, info: VideoInfo, span: ChunkSpan, backend: str = "auto", embed_frames: bool = False, transcribe=False
     ) -> tuple[FrameChunk | None, dict]:
         """(the frames to describe, or None; status). The status holds ``error`` or the reader's ``warning``,
         whether the span is ``still`` (nothing to describe: it carries the description before it) and how many
         frames were decoded, and with ``embed_frames`` the frame spans of every decoded frame (``frames``, a few
-        small vectors) and the model that made them. Two returns: the driver fetches only the small status and
-        hands the frames to a model worker by reference."""
+        small vectors) and the model that made them, and with ``transcribe`` the span's transcript (``speech``,
+        pipeline.speech: the Whisper model is loaded on the first such call, on this worker's CPU). Two returns:
+        the driver fetches only the small status and hands the frames to a model worker by reference."""
+        said = {"speech": self._transcript(info, span)} if transcribe else {}
         try:
             reader = self._reader(info, backend)
             sampled = reader.read(span)
         except DecodeError as exc:
-            return None, {"error": exc.reason, "warning": "", "decoder": ""}
+            return None, {"error": exc.reason, "warning": "", "decoder": ""} | said
         chunk = sampled.chunk
         status = {
             "error": "",
@@ -57,10 +61,17 @@ class DecodeWorker:
             "decoder": chunk.decoder,
             "still": sampled.still,
             "frames_decoded": chunk.frames_decoded,
-        }
+        } | said
         if embed_frames:
             status |= {"frames": self._frame_records(chunk), "frame_model": self.frames.model}
         return (None if sampled.still else sampled.for_model()), status
+
+    def _transcript(self, info: VideoInfo, span: ChunkSpan):
+        from pipeline.speech import make_transcriber, transcribe_span
+
+        if self._transcriber is None:
+            self._transcriber = make_transcriber(self.speech)
+        return transcribe_span(self._transcriber, info.path, span, self.speech.margin_s)
 
     def _frame_records(self, chunk: FrameChunk) -> list:
         from pipeline.embed.visual import make_visual_embedder

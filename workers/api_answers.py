@@ -47,7 +47,8 @@ def add_answer_routes(app: FastAPI, service, guarded: list) -> None:
                 answer = ask(body.question, searcher, text_model(), service.cfg.answer, filters)
             except ValueError as exc:  # no such video
                 raise HTTPException(404, str(exc)) from None
-        return answer.to_json() | {"notices": model_notices(m.model for m in answer.moments)}  # each moment carries its video_id: the page plays moments by id
+        # each moment carries its video_id (the page plays moments by id) and the model that wrote it
+        return answer.to_json() | {"notices": model_notices(m.model for m in answer.moments)}
 
     @app.get("/videos/{video_id}/summary", dependencies=guarded, responses=documented(404, 503))
     def summary_route(

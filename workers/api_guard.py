@@ -64,7 +64,9 @@ def documented(*codes: int) -> dict:
 
 # A Host header (RFC 9110 7.2): a DNS name or IPv4 address, or an IPv6 literal in brackets, then an optional port;
 # nothing else (no user info, path or second host: '127.0.0.1:8000@evil.example' is no Host served here)
-_HOST_HEADER = re.compile(r"^(?:(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.?)|\[(?P<ipv6>[0-9a-f:.]+)\])(?::[0-9]{1,5})?$")
+_HOST_HEADER = re.compile(
+    r"^(?:(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.?)|\[(?P<ipv6>[0-9a-f:.]+)\])(?::[0-9]{1,5})?$"
+)
 
 
 def host_name(value: str) -> str:

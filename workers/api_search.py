@@ -18,7 +18,6 @@ from pipeline.search import Filters
 from workers.api_guard import documented
 
 
-
 def add_search_routes(app: FastAPI, service, guarded: list, metrics: dict) -> None:
     @app.get("/search", dependencies=guarded, responses=documented(404, 503))
     def search(
@@ -29,7 +28,7 @@ def add_search_routes(app: FastAPI, service, guarded: list, metrics: dict) -> No
         video: str | None = Query(None, max_length=MAX_NAME_CHARS),
         after: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
         before: float | None = Query(None, ge=0, le=MAX_TIME_S, allow_inf_nan=False),
-        kind: str | None = Query(None, pattern="^(caption|event)$"),
+        kind: str | None = Query(None, pattern="^(caption|event|speech)$", description="speech: what is said"),
         label: str | None = Query(None, max_length=MAX_LABEL_CHARS),
         modality: Literal["text", "visual", "both"] = Query(
             "both", description="captions and events (text), the frame index (visual), or both fused"

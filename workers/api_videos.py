@@ -83,6 +83,7 @@ def add_video_routes(app: FastAPI, service, guarded: list) -> None:
             "config": json.loads(found.config or "{}"),  # the config it was ingested with
             "captions": [s for s in segments if s["kind"] == "caption"],
             "events": [s for s in segments if s["kind"] == "event"],
+            "speech": [s for s in segments if s["kind"] == "speech"],  # what is said, with its seconds
             "gaps": [asdict(g) for g in catalog.gaps(video_id)],  # live sources: stretches not captured
         }
 

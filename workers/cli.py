@@ -102,7 +102,7 @@ def search(
     video: str = typer.Option(None, "--video", help="only this video (path as ingested, file name or id)"),
     after: str = typer.Option(None, "--after", help="only moments ending after this time (s or HH:MM:SS)"),
     before: str = typer.Option(None, "--before", help="only moments starting before this time"),
-    kind: str = typer.Option(None, "--kind", help="caption or event"),
+    kind: str = typer.Option(None, "--kind", help="caption, event or speech (what is said)"),
     label: str = typer.Option(None, "--label", help="only events with this label"),
     offset: int = typer.Option(0, "--offset", min=0, help="skip this many results (videos with --group-by)"),
     group_by: str = typer.Option(None, "--group-by", help="video: each video's best moments together"),
@@ -118,8 +118,8 @@ def search(
         require_text(query, "query")
     elif query or group_by:
         raise fail("--image searches by the image alone: give no query and no --group-by")
-    if kind not in (None, "caption", "event"):
-        raise fail(f"--kind must be caption or event, got {kind!r}")
+    if kind not in (None, "caption", "event", "speech"):
+        raise fail(f"--kind must be caption, event or speech, got {kind!r}")
     if group_by not in (None, "video"):
         raise fail(f"--group-by must be video, got {group_by!r}")
     if modality not in MODALITIES:
@@ -208,15 +208,18 @@ def status(index: Path = IndexOpt) -> None:
         catalog = None
     videos = catalog.videos() if catalog else []
     framed = any(v.framed for v in videos)
+    transcribed = any(v.transcribed for v in videos)
     writing = IndexLock(index).held_elsewhere()
     costs = catalog.costs() if catalog else {}
     table = Table(title=f"{index}: {counted(len(videos), 'video')}")
     columns = ("video", "status", "duration", "described", "events") + (("framed",) if framed else ())
+    columns += ("transcribed",) if transcribed else ()
     columns += ("model calls", "frames sent", "tokens in / out", "model", "note")
     for col in columns:
         table.add_column(col, overflow="fold")
     for v in videos:
         stages = (str(v.chunks), str(v.events)) + ((str(v.framed),) if framed else ())
+        stages += (str(v.transcribed),) if transcribed else ()
         spent = cost_cells(costs.get(v.video_id))
         state, note = v.state(writing)
         table.add_row(v.path, state, hhmmss(v.duration_s or 0), *stages, *spent, v.model, note)
@@ -342,17 +345,23 @@ def export(
     index: Path = IndexOpt,
     video: str = typer.Option(..., "--video", help="path as ingested, file name or id"),
     fmt: str = typer.Option("vtt", "--format", help="srt, vtt, json or csv"),
+    kind: list[str] = typer.Option([], "--kind", help="only these: caption, event, speech (repeatable)"),
     output: Path = typer.Option(None, "--out", "-o", help="file to write (default: standard output)"),
 ) -> None:
-    """Write a video's captions and events as subtitles or data, in time order."""
+    """Write a video's captions, events and speech as subtitles or data, in time order (``--kind speech``: what
+    is said, as subtitles)."""
     from pipeline.export import FORMATS, render
     from pipeline.index import Catalog
+    from pipeline.search import SEARCHED_KINDS
 
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if unknown := set(kind) - set(SEARCHED_KINDS):
+        raise fail(f"--kind must be one of {', '.join(SEARCHED_KINDS)}, got {sorted(unknown)[0]!r}")
     open_index(index)
     catalog = Catalog(index)
-    text = render(catalog.timeline(catalog.require_video(video).video_id), fmt)
+    timeline = catalog.timeline(catalog.require_video(video).video_id)
+    text = render([s for s in timeline if not kind or s["kind"] in kind], fmt)
     if output:
         output.write_text(text)
     else:
@@ -410,7 +419,10 @@ def eval_retrieval(
         return
     from rich.table import Table
 
-    table = Table(title="Recall at temporal IoU >= 0.5: vidseek / plain baseline (ratio)")
+    table = Table(
+        title="Recall at temporal IoU >= 0.5: vidseek / plain baseline; the difference and its 95% interval "
+        "(paired bootstrap over queries): above or below the baseline only beyond noise"
+    )
     for col in ("set", "queries", "whole index R@1", "whole index R@5", "within video R@1", "within video R@5"):
         table.add_column(col)
     for name, r in results.items():
@@ -418,7 +430,12 @@ def eval_retrieval(
         for scope in ("global", "within_video"):
             for metric in ("r1", "r5"):
                 ours, base = r["method"][scope][metric], r["baseline"][scope][metric]
-                cells.append(f"{ours:.3f} / {base:.3f} ({ours / base if base else float('nan'):.2f}x)")
+                versus = r["versus_baseline"][scope][metric]
+                low, high = versus["ci95_queries"]
+                cells.append(
+                    f"{ours:.3f} / {base:.3f}\n{versus['difference']:+.3f} [{low:+.3f}, {high:+.3f}] "
+                    f"{versus['verdict']}"
+                )
         table.add_row(name, str(r["queries"]), *cells)
     out.print(table)
 

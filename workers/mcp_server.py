@@ -100,7 +100,7 @@ def build_server(tools: IndexTools):
         video: str | None = None,
         after_s: float | None = None,
         before_s: float | None = None,
-        kind: Literal["caption", "event"] | None = None,
+        kind: Literal["caption", "event", "speech"] | None = None,
         label: str | None = None,
         modality: Literal["text", "visual", "both"] = "both",
     ) -> list[dict]:

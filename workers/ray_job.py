@@ -122,7 +122,7 @@ class RayExecutor:
         return self._gpus
 
     def start_decoder(self) -> RayWorker:
-        actor = self._decode_cls.remote(self.cfg.decode, frames=self.cfg.frames)
+        actor = self._decode_cls.remote(self.cfg.decode, frames=self.cfg.frames, speech=self.cfg.speech)
         return RayWorker(actor, actor.__ray_ready__.remote())
 
     def start_model(self) -> RayWorker:
@@ -133,10 +133,11 @@ class RayExecutor:
         return bool(up)
 
     def decode(
-        self, worker: RayWorker, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool
+        self, worker: RayWorker, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool, transcribe: bool
     ) -> tuple[object, object]:
         # two returns: the driver fetches only the small status; the frames go to a model actor by reference
-        chunk_ref, status_ref = worker.actor.read.options(num_returns=2).remote(info, span, backend, embed_frames)
+        read = worker.actor.read.options(num_returns=2)
+        chunk_ref, status_ref = read.remote(info, span, backend, embed_frames, transcribe)
         return status_ref, chunk_ref
 
     def describe(self, worker: RayWorker, frames: list[object]) -> object:

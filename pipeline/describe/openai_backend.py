@@ -62,7 +62,10 @@ def build_messages(chunk: FrameChunk, detail: str = "auto", send: str = "images"
         clip_s = span.covered_end_s - float(chunk.pts_s[0])
         content = [
             {"type": "video_url", "video_url": {"url": mp4_data_url(chunk.frames, chunk.pts_s)}},
-            {"type": "text", "text": build_prompt_text(span.covered_start_s, span.covered_end_s, clip_duration_s=clip_s)},
+            {
+                "type": "text",
+                "text": build_prompt_text(span.covered_start_s, span.covered_end_s, clip_duration_s=clip_s),
+            },
         ]
         return [{"role": "user", "content": content}]
     content: list[dict] = []

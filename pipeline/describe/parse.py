@@ -114,8 +114,9 @@ def _seconds(value) -> float | None:
 
 
 def parse_events(items, span: ChunkSpan, offset_s: float = 0.0) -> tuple[list[Event], list[str]]:
-    """Valid events clamped to ``[span.covered_start_s, span.covered_end_s]``, and a note for each one rejected. ``offset_s`` is
-    added to the model's times first (for a model that counted from the start of the clip it was shown)."""
+    """Valid events clamped to ``[span.covered_start_s, span.covered_end_s]``, and a note for each one rejected.
+    ``offset_s`` is added to the model's times first (for a model that counted from the start of the clip it was
+    shown)."""
     events, notes = [], []
     if not isinstance(items, list):
         return [], ["events is not a list"] if items is not None else []

@@ -92,12 +92,13 @@ class Qwen3VLDescriber:
         """Tokenised batch (left padded) with each chunk's frames and absolute timestamps."""
         texts = []
         for chunk in chunks:
+            span = chunk.span
             messages = [
                 {
                     "role": "user",
                     "content": [
                         {"type": "video"},
-                        {"type": "text", "text": build_prompt_text(chunk.span.covered_start_s, chunk.span.covered_end_s)},
+                        {"type": "text", "text": build_prompt_text(span.covered_start_s, span.covered_end_s)},
                     ],
                 }
             ]

@@ -20,6 +20,8 @@ def model_notices(models) -> dict[str, str]:
     from pipeline.config import TINY_MODEL
 
     return {TINY_MODEL: TINY_NOTICE} if TINY_MODEL in set(models) else {}
+
+
 _VERSION = "1"  # bump when the recipe below changes, so stale caches are rebuilt
 
 SPECIAL_TOKENS = [

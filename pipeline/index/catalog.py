@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS videos ({", ".join(_column(f, "video_id") for f in fi
 CREATE TABLE IF NOT EXISTS file_ids (
     path TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, video_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS transcribed (video_id TEXT, chunk_id TEXT PRIMARY KEY, note TEXT);
 CREATE TABLE IF NOT EXISTS gaps ({", ".join(_column(f, "") for f in fields(Gap))});
 CREATE TABLE IF NOT EXISTS frame_spans ({", ".join(_column(f, "frame_id") for f in _FRAME_FIELDS)});
 CREATE INDEX IF NOT EXISTS frame_spans_video ON frame_spans(video_id, start_s);
@@ -94,7 +95,10 @@ _VIA_FILE_IDS = "SELECT v.* FROM file_ids f JOIN videos v USING (video_id) WHERE
 _LISTING = (  # a video with how many chunks are described and framed, and how many events it has
     "SELECT v.*, (SELECT COUNT(DISTINCT chunk_id) FROM segments s WHERE s.video_id=v.video_id) AS chunks, "
     "(SELECT COUNT(*) FROM segments s WHERE s.video_id=v.video_id AND kind='event') AS events, "
-    "(SELECT COUNT(DISTINCT chunk_id) FROM frame_spans f WHERE f.video_id=v.video_id) AS framed FROM videos v"
+    "(SELECT COUNT(DISTINCT chunk_id) FROM frame_spans f WHERE f.video_id=v.video_id) AS framed, "
+    "(SELECT COUNT(*) FROM transcribed t WHERE t.video_id=v.video_id) AS transcribed, "
+    "(SELECT note FROM transcribed t WHERE t.video_id=v.video_id AND note != '' LIMIT 1) AS audio_note "
+    "FROM videos v"
 )
 
 
@@ -239,9 +243,22 @@ class Catalog:
         ids = [r[0] for r in self.db.execute("SELECT segment_id FROM segments WHERE video_id=?", (video_id,))]
         with self.db:
             self.db.execute("DELETE FROM segments WHERE video_id=?", (video_id,))
+            self.db.execute("DELETE FROM transcribed WHERE video_id=?", (video_id,))
             self.db.execute("DELETE FROM videos WHERE video_id=?", (video_id,))
             self.db.execute("DELETE FROM file_ids WHERE video_id=?", (video_id,))
         return ids
+
+    # -- speech (pipeline.speech): which chunks were transcribed, and why some audio gave nothing ---------------
+    def mark_transcribed(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """(video_id, chunk_id, note) per transcribed chunk."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO transcribed VALUES (?,?,?)", list(rows))
+
+    def transcribed_chunks(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT chunk_id FROM transcribed")}
+
+    def transcribed_videos(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT DISTINCT video_id FROM transcribed")}
 
     # -- the frame index (pipeline.index.frames) -------------------------------------------------------------
     def upsert_frame_spans(self, rows: Iterable[FrameSpanRecord]) -> None:

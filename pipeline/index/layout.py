@@ -7,6 +7,8 @@ and ask this layout where their file is, so a name is changed (or a file added) 
     DIR/records/            the durable Parquet records the rest is rebuilt from   (pipeline.index.records)
     DIR/frames.faiss        the frame index: one vector per span of alike frames   (pipeline.index.frames)
     DIR/frames/             its Parquet records, one file per chunk                (pipeline.index.frames)
+    DIR/speech/             speech segments' Parquet records, as records/ holds     (pipeline.speech; vectors in
+                            captions', and a marker per transcribed chunk           vectors.faiss with the rest)
     DIR/damaged/            unreadable files, set aside by a rebuild               (pipeline.index.damage)
     DIR/writer.lock         the single writer's lease                              (pipeline.index.lock)
     DIR/alerts.sqlite       standing queries and their alerts                      (pipeline.alerts.store)
@@ -62,6 +64,10 @@ class IndexLayout:
     @property
     def frame_records(self) -> Path:
         return self.dir / "frames"
+
+    @property
+    def speech_records(self) -> Path:
+        return self.dir / "speech"
 
     @property
     def damaged(self) -> Path:

@@ -27,7 +27,7 @@ import numpy as np
 
 from pipeline.index.damage import IndexDamaged, stamp
 from pipeline.index.layout import IndexLayout
-from pipeline.types import SegmentRecord, VideoRecord
+from pipeline.types import TRANSCRIBED, SegmentRecord, VideoRecord
 
 VOLUME_BYTES = 256 << 20  # a compacted file takes merged parts until it is this large; later ones start the next
 DAMAGED_REMEDY = (
@@ -62,9 +62,12 @@ def write_table(table, path: Path) -> None:
 
 
 class RecordStore:
-    def __init__(self, index_dir: Path) -> None:
+    """``root``: the folder (``records/`` for captions and events; ``speech/`` for speech, where each transcribed
+    chunk also has a marker row of kind ``TRANSCRIBED``, which is never indexed)."""
+
+    def __init__(self, index_dir: Path, root: Path | None = None) -> None:
         self.layout = IndexLayout(index_dir)
-        self.root = self.layout.records
+        self.root = root or self.layout.records
         self.root.mkdir(parents=True, exist_ok=True)
 
     def write_chunk(self, video_id: str, chunk_id: str, rows: list[SegmentRecord]) -> None:
@@ -115,7 +118,20 @@ class RecordStore:
         return set(self._column(video_id, "chunk_id", unreadable))
 
     def segment_ids(self, video_id: str) -> set[int]:
-        return set(self._table(video_id, ["chunk_id", "segment_id"]).column("segment_id").to_pylist())
+        """The ids of the video's indexed segments (markers left out)."""
+        table = self._table(video_id, ["chunk_id", "segment_id", "kind"])
+        if "kind" not in table.column_names:  # no file yet
+            return set(table.column("segment_id").to_pylist())
+        return {i for i, k in zip(table.column("segment_id").to_pylist(), table.column("kind").to_pylist(), strict=True)
+                if k != TRANSCRIBED}  # fmt: skip
+
+    def markers(self, video_id: str) -> list[tuple[str, str, str]]:
+        """(video_id, chunk_id, note) of each transcribed chunk (speech records)."""
+        table = self._table(video_id, ["chunk_id", "kind", "text"], [])
+        if "kind" not in table.column_names:
+            return []
+        columns = (table.column(c).to_pylist() for c in ("chunk_id", "kind", "text"))
+        return [(video_id, c, t) for c, k, t in zip(*columns, strict=True) if k == TRANSCRIBED]
 
     def _column(self, video_id: str, name: str, unreadable: list[Unreadable] | None = None) -> list:
         """One column of a video's records, read alone (the vectors are most of each file)."""
@@ -128,7 +144,11 @@ class RecordStore:
         instead of raising. Columns a file lacks (written before they existed) take the field's default."""
         known = {f.name for f in fields(SegmentRecord)}
         rows = self._table(video_id, None, unreadable).to_pylist()
-        return [SegmentRecord(**{k: v for k, v in r.items() if k in known and v is not None}) for r in rows]
+        return [
+            SegmentRecord(**{k: v for k, v in r.items() if k in known and v is not None})
+            for r in rows
+            if r.get("kind") != TRANSCRIBED
+        ]
 
     def _table(self, video_id: str, columns: list[str] | None, unreadable: list[Unreadable] | None = None):
         tables = [self._read(f, columns, unreadable) for f in self._files(video_id)]

@@ -30,7 +30,15 @@ from pipeline.index.prior import update_prior_weight
 from pipeline.index.records import RecordStore, Unreadable, vectors_of
 from pipeline.index.settings import index_settings, rebuilt_settings, record_settings
 from pipeline.index.vectors import VectorIndex
-from pipeline.types import LIVE_ID_PREFIX, ChunkDescription, FrameSpanRecord, SegmentRecord, segments_from
+from pipeline.types import (
+    LIVE_ID_PREFIX,
+    TRANSCRIBED,
+    ChunkDescription,
+    FrameSpanRecord,
+    SegmentRecord,
+    segment_id_for,
+    segments_from,
+)
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 30.0  # between FAISS saves while chunks land (and at the end of each video)
@@ -65,6 +73,7 @@ class IndexWriter:
 
     def _open(self, index_cfg: IndexConfig | None) -> None:
         self.records = RecordStore(self.dir)
+        self.speech = RecordStore(self.dir, IndexLayout(self.dir).speech_records)
         self.catalog = Catalog(self.dir)
         self._check_embedder()
         self.settings = index_settings(self.dir, self.catalog, index_cfg)  # refuses a conflicting configuration
@@ -96,13 +105,19 @@ class IndexWriter:
         Runs on every open, so it compares ids only and reads whole records (vectors) just where one is missing."""
         repaired = 0
         catalog_ids = self.catalog.segment_ids()
-        recorded = {video_id: self.records.segment_ids(video_id) for video_id in self.records.video_ids()}
-        for video_id, ids in recorded.items():
+        stores = (self.records, self.speech)
+        recorded = {(s, v): s.segment_ids(v) for s in stores for v in s.video_ids()}
+        for (store, video_id), ids in recorded.items():
             if missing := ids - catalog_ids:
-                self.catalog.upsert_segments([r for r in self.records.rows(video_id) if r.segment_id in missing])
+                self.catalog.upsert_segments([r for r in store.rows(video_id) if r.segment_id in missing])
                 catalog_ids |= missing
                 repaired += len(missing)
-        restore_missing_videos(self.catalog, self.records, recorded, self.embedder.name)
+        transcribed = self.catalog.transcribed_chunks()
+        for video_id in self.speech.video_ids():
+            self.catalog.mark_transcribed(m for m in self.speech.markers(video_id) if m[1] not in transcribed)
+        restore_missing_videos(
+            self.catalog, self.records, [v for s, v in recorded if s is self.records], self.embedder.name
+        )
         faiss_ids = set(self.vectors.ids().tolist())
         stale = faiss_ids - catalog_ids
         if stale:
@@ -115,9 +130,9 @@ class IndexWriter:
             self.catalog.set_context_ok(list(self.catalog.context_done() - context_ids), ok=False)
         absent = catalog_ids - faiss_ids
         if absent:
-            for video_id, ids in recorded.items():
+            for (store, video_id), ids in recorded.items():
                 if ids & absent:
-                    rows = [r for r in self.records.rows(video_id) if r.segment_id in absent]
+                    rows = [r for r in store.rows(video_id) if r.segment_id in absent]
                     self.vectors.upsert(np.array([r.segment_id for r in rows]), vectors_of(rows))
             repaired += len(absent)
         if stale or absent:
@@ -149,6 +164,30 @@ class IndexWriter:
     def done_chunk_ids(self, video_id: str) -> set[str]:
         """The video's described chunks (captions and events in the records)."""
         return self.records.chunk_ids(video_id)
+
+    def transcribed_chunk_ids(self, video_id: str) -> set[str]:
+        """The video's chunks whose audio was transcribed (speech found or not)."""
+        return self.speech.chunk_ids(video_id)
+
+    def write_speech(self, span, transcript) -> list[SegmentRecord]:
+        """Index one chunk's transcript (pipeline.speech): its utterances as ``speech`` segments (text, seconds,
+        language as the label), and a marker that the chunk was transcribed, with why nothing was said where
+        that is not silence. Durable like captions: the record first, then catalog and vectors."""
+        rows = speech_rows(span, transcript, self.embedder)
+        self.speech.write_chunk(span.video_id, span.chunk_id, rows)
+        said = [r for r in rows if r.kind == "speech"]
+        self.catalog.upsert_segments(said)
+        self.catalog.mark_transcribed([(span.video_id, span.chunk_id, transcript.note)])
+        if said:
+            if self.context is not None:
+                self.catalog.mark_context_stale(said)
+            self.vectors.upsert(np.array([r.segment_id for r in said]), vectors_of(said))
+        if time.monotonic() - self._last_save > SAVE_EVERY_S:
+            self.save()
+        for listener in self.listeners:
+            if said:
+                listener(said)
+        return said
 
     def framed_chunk_ids(self, video_id: str) -> set[str]:
         return self.frames.done_chunk_ids(video_id) if self.frames is not None else set()
@@ -194,6 +233,7 @@ class IndexWriter:
         """Compact the video's records and mark it; ``save=False`` leaves the FAISS save to the caller (bulk
         loads), which is safe: a crash before the save is repaired from the records on the next open."""
         self.records.compact(video_id)
+        self.speech.compact(video_id)
         if self.frames is not None:
             self.frames.records.compact(video_id)
         if save:
@@ -215,6 +255,7 @@ class IndexWriter:
             self.context.remove(ids)
         self.save()
         self.records.remove_video(video_id)
+        self.speech.remove_video(video_id)
         return len(ids)
 
     def save(self, contexts: bool = True, full_hubness: bool = False) -> None:
@@ -267,6 +308,27 @@ def record_rows(
         for (d, s), v in zip(segments, vectors, strict=True)
     ]
     return rows, vectors
+
+
+def speech_rows(span, transcript, embedder: Embedder) -> list[SegmentRecord]:
+    """A transcript as record rows: each utterance a ``speech`` segment with its vector, then the chunk's marker
+    (kind ``TRANSCRIBED``: never indexed; its text says why nothing was said where that is not silence)."""
+    said = transcript.utterances
+    vectors = embedder.embed([u.text for u in said]) if said else []
+    base = {"chunk_id": span.chunk_id, "video_id": span.video_id, "video_path": span.video_path}
+    chunk = {"chunk_start_s": span.start_s, "chunk_end_s": span.end_s, "model": transcript.model}
+    rows = [
+        SegmentRecord(
+            segment_id=segment_id_for(span.chunk_id, "speech", i), **base, start_s=u.start_s, end_s=u.end_s,
+            kind="speech", text=u.text, label=u.language, **chunk, vector=v.tolist(),
+        )
+        for i, (u, v) in enumerate(zip(said, vectors, strict=True))
+    ]  # fmt: skip
+    marker = SegmentRecord(
+        segment_id=segment_id_for(span.chunk_id, TRANSCRIBED, 0), **base, start_s=span.start_s, end_s=span.end_s,
+        kind=TRANSCRIBED, text=transcript.note, **chunk, vector=[],
+    )  # fmt: skip
+    return [*rows, marker]
 
 
 def _audit(description: ChunkDescription) -> dict:
@@ -347,6 +409,7 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
             catalog.upsert_segments(rows, table=Catalog.NEW_SEGMENTS)
             vectors.upsert(np.array([r.segment_id for r in rows]), vecs)
             total += len(rows)
+    total += _rebuild_speech(index_dir, catalog, vectors, embedder, same_embedder)
     vectors.save()
     # swap: the catalog's segments in one transaction, then the vectors by rename (a crash in between is what
     # the writer's reconcile repairs on the next open)
@@ -366,6 +429,24 @@ def _rebuild(index_dir: Path, embedder: Embedder, index_cfg: IndexConfig) -> Reb
     frames = rebuild_frames(index_dir, catalog, index_cfg)
     catalog.close()
     return Rebuilt(total, restored, damaged, moved, failed, frames)
+
+
+def _rebuild_speech(index_dir: Path, catalog: Catalog, vectors: VectorIndex, embedder, same_embedder: bool) -> int:
+    """The speech segments and transcribed chunks from their records (an unreadable one is left out: its chunks
+    count as not transcribed, so the next ingest transcribes them again)."""
+    speech = RecordStore(index_dir, IndexLayout(index_dir).speech_records)
+    total = 0
+    with catalog.db:
+        catalog.db.execute("DELETE FROM transcribed")
+    for video_id in speech.video_ids():
+        rows = speech.rows(video_id, unreadable=[])
+        catalog.mark_transcribed(speech.markers(video_id))
+        if rows:
+            vecs = vectors_of(rows) if same_embedder else embedder.embed([r.text for r in rows])
+            catalog.upsert_segments(rows, table=Catalog.NEW_SEGMENTS)
+            vectors.upsert(np.array([r.segment_id for r in rows]), vecs)
+            total += len(rows)
+    return total
 
 
 def _rebuild_context(index_dir: Path, catalog: Catalog, embedder: Embedder, index_cfg: IndexConfig) -> None:

