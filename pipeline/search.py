@@ -38,7 +38,7 @@ from pipeline.types import Hit, IndexedSegment
 SEARCHED_KINDS = ("caption", "event", "speech")  # what a kind filter may keep (the text index's segments)
 MAX_VIDEO_SEGMENTS = 5000  # a video with more (a live source) is searched like the whole index
 RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
-KEEP_TIES = False  # candidates of equal similarity keep equal scores after re-ranking (``tied_alike``)
+KEEP_TIES = True  # candidates of equal similarity keep equal scores after re-ranking (``tied_alike``)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def test_unknown_key_names_key_and_allowed_keys():
 
 
 def test_unknown_section_lists_sections():
-    with pytest.raises(ConfigError, match="allowed here: decode, describe, embed, frames, index, ray"):
+    with pytest.raises(ConfigError, match="allowed here: decode, describe, embed, frames, speech, index, ray"):
         load_config(None, ["decoder.fps=2"])
 
 

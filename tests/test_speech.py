@@ -244,3 +244,16 @@ def test_subtitles_of_what_is_said(talking):
     found = vidseek("search", "is anyone in the hallway?", "--index", talking, "--kind", "speech", "--json", "-k", "1")
     hit = json.loads(found.stdout)
     assert hit["kind"] == "speech" and 44 <= hit["start_s"] <= 46 and "hallway" in hit["text"].lower()
+
+
+@pytest.mark.ray
+def test_on_ray_the_decode_workers_transcribe_the_same(talking, tmp_path):
+    from tests.test_cli import vidseek
+
+    index = tmp_path / "idx"
+    args = ["--config", "tiny.yaml", "--set", "describe.backend=none", "--set", "speech.enabled=true"]
+    ingested = vidseek("ingest", media_path(TALKING), "--index", index, *args, "--set", "decode.chunk_s=60")
+    assert ingested.returncode == 0 and "Started a local Ray instance" in ingested.stderr, ingested.stderr
+    on_ray, here = speech_rows(index), speech_rows(talking)
+    assert [r[2] for r in on_ray] == [r[2] for r in here]  # the same words (times to within CTranslate2's threads)
+    assert all(abs(a[0] - b[0]) < 0.1 and abs(a[1] - b[1]) < 0.1 for a, b in zip(on_ray, here, strict=True))

@@ -1,6 +1,8 @@
-"""`vidseek summarize`: a summary of a video's time range built from its chunk captions, hierarchically.
+"""`vidseek summarize`: a summary of a video's time range built from its chunk captions and what is said,
+hierarchically.
 
-Level 0 is the captions in time order, each as ``[start-end] text``. While the lines do not fit one model call
+Level 0 is the captions and speech in time order, each as ``[start-end] text`` (``said: "..."`` for speech).
+While the lines do not fit one model call
 (``answer.context_tokens``), consecutive lines are grouped into calls that do fit, and each group becomes one
 line covering its time range. Each level at least halves the number of lines, so hours of footage take a few
 levels; the last call writes the summary with timestamps.
@@ -16,12 +18,13 @@ from pipeline.index.catalog import Catalog
 from pipeline.timefmt import check_range, format_span
 
 GROUP_INSTRUCTIONS = (
-    "Below are descriptions of consecutive stretches of one video, each with its time range. Summarize what "
-    "happens in them in two or three sentences, keeping the times of the main events."
+    "Below are descriptions of consecutive stretches of one video, and what is said in it, each with its time "
+    "range. Summarize what happens and what is said in two or three sentences, keeping the times of the main events."
 )
 FINAL_INSTRUCTIONS = (
-    "Below are descriptions of consecutive stretches of one video, each with its time range. Write a summary of "
-    "the whole range: a few short paragraphs in time order, each starting with its [start-end] time range."
+    "Below are descriptions of consecutive stretches of one video, and what is said in it, each with its time "
+    "range. Write a summary of the whole range: a few short paragraphs in time order, each starting with its "
+    "[start-end] time range."
 )
 
 
@@ -109,7 +112,8 @@ def summarize(
     if video is None:
         raise ValueError(f"no indexed video with id {video_id!r}")
     check_range(after_s, before_s)
-    lines = [Line(c.start_s, c.end_s, c.text) for c in catalog.captions_between(video_id, after_s, before_s)]
+    found = catalog.captions_between(video_id, after_s, before_s, ("caption", "speech"))
+    lines = [Line(c.start_s, c.end_s, f'said: "{c.text}"' if c.kind == "speech" else c.text) for c in found]
     if not lines:
         raise ValueError(f"{video.path} has no captions in the requested range")
     call = _Caller(model, cfg.context_tokens)

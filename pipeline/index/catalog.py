@@ -448,14 +448,17 @@ class Catalog:
         q = "SELECT start_s, end_s, kind, label, text FROM segments WHERE video_id=? ORDER BY start_s, kind, end_s"
         return [dict(r) for r in self.db.execute(q, (video_id,))]
 
-    def captions_between(self, video_id: str, after_s: float | None, before_s: float | None) -> list[IndexedSegment]:
-        """The video's chunk captions overlapping (after_s, before_s) (either open), in time order."""
+    def captions_between(
+        self, video_id: str, after_s: float | None, before_s: float | None, kinds: tuple[str, ...] = ("caption",)
+    ) -> list[IndexedSegment]:
+        """The video's chunk captions (or segments of ``kinds``) overlapping (after_s, before_s) (either open), in
+        time order."""
         q = (
-            f"SELECT {_INDEXED} FROM segments WHERE video_id=? AND kind='caption' "
+            f"SELECT {_INDEXED} FROM segments WHERE video_id=? AND kind IN ({','.join('?' * len(kinds))}) "
             "AND end_s > ? AND start_s < ? ORDER BY start_s"
         )
         low, high = after_s if after_s is not None else -1.0, before_s if before_s is not None else float("inf")
-        return [IndexedSegment(*r) for r in self.db.execute(q, (video_id, low, high))]
+        return [IndexedSegment(*r) for r in self.db.execute(q, (video_id, *kinds, low, high))]
 
     def segments_between(self, video_id: str, start_s: float, end_s: float) -> list[IndexedSegment]:
         """The video's segments overlapping [start_s, end_s], in time order."""
