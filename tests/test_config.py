@@ -61,6 +61,6 @@ def test_an_unknown_key_in_a_file_names_the_allowed_ones(tmp_path):
     path.write_text("foo:\n  x: 1\ndecode:\n  fsp: 1\n")
     with pytest.raises(ConfigError) as raised:
         load_config(path)
-    sections = "decode, describe, embed, frames, index, ray, live, answer"
+    sections = "decode, describe, embed, frames, speech, index, ray, live, answer"
     assert f"foo: unknown key; allowed here: {sections}" in str(raised.value)
     assert "decode.fsp: unknown key; allowed here: backend, fps," in str(raised.value)
