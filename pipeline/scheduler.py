@@ -260,14 +260,14 @@ class Scheduler:
         except CallFailed as exc:  # not a DecodeError (those come back in the status): a bug in a reader
             self._fail(item, report, f"decode failed: {exc.cause!r}"[:300])
             return
+        if status.get("speech") is not None:  # what is said, whether or not the frames decoded
+            commit_transcript(item.span, status["speech"], item.task, self.writer)
         if status["warning"]:
             item.task.problems.append(status["warning"])
         if status["error"]:
             self._fail(item, report, status["error"])
             return
         item.decoder = status["decoder"]
-        if status.get("speech") is not None:  # what is said: searchable from the next save
-            commit_transcript(item.span, status["speech"], item.task, self.writer)
         if status.get("frames"):  # searchable by its frames from the next save, before it is described
             self.writer.write_frames(status["frames"], status["frame_model"])
             item.task.framed.add(item.span.chunk_id)

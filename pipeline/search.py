@@ -4,8 +4,9 @@ embed query -> FAISS top-N (exact; restricted by an ID selector when filtered)
   - filtered to one video:  localise the moment inside it (pipeline.moments.localize): spans covered by the
                             video's segments, scored by expected IoU under their similarity and, weighted as the
                             index calibrated it (pipeline.index.prior), where similar segments sit in other videos
-  - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness) plus the similarity to
-                            the segment's context (pipeline.index.context); a caption spans the still footage
+  - otherwise:              re-rank by similarity minus hubness (pipeline.index.hubness; copies of one sentence
+                            share theirs: ``tied_alike``) plus the similarity to the segment's context
+                            (pipeline.index.context); a caption spans the still footage
                             that carries it (pipeline.carry); a hit repeating a better one of its video is
                             dropped (pipeline.moments.distinct)
 Every result's text is that of a segment inside its span, and results come best first.
@@ -38,7 +39,7 @@ from pipeline.types import Hit, IndexedSegment
 SEARCHED_KINDS = ("caption", "event", "speech")  # what a kind filter may keep (the text index's segments)
 MAX_VIDEO_SEGMENTS = 5000  # a video with more (a live source) is searched like the whole index
 RERANK_POOL = 50  # FAISS candidates re-ranked by hubness and context in a search over the whole index
-KEEP_TIES = True  # candidates of equal similarity keep equal scores after re-ranking (``tied_alike``)
+KEEP_TIES = True  # candidates of equal similarity keep one hubness-adjusted score (``tied_alike``)
 
 
 @dataclass(frozen=True)
@@ -194,10 +195,10 @@ class Searcher:
         if rerank_for is not None and found:
             sims = np.array([s for s, _ in found])
             ranked = rank_scores(sims, [r.hubness for _, r in found])
-            if self.context is not None:
-                ranked += CONTEXT_WEIGHT * self._context_similarity(rerank_for, [r.segment_id for _, r in found], sims)
             if KEEP_TIES:
                 ranked = tied_alike(sims, ranked)
+            if self.context is not None:
+                ranked += CONTEXT_WEIGHT * self._context_similarity(rerank_for, [r.segment_id for _, r in found], sims)
             found = sorted(zip(ranked.tolist(), (r for _, r in found), strict=True), key=lambda x: -x[0])
         return [hit(r, *self._held(r), s) for s, r in found]
 
@@ -234,9 +235,10 @@ class Searcher:
 
 
 def tied_alike(similarities: np.ndarray, ranked: np.ndarray, tie: float = 1e-6) -> np.ndarray:
-    """Candidates the query cannot tell apart (the same similarity: the same sentence in several videos) keep one
-    score, their mean re-ranked one: hubness and context differ between them for reasons that have nothing to do
-    with the query, so ordering them by those is a coin flip, not evidence."""
+    """Candidates of the same similarity (the same sentence in several videos) keep one hubness-adjusted score,
+    their mean: hubness is a property of the text, and where copies of one sentence differ in it, that comes from
+    which other videos happen to lie near each, nothing the query says, so ordering them by it is a coin flip.
+    Their contexts, compared with the query, still tell them apart (the query's evidence)."""
     out = ranked.copy()
     order = np.argsort(-similarities, kind="stable")
     start = 0

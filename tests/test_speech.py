@@ -255,5 +255,6 @@ def test_on_ray_the_decode_workers_transcribe_the_same(talking, tmp_path):
     ingested = vidseek("ingest", media_path(TALKING), "--index", index, *args, "--set", "decode.chunk_s=60")
     assert ingested.returncode == 0 and "Started a local Ray instance" in ingested.stderr, ingested.stderr
     on_ray, here = speech_rows(index), speech_rows(talking)
-    assert [r[2] for r in on_ray] == [r[2] for r in here]  # the same words (times to within CTranslate2's threads)
-    assert all(abs(a[0] - b[0]) < 0.1 and abs(a[1] - b[1]) < 0.1 for a, b in zip(on_ray, here, strict=True))
+    assert [r[2] for r in on_ray] == [r[2] for r in here]  # the same words; word times vary with the CPU threads
+    for (start, end, _), sentence in zip(on_ray, truth(), strict=True):
+        assert iou(start, end, sentence["start"], sentence["end"]) >= 0.5, (start, end, sentence)
