@@ -249,9 +249,12 @@ class Catalog:
         return ids
 
     # -- speech (pipeline.speech): which chunks were transcribed, and why some audio gave nothing ---------------
-    def mark_transcribed(self, rows: Iterable[tuple[str, str, str]]) -> None:
-        """(video_id, chunk_id, note) per transcribed chunk."""
+    def mark_transcribed(self, rows: Iterable[tuple[str, str, str]], replace_all: bool = False) -> None:
+        """(video_id, chunk_id, note) per transcribed chunk; ``replace_all``: these and no others (a rebuild), in
+        one transaction."""
         with self.db:
+            if replace_all:
+                self.db.execute("DELETE FROM transcribed")
             self.db.executemany("INSERT OR REPLACE INTO transcribed VALUES (?,?,?)", list(rows))
 
     def transcribed_chunks(self) -> set[str]:

@@ -435,17 +435,16 @@ def _rebuild_speech(index_dir: Path, catalog: Catalog, vectors: VectorIndex, emb
     """The speech segments and transcribed chunks from their records (an unreadable one is left out: its chunks
     count as not transcribed, so the next ingest transcribes them again)."""
     speech = RecordStore(index_dir, IndexLayout(index_dir).speech_records)
-    total = 0
-    with catalog.db:
-        catalog.db.execute("DELETE FROM transcribed")
+    total, markers = 0, []
     for video_id in speech.video_ids():
         rows = speech.rows(video_id, unreadable=[])
-        catalog.mark_transcribed(speech.markers(video_id))
+        markers += speech.markers(video_id)
         if rows:
             vecs = vectors_of(rows) if same_embedder else embedder.embed([r.text for r in rows])
             catalog.upsert_segments(rows, table=Catalog.NEW_SEGMENTS)
             vectors.upsert(np.array([r.segment_id for r in rows]), vecs)
             total += len(rows)
+    catalog.mark_transcribed(markers, replace_all=True)
     return total
 
 
