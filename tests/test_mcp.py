@@ -112,7 +112,7 @@ def test_tools_search_videos_and_errors(index, tmp_path):
     local = payload(one_video)
     assert len(local) == 1 and "pancake" in local[0]["text"] and 60 <= local[0]["start_s"] < 120
     listing = payload(videos)
-    assert listing["total"] == 1 and listing["videos"][0]["status"] == "complete"
+    assert listing["total"] == 1 and listing["videos"][0]["status"] == listing["videos"][0]["state"] == "complete"
     got = payload(window)
     assert got["video"]["path"] == "/videos/yard.mp4" and not got["truncated"]
     assert {s["text"] for s in got["segments"]} == {

@@ -130,13 +130,18 @@ def build_server(tools: IndexTools):
 
     @server.tool()
     def list_videos(status: str | None = None, offset: int = 0, limit: int = 100) -> dict:
-        """The indexed videos (id, path, status, duration_s, chunks, reason), ``limit`` from ``offset``, with the
-        total; ``status``: ingesting, complete, failed, live or stopped."""
+        """The indexed videos (id, path, status, duration_s, chunks, reason, and ``state``/``state_note``: what the
+        video is, e.g. cut short, cancelled, frames only), ``limit`` from ``offset``, with the total; ``status``:
+        ingesting, complete, failed, cancelled, live or stopped."""
+        from pipeline.index.lock import IndexLock
+
         if offset < 0 or not 1 <= limit <= 1000:
             raise ToolError("offset must be >= 0 and limit 1 to 1000")
         catalog = tools.searcher().catalog
         videos = catalog.videos(status, None, offset, limit)
-        return {"total": catalog.count_videos(status), "videos": [_summary(v) for v in videos]}
+        writing = IndexLock(tools.index).held_elsewhere()
+        listed = [_summary(v) | dict(zip(("state", "state_note"), v.state(writing), strict=True)) for v in videos]
+        return {"total": catalog.count_videos(status), "videos": listed}
 
     @server.tool()
     def get_video(video: str, after_s: float | None = None, before_s: float | None = None) -> dict:
