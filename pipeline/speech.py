@@ -176,6 +176,31 @@ def utterances(words: list) -> list[list]:
     return runs
 
 
+def why_unavailable(cfg: SpeechConfig) -> str:
+    """Why ``cfg.model`` cannot be loaded here ('' when it can): the bundled models checked, a folder holding a
+    CTranslate2 ``model.bin``, or a name faster-whisper finds in the local hub cache. Asked before any work, so a
+    wrong model stops the command at once rather than at the first chunk with audio."""
+    bundled = {BUNDLED: bundled_model_path, BUNDLED_BASE: bundled_base_path}
+    if cfg.model in bundled:
+        try:
+            bundled[cfg.model]()
+        except ValueError as exc:
+            return str(exc)
+        return ""
+    folder = Path(cfg.model)
+    if folder.is_dir():
+        return "" if (folder / "model.bin").exists() else "the folder holds no model.bin (a CTranslate2 checkpoint)"
+    if folder.is_absolute() or cfg.model.startswith("."):
+        return "no such folder"
+    from faster_whisper.utils import download_model
+
+    try:
+        download_model(cfg.model, local_files_only=True)
+    except Exception as exc:  # huggingface_hub's errors: not a known size, not in the local cache
+        return f"not in the local hub cache ({exc.__class__.__name__}); nothing is downloaded at run time"
+    return ""
+
+
 def make_transcriber(cfg: SpeechConfig) -> Transcriber:
     return Transcriber(cfg)
 

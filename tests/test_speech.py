@@ -258,3 +258,17 @@ def test_on_ray_the_decode_workers_transcribe_the_same(talking, tmp_path):
     assert [r[2] for r in on_ray] == [r[2] for r in here]  # the same words; word times vary with the CPU threads
     for (start, end, _), sentence in zip(on_ray, truth(), strict=True):
         assert iou(start, end, sentence["start"], sentence["end"]) >= 0.5, (start, end, sentence)
+
+
+def test_a_speech_model_that_is_not_here_stops_before_any_work(tmp_path):
+    from tests.test_cli import vidseek
+
+    cases = (("/no/such/folder", "no such folder"), ("no-such-whisper", "not in the local hub cache"),
+             (str(tmp_path), "holds no model.bin"))  # fmt: skip
+    for model, why in cases:
+        result = vidseek(
+            "ingest", media_path(TALKING), "--index", tmp_path / "idx", "--config", "tiny.yaml",
+            "--set", "speech.enabled=true", "--set", f"speech.model={model}",
+        )  # fmt: skip
+        assert result.returncode == 2 and f"speech.model {model!r} cannot be loaded" in result.stderr, result.stderr
+        assert why in result.stderr and "Traceback" not in result.stderr and not (tmp_path / "idx").exists()

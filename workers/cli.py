@@ -24,8 +24,8 @@ from workers.cli_answers import ask, summarize
 from workers.cli_common import (
     IndexOpt,
     WaitOpt,
-    check_frames_model,
     check_index_settings,
+    check_models_here,
     counted,
     err,
     fail,
@@ -81,7 +81,7 @@ def ingest(
     from workers.ingest_session import IngestSession
     from workers.progress import RichProgress, print_summary
 
-    check_frames_model(cfg)
+    check_models_here(cfg)
     index_folder(index)  # before minutes of loading a model
     check_index_settings(index, cfg)
     cfg = with_runnable_model(cfg)

@@ -131,13 +131,18 @@ def load_config_or_exit(config: str | None, overrides: list[str]):
         raise fail(str(exc)) from None
 
 
-def check_frames_model(cfg) -> None:
-    """With the frame index on, its image-text model must be here (a folder or the hub cache): exit 2 before any
-    work otherwise, naming the model and the remedy."""
+def check_models_here(cfg) -> None:
+    """With the frame index on, its image-text model must be here (a folder or the hub cache), and with speech on,
+    its Whisper model: exit 2 before any work otherwise, naming the model and the reason."""
     from pipeline.embed.visual import why_unavailable
 
     if cfg.frames.enabled and (reason := why_unavailable(cfg.frames.model)):
         raise fail(f"frames.model {cfg.frames.model!r} cannot be loaded: {reason}")
+    if cfg.speech.enabled:
+        from pipeline.speech import why_unavailable as speech_unavailable
+
+        if reason := speech_unavailable(cfg.speech):
+            raise fail(f"speech.model {cfg.speech.model!r} cannot be loaded: {reason}")
 
 
 def with_runnable_model(cfg):

@@ -12,8 +12,8 @@ import typer
 from pipeline.timefmt import format_span
 from workers.cli_common import (
     IndexOpt,
-    check_frames_model,
     check_index_settings,
+    check_models_here,
     err,
     fail,
     index_folder,
@@ -57,7 +57,7 @@ def watch(
     sources = sources or cfg.live.sources
     if not sources:
         raise fail("nothing to watch: give a SOURCE or set live.sources in the config")
-    check_frames_model(cfg)
+    check_models_here(cfg)
     index_folder(index)  # a file, or a folder that cannot be made: exit 2 before any model loads
     check_index_settings(index, cfg)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
