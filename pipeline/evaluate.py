@@ -200,11 +200,6 @@ def per_query(found: list[list[tuple[str, float, float, float]]], queries: list[
     return np.array(chances, dtype=np.float64).reshape(-1, 2)
 
 
-def recall(found: list[list[tuple[str, float, float, float]]], queries: list[Moment]) -> dict[str, float]:
-    """R@1 and R@5 (``per_query``, averaged)."""
-    return summary(per_query(found, queries))
-
-
 def summary(chances: np.ndarray) -> dict[str, float]:
     mean = chances.mean(axis=0) if len(chances) else np.zeros(2)
     return {"r1": round(float(mean[0]), 4), "r5": round(float(mean[1]), 4)}

@@ -17,6 +17,7 @@ the next one: neither cut in two nor indexed twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ def _sha256(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+@functools.cache  # checked once per process: the ingest's pre-check and the model's load read the same file
 def bundled_model_path() -> Path:
     """The bundled tiny.en, checked: a package whose weights changed is refused, not loaded."""
     try:
@@ -79,6 +81,7 @@ def bundled_model_path() -> Path:
     return folder
 
 
+@functools.cache
 def bundled_base_path() -> Path:
     """Whisper base from its two packages, checked, then joined (once) into ``$VIDSEEK_CACHE/whisper-base``."""
     import importlib
@@ -128,7 +131,7 @@ class Transcriber:
 
         bundled = {BUNDLED: bundled_model_path, BUNDLED_BASE: bundled_base_path}
         source = str(bundled[self.cfg.model]()) if self.cfg.model in bundled else self.cfg.model
-        device = "cpu" if self.cfg.device == "cpu" else self.cfg.device
+        device = self.cfg.device
         if device == "auto":
             import ctranslate2
 

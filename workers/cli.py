@@ -112,14 +112,14 @@ def search(
     """Find the moments that match a query (words, or an image with --image): video, start-end, score, text."""
     from pipeline.decode.image import read_image
     from pipeline.frame_search import MODALITIES
-    from pipeline.search import Filters, Searcher
+    from pipeline.search import SEARCHED_KINDS, Filters, Searcher
 
     if image is None:
         require_text(query, "query")
     elif query or group_by:
         raise fail("--image searches by the image alone: give no query and no --group-by")
-    if kind not in (None, "caption", "event", "speech"):
-        raise fail(f"--kind must be caption, event or speech, got {kind!r}")
+    if kind not in (None, *SEARCHED_KINDS):
+        raise fail(f"--kind must be one of {', '.join(SEARCHED_KINDS)}, got {kind!r}")
     if group_by not in (None, "video"):
         raise fail(f"--group-by must be video, got {group_by!r}")
     if modality not in MODALITIES:

@@ -38,13 +38,6 @@ class AudioClip:
         return self.start_s + len(self.samples) / SAMPLE_RATE
 
 
-def has_audio(path: str) -> bool:
-    import av
-
-    with av.open(path) as container:
-        return bool(container.streams.audio)
-
-
 def read_audio(path: str, start_s: float, end_s: float) -> AudioClip | None:
     """The audio of ``[start_s, end_s)`` (see the module's docstring)."""
     import av
