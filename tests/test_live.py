@@ -4,6 +4,7 @@ chunk searchable as it completes."""
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -268,6 +269,9 @@ def camera_watch(writer, frames, *settings: str):
 
     cfg = load_config(None, [*LIVE, *settings])
     watcher = Watcher(["rtsp://camera.invalid/room"], cfg, writer, FrameCountDescriber())
+    # A stream's frames are stamped when they arrive, after the watch began; these were made just before it, and
+    # a second boundary between the two would put the first frame before the model's clock starts.
+    watcher.origin_s = math.floor(frames[0].utc_s)
     (state,) = watcher.sources.values()
     writer.begin_video(state.video_id, state.source, 0, 0.0, watcher.describer.name, {})
     chunks = []
