@@ -22,7 +22,16 @@ from pipeline.describe.base import Describer, describe_chunks
 from pipeline.index.layout import IndexLayout
 from pipeline.index.writer import IndexWriter
 from pipeline.media import discover, identify
-from pipeline.types import ChunkCosts, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk, VideoInfo, VideoRecord
+from pipeline.types import (
+    ChunkCosts,
+    ChunkDescription,
+    ChunkFailure,
+    ChunkSpan,
+    FrameChunk,
+    Needs,
+    VideoInfo,
+    VideoRecord,
+)
 
 log = logging.getLogger(__name__)
 VideoStatus = Literal["ingested", "skipped", "failed"]
@@ -51,9 +60,9 @@ class VideoTask:
         if self.chain is None:
             self.chain = StillChain(self.spans, lambda chunk_id: None)
 
-    def needs(self, span: ChunkSpan, cfg: VidseekConfig) -> tuple[bool, bool, bool]:
-        """Whether ``span`` is still to be (described, embedded into the frame index, transcribed)."""
-        return (
+    def needs(self, span: ChunkSpan, cfg: VidseekConfig) -> Needs:
+        """What ``span`` still needs of this run's stages."""
+        return Needs(
             cfg.describes and span.chunk_id not in self.described,
             cfg.frames.enabled and span.chunk_id not in self.framed,
             cfg.speech.enabled and span.chunk_id not in self.transcribed,
@@ -337,7 +346,7 @@ def run_local(
     progress = progress or NoProgress()
     report = IngestReport()
     tasks = prepare(paths, cfg, writer, report, describer.name if describer else "", progress, roots)
-    if describer and any(t.needs(s, cfg)[0] for t in tasks for s in t.spans):  # else no model is loaded
+    if describer and any(t.needs(s, cfg).describe for t in tasks for s in t.spans):  # else no model is loaded
         describer.load()
     if cfg.frames.enabled and visual is None:
         from pipeline.embed.visual import make_visual_embedder
@@ -370,18 +379,18 @@ def _ingest_spans(
         return
     batch: list[FrameChunk] = []
     for i, span in enumerate(task.spans):
-        describe, embed_frames, transcribe = task.needs(span, cfg)
-        if transcribe:
+        needs = task.needs(span, cfg)
+        if needs.speech:
             commit_speech(span, task, writer, transcriber, cfg)
         settled: Settled = []
         try:
-            if not (describe or embed_frames):  # it needed its transcript only: no frame is decoded
+            if not needs.frames_read:  # it needed its transcript only: no frame is decoded
                 chunk_done(span, task, progress)
             else:
                 sampled = reader.read(span)
-                if embed_frames:  # every frame decoded, changed or not
+                if needs.frames:  # every frame decoded, changed or not
                     commit_frames(sampled.chunk, task, writer, visual, cfg)
-                if not describe:  # it needed its frames only
+                if not needs.describe:  # it needed its frames only
                     chunk_done(span, task, progress)
                 elif sampled.still:
                     settled = commit_still(span, sampled.chunk.frames_decoded, task, writer, progress, reader.name)

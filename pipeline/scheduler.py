@@ -37,7 +37,7 @@ from pipeline.job import (
     fail_span,
     finish,
 )
-from pipeline.types import ChunkSpan, VideoInfo
+from pipeline.types import ChunkSpan, Needs, VideoInfo
 
 log = logging.getLogger(__name__)
 LANE_CHUNKS = 10  # spans per lane: a long video is split into lanes decoded by different workers
@@ -79,10 +79,10 @@ class Executor(Protocol):
         ...
 
     def decode(
-        self, worker: object, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool, transcribe: bool
+        self, worker: object, info: VideoInfo, span: ChunkSpan, backend: str, needs: Needs
     ) -> tuple[object, object]:
         """(call, frames): the call's result is ``DecodeWorker.read``'s status; ``frames`` is handed to describe.
-        ``transcribe``: the status also holds the span's transcript (``speech``)."""
+        ``needs.speech``: the status also holds the span's transcript (``speech``)."""
         ...
 
     def describe(self, worker: object, frames: list[object]) -> object:
@@ -243,10 +243,8 @@ class Scheduler:
 
     def _submit_decode(self, slot: Slot, item: Pending) -> None:
         backend = slot.lane.backend if slot.lane else "auto"
-        _, embed_frames, transcribe = item.task.needs(item.span, self.cfg)
-        slot.call, item.frames = self.ex.decode(
-            slot.worker, item.task.info, item.span, backend, embed_frames, transcribe
-        )
+        needs = item.task.needs(item.span, self.cfg)
+        slot.call, item.frames = self.ex.decode(slot.worker, item.task.info, item.span, backend, needs)
         slot.items, slot.started = [item], self.clock()
 
     def _decode_done(self, slot: Slot, report: IngestReport) -> None:
@@ -271,7 +269,7 @@ class Scheduler:
         if status.get("frames"):  # searchable by its frames from the next save, before it is described
             self.writer.write_frames(status["frames"], status["frame_model"])
             item.task.framed.add(item.span.chunk_id)
-        if not item.task.needs(item.span, self.cfg)[0]:  # it needed its frames or its transcript only
+        if not item.task.needs(item.span, self.cfg).describe:  # it needed its frames or its transcript only
             chunk_done(item.span, item.task, self.progress)
             self._settle(item.task, [(item.span, "")], report)
         elif status.get("still"):  # nothing changed: it carries the description before it, no model call

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import asdict, dataclass, field, fields
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -93,6 +93,19 @@ class ChunkSpan:
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+
+class Needs(NamedTuple):
+    """What a span still needs: to be described, its frames embedded into the frame index, its audio transcribed."""
+
+    describe: bool
+    frames: bool
+    speech: bool
+
+    @property
+    def frames_read(self) -> bool:
+        """Whether its frames are decoded at all: a transcript needs only the audio."""
+        return self.describe or self.frames
 
 
 @dataclass

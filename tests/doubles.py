@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.types import ChunkDescription, Event, FrameChunk
+from pipeline.types import ChunkDescription, Event, FrameChunk, Needs
 
 
 def clip_name(source: str) -> str:
@@ -61,7 +61,7 @@ class HangingDecodeWorker:
 
         self.inner = DecodeWorker(cfg, frames, speech)
 
-    def read(self, info, span, backend="auto", embed_frames=False, transcribe=False):
+    def read(self, info, span, backend="auto", needs=Needs(True, False, False)):
         import os
         import time
 
@@ -69,7 +69,7 @@ class HangingDecodeWorker:
         if span.start_s == 0 and not os.path.exists(marker):
             open(marker, "w").close()
             time.sleep(3600)
-        return self.inner.read(info, span, backend, embed_frames, transcribe)
+        return self.inner.read(info, span, backend, needs)
 
 
 class FailingFirstSpanDecodeWorker:
@@ -81,10 +81,10 @@ class FailingFirstSpanDecodeWorker:
 
         self.inner = DecodeWorker(cfg, frames, speech)
 
-    def read(self, info, span, backend="auto", embed_frames=False, transcribe=False):
+    def read(self, info, span, backend="auto", needs=Needs(True, False, False)):
         if span.start_s == 0:
             return None, {"error": "damaged packets at 0 s (test double)", "warning": "", "decoder": ""}
-        return self.inner.read(info, span, backend, embed_frames, transcribe)
+        return self.inner.read(info, span, backend, needs)
 
 
 class ClipOracleVisual:

@@ -12,7 +12,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.job import IngestReport, VideoTask
 from pipeline.scheduler import CallFailed, FramesLost, Scheduler, WorkerDied
-from pipeline.types import ChunkDescription, ChunkSpan, FrameSpanRecord, VideoInfo
+from pipeline.types import ChunkDescription, ChunkSpan, FrameSpanRecord, Needs, VideoInfo
 
 
 @dataclass(eq=False)
@@ -69,12 +69,12 @@ class FakeExecutor:
         worker.checks_until_up -= 1
         return worker.checks_until_up <= 0
 
-    def decode(self, worker, info, span, backend, embed_frames=False, transcribe=False):
+    def decode(self, worker, info, span, backend, needs=Needs(True, False, False)):
         attempt = self._attempts[span] = self._attempts.get(span, 0) + 1
         self.decode_calls.append((span, backend))
         fault = self.decode_fault and self.decode_fault(span, attempt, backend)
         status = {"error": "", "warning": "", "decoder": backend}
-        if embed_frames:  # one span of alike frames per chunk
+        if needs.frames:  # one span of alike frames per chunk
             frames = FrameSpanRecord(1, span.chunk_id, span.video_id, span.video_path, span.start_s, span.end_s, 10)
             status |= {"frames": [frames], "frame_model": "fake-visual"}
         if fault == "error":
@@ -194,9 +194,9 @@ def test_decoded_chunks_in_flight_never_pass_the_bound():
     seen = []
 
     class Watching(FakeExecutor):
-        def decode(self, worker, info, span, backend, embed_frames=False, transcribe=False):
+        def decode(self, worker, info, span, backend, needs=Needs(True, False, False)):
             seen.append(scheduler._in_flight())
-            return super().decode(worker, info, span, backend, embed_frames, transcribe)
+            return super().decode(worker, info, span, backend, needs)
 
     executor = Watching(describe_fault=lambda n: "hang" if n == 1 else None, max_waits=200)  # the model hangs (under
     # ray.model_timeout_s: decoding waits for it)
@@ -306,7 +306,7 @@ def test_a_batch_larger_than_the_bound_does_not_stall():
     assert max(len(b) for b in executor.batches) <= 3
 
 
-def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_on_cuda():
+def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_or_speech_transcribed_on_cuda():
     from workers.ray_job import gpu_shares
 
     cfg = load_config("tiny.yaml", ["ray.num_decode_workers=3"])
@@ -319,13 +319,17 @@ def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_on_cuda():
     decode, model = gpu_shares(load_config("tiny.yaml", frames), 2)  # auto, GPUs: the frames are embedded on them
     assert (decode, model) == (0.2, 0.6) and model + 2 * decode <= 1  # a GPU holds its model and two decoders
     assert 2 * model > 1  # and never two models
+    speech = ["ray.num_decode_workers=3", "speech.enabled=true"]  # Whisper: the same share, the same exceptions
+    assert gpu_shares(load_config("tiny.yaml", speech), 2) == (0.2, 0.6)
+    assert gpu_shares(load_config("tiny.yaml", [*speech, "speech.device=cpu"]), 2) == (0.0, 1.0)
+    assert gpu_shares(load_config("tiny.yaml", [*speech, "ray.decode_resources={cpu_node: 1}"]), 2) == (0.0, 1.0)
 
 
 class StillFootage(FakeExecutor):
     """Spans whose start is not a multiple of 40 s show no change: the decode worker says they are still."""
 
-    def decode(self, worker, info, span, backend, embed_frames=False, transcribe=False):
-        call, frames = super().decode(worker, info, span, backend, embed_frames, transcribe)
+    def decode(self, worker, info, span, backend, needs=Needs(True, False, False)):
+        call, frames = super().decode(worker, info, span, backend, needs)
         call.value |= {"still": span.start_s % 40 != 0, "frames_decoded": 10}
         return call, frames
 

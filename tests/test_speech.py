@@ -264,6 +264,20 @@ def test_on_ray_the_decode_workers_transcribe_the_same(talking, tmp_path):
         assert iou(start, end, sentence["start"], sentence["end"]) >= 0.5, (start, end, sentence)
 
 
+def test_a_decode_worker_asked_for_speech_only_decodes_no_frame(talking):
+    """A transcribe-only run on Ray (on a described index, say) reads the audio, not the video."""
+    from pipeline.decode import probe
+    from pipeline.types import ChunkSpan, Needs
+    from workers.actors import DecodeWorker
+
+    cfg = load_config("tiny.yaml", SPEECH_ONLY)
+    worker, path = DecodeWorker(cfg.decode, cfg.frames, cfg.speech), media_path(TALKING)
+    frames, status = worker.read(probe(path), ChunkSpan("v", path, 0.0, 60.0), needs=Needs(False, False, True))
+    assert frames is None and status["frames_decoded"] == 0 and not status["error"]
+    assert not worker._readers  # no video reader was opened
+    assert [u.text for u in status["speech"].utterances] == [r[2] for r in speech_rows(talking) if r[0] < 60]
+
+
 def test_a_speech_model_that_is_not_here_stops_before_any_work(tmp_path):
     from tests.test_cli import vidseek
 

@@ -11,7 +11,7 @@ from pipeline.config import DecodeConfig, DescribeConfig, FramesConfig, SpeechCo
 from pipeline.decode import DecodeError, open_reader
 from pipeline.decode.change import ChangeSampler
 from pipeline.describe import describe_chunks, make_describer
-from pipeline.types import ChunkDescription, ChunkSpan, FrameChunk, VideoInfo
+from pipeline.types import ChunkDescription, ChunkSpan, FrameChunk, Needs, VideoInfo
 
 _OPEN_READERS = 2  # a decode worker moves through one time range at a time; keep few files open
 
@@ -40,15 +40,18 @@ class DecodeWorker:
         return self._readers[key]
 
     def read(
-        self, info: VideoInfo, span: ChunkSpan, backend: str = "auto", embed_frames: bool = False, transcribe=False
+        self, info: VideoInfo, span: ChunkSpan, backend: str = "auto", needs: Needs = Needs(True, False, False)
     ) -> tuple[FrameChunk | None, dict]:
         """(the frames to describe, or None; status). The status holds ``error`` or the reader's ``warning``,
         whether the span is ``still`` (nothing to describe: it carries the description before it) and how many
-        frames were decoded, and with ``embed_frames`` the frame spans of every decoded frame (``frames``, a few
-        small vectors) and the model that made them, and with ``transcribe`` the span's transcript (``speech``,
-        pipeline.speech: the Whisper model is loaded on the first such call, on this worker's CPU). Two returns:
-        the driver fetches only the small status and hands the frames to a model worker by reference."""
-        said = {"speech": self._transcript(info, span)} if transcribe else {}
+        frames were decoded, and with ``needs.frames`` the frame spans of every decoded frame (``frames``, a few
+        small vectors) and the model that made them, and with ``needs.speech`` the span's transcript (``speech``,
+        pipeline.speech: the Whisper model is loaded on the first such call). A span that needs only its
+        transcript decodes no frame. Two returns: the driver fetches only the small status and hands the frames
+        to a model worker by reference."""
+        said = {"speech": self._transcript(info, span)} if needs.speech else {}
+        if not needs.frames_read:
+            return None, {"error": "", "warning": "", "decoder": "", "still": False, "frames_decoded": 0} | said
         try:
             reader = self._reader(info, backend)
             sampled = reader.read(span)
@@ -62,7 +65,7 @@ class DecodeWorker:
             "still": sampled.still,
             "frames_decoded": chunk.frames_decoded,
         } | said
-        if embed_frames:
+        if needs.frames:
             status |= {"frames": self._frame_records(chunk), "frame_model": self.frames.model}
         return (None if sampled.still else sampled.for_model()), status
 

@@ -26,7 +26,7 @@ from pipeline.config import VidseekConfig
 from pipeline.index.writer import IndexWriter
 from pipeline.job import IngestReport, NoProgress, Progress, cancelling, finish, prepare
 from pipeline.scheduler import CallFailed, FramesLost, Scheduler, WorkerDied
-from pipeline.types import ChunkSpan, VideoInfo
+from pipeline.types import ChunkSpan, Needs, VideoInfo
 from workers.actors import DecodeWorker, ModelWorker
 
 
@@ -83,15 +83,19 @@ def init_ray(cfg: VidseekConfig):
 
 
 def gpu_shares(cfg: VidseekConfig, gpus: int) -> tuple[float, float]:
-    """GPUs a decode actor and a model actor ask Ray for. A model actor has a GPU of its own. With the frame
-    index on a cluster with GPUs, the decode actors embed frames on the GPUs too, sharing them with the model
-    actors (0.4 of each GPU split among the decode actors placed on it: the image-text model is small beside
-    the VLM), unless ``frames.device`` is ``cpu``, or is ``auto`` and ``ray.decode_resources`` sends the decode
-    actors to nodes of their own (CPU nodes, typically)."""
+    """GPUs a decode actor and a model actor ask Ray for. A model actor has a GPU of its own. On a cluster with
+    GPUs, the decode actors embed frames (frame index on) and run Whisper (speech on) on the GPUs too, sharing them
+    with the model actors (0.4 of each GPU split among the decode actors placed on it: the image-text model and
+    Whisper are small beside the VLM), unless that stage's ``device`` is ``cpu``, or is ``auto`` and
+    ``ray.decode_resources`` sends the decode actors to nodes of their own (CPU nodes, typically). A decode actor
+    with no GPU share sees none (Ray hides them), so ``auto`` runs it on its CPU."""
     if not gpus:
         return 0.0, 0.0
-    device = cfg.frames.device
-    if not cfg.frames.enabled or device == "cpu" or (device == "auto" and cfg.ray.decode_resources):
+
+    def on_gpu(enabled: bool, device: str) -> bool:
+        return enabled and device != "cpu" and not (device == "auto" and cfg.ray.decode_resources)
+
+    if not (on_gpu(cfg.frames.enabled, cfg.frames.device) or on_gpu(cfg.speech.enabled, cfg.speech.device)):
         return 0.0, 1.0
     per_gpu = math.ceil(cfg.ray.num_decode_workers / gpus)
     return 0.4 / per_gpu, 0.6  # over half: two model actors never share a GPU
@@ -133,11 +137,11 @@ class RayExecutor:
         return bool(up)
 
     def decode(
-        self, worker: RayWorker, info: VideoInfo, span: ChunkSpan, backend: str, embed_frames: bool, transcribe: bool
+        self, worker: RayWorker, info: VideoInfo, span: ChunkSpan, backend: str, needs: Needs
     ) -> tuple[object, object]:
         # two returns: the driver fetches only the small status; the frames go to a model actor by reference
         read = worker.actor.read.options(num_returns=2)
-        chunk_ref, status_ref = read.remote(info, span, backend, embed_frames, transcribe)
+        chunk_ref, status_ref = read.remote(info, span, backend, needs)
         return status_ref, chunk_ref
 
     def describe(self, worker: RayWorker, frames: list[object]) -> object:
