@@ -10,7 +10,8 @@ calls until something happens, and then that chunk is described as soon as it is
 seconds since the watch started (small numbers, like a file's); the index stores UTC. A drop is a gap in the
 catalog; a chunk the model could not describe is a gap too, since a live moment cannot be re-read later; after
 either, the next chunk is described afresh. Stopping finishes the chunk each source was filling and drains the
-queue.
+queue. With speech on, each source's audio is transcribed per chunk on the same clock (pipeline.live_speech): a
+chunk's speech follows its caption by ``speech.margin_s``, the audio a sentence across chunks needs.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ import numpy as np
 from pipeline.carry import carried
 from pipeline.config import DecodeConfig, VidseekConfig
 from pipeline.decode.change import change_signal, thumbnail
-from pipeline.decode.stream import StreamDrop, StreamFrame, StreamGap, StreamReader
+from pipeline.decode.stream import StreamAudio, StreamAudioNote, StreamDrop, StreamFrame, StreamGap, StreamReader
 from pipeline.describe.base import Describer, describe_chunks
 from pipeline.index.frames import frame_records
 from pipeline.index.writer import IndexWriter
+from pipeline.live_speech import LiveListener
 from pipeline.types import LIVE_ID_PREFIX, CaptionSource, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class SourceState:
     gaps: list[StreamGap] = field(default_factory=list)
     caption_source: CaptionSource | None = None  # its last description, which a still chunk carries
     described_s: float = -math.inf  # UTC start of the last chunk sent to the model
+    listener: LiveListener | None = None  # its audio, with speech on
 
 
 class _Cutter:
@@ -146,6 +149,7 @@ class Watcher:
         on_chunk: Callable[[CommittedChunk], None] | None = None,
         on_gap: Callable[[str, StreamGap], None] | None = None,
         visual=None,
+        on_speech: Callable[[str, list], None] | None = None,
     ) -> None:
         """``describer`` None: frames only (``describe.backend: none``). With ``frames.enabled`` each chunk's frames
         are indexed (by ``visual``, made from ``cfg.frames`` when not given) before the describer sees it."""
@@ -157,10 +161,17 @@ class Watcher:
 
             visual = make_visual_embedder(cfg.frames.model, cfg.frames.device, cfg.frames.batch_size)
         self.visual = visual if cfg.frames.enabled else None
-        self.on_chunk, self.on_gap = on_chunk, on_gap
+        self.on_chunk, self.on_gap, self.on_speech = on_chunk, on_gap, on_speech
+        self.transcriber = None
+        if cfg.speech.enabled:
+            from pipeline.speech import make_transcriber
+
+            self.transcriber = make_transcriber(cfg.speech)  # loaded when the first audio is heard
         # A growing file is named by its absolute path, like an ingested one (a URL or device index stays as is).
         named = [os.path.abspath(s) if os.path.isfile(s) else s for s in sources]
         self.sources = {s: SourceState(s, live_video_id(s)) for s in dict.fromkeys(named)}
+        for state in self.sources.values():
+            state.listener = LiveListener(cfg.speech.margin_s) if self.transcriber else None
         self.stop = threading.Event()
         self.origin_s = math.floor(time.time())  # the model's clock: seconds since the watch started
         self.committed: list[CommittedChunk] = []
@@ -169,7 +180,7 @@ class Watcher:
 
     # -- reader threads -------------------------------------------------------------------------------------
     def _read(self, state: SourceState) -> None:
-        reader = StreamReader(state.source, self.cfg.decode, self.cfg.live, self.stop)
+        reader = StreamReader(state.source, self.cfg.decode, self.cfg.live, self.stop, listen=bool(state.listener))
         cutter = _Cutter(state, self.cfg.decode, self._queue.put)
         try:
             for item in reader.frames():
@@ -177,6 +188,10 @@ class Watcher:
                     cutter.flush()  # what arrived before the drop is committed now, not when the source is back
                 elif isinstance(item, StreamGap):
                     self._queue.put((state, item))
+                elif isinstance(item, StreamAudio):
+                    state.listener.hear(item)
+                elif isinstance(item, StreamAudioNote):
+                    state.listener.note(item.reason)
                 else:
                     cutter.add(item)
             cutter.flush()  # stopping: finish the chunk in flight
@@ -203,7 +218,8 @@ class Watcher:
             batch = self._take_batch(timeout_s=0.2)
             if batch:
                 self._commit(batch)
-            elif readers_done:
+            self._transcribe(closing=readers_done and not batch)
+            if readers_done and not batch:
                 break
         self._finish()
         return self.committed
@@ -227,6 +243,9 @@ class Watcher:
                 self._record_gap(*item)
         if not chunks:
             return
+        for chunk in chunks:  # its speech is transcribed once the audio has run past it (_transcribe)
+            if listener := self.sources[chunk.source].listener:
+                listener.wait_for(ChunkSpan(chunk.video_id, chunk.source, chunk.start_s, chunk.end_s))
         if self.visual is not None:  # searchable by its frames before the model has described it
             for chunk in chunks:
                 self.writer.write_frames(
@@ -243,6 +262,24 @@ class Watcher:
         self.writer.save(contexts=False)  # searchable now, by other processes too
         self._announce(committed, model_s)
         self.writer.save_contexts()  # then the contexts these chunks changed
+
+    def _transcribe(self, closing: bool) -> None:
+        """Index what was said in each chunk whose audio is complete (all of them when ``closing``)."""
+        from pipeline.speech import transcribe_clip
+
+        written = False
+        for state in self.sources.values():
+            if state.listener is None:
+                continue
+            frames_to_s = state.last_s if state.last_s is not None else -math.inf
+            for span, clip, note in state.listener.due(frames_to_s, closing):
+                transcript = transcribe_clip(self.transcriber, clip, span, note)
+                self.writer.write_speech(span, transcript)
+                written = True
+                if self.on_speech and transcript.utterances:
+                    self.on_speech(state.source, transcript.utterances)
+        if written:
+            self.writer.save(contexts=False)  # searchable now, by other processes too
 
     def _index(self, chunk: LiveChunk, results: dict) -> tuple[LiveChunk, ChunkDescription | None] | None:
         """Index one chunk: its description, or (still) its source's last one; in order, since a still chunk
@@ -262,6 +299,7 @@ class Watcher:
         state.chunks += 1
         if state.chunks % COMPACT_EVERY == 0:  # a camera watched for months must not pile up small files
             self.writer.records.compact(state.video_id)
+            self.writer.speech.compact(state.video_id)
             if self.writer.frames is not None:
                 self.writer.frames.records.compact(state.video_id)
         state.first_s = chunk.start_s if state.first_s is None else state.first_s

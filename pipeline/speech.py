@@ -2,6 +2,7 @@
 
     transcriber = make_transcriber(cfg.speech)                 faster-whisper (CTranslate2), loaded on first use
     said = transcribe_span(transcriber, path, span, margin_s)  -> Transcript: utterances, or why there are none
+    said = transcribe_clip(transcriber, clip, span)            the same for audio already at hand (a live source)
 
 Where someone speaks: faster-whisper's voice activity filter (Silero VAD v6, its weights inside the faster-whisper
 wheel) keeps silence, music and noise out; only what it finds is transcribed, so Whisper has no silence to invent a
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config import SpeechConfig
-from pipeline.decode.audio import AudioError, read_audio
+from pipeline.decode.audio import AudioClip, AudioError, read_audio
 from pipeline.types import ChunkSpan
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,13 @@ def transcribe_span(transcriber: Transcriber, path: str, span: ChunkSpan, margin
         return Transcript([], exc.reason, transcriber.name)
     if clip is None:
         return Transcript([], "the file has no audio stream", transcriber.name)
+    return transcribe_clip(transcriber, clip, span)  # an empty clip: its audio ended before this span
+
+
+def transcribe_clip(transcriber: Transcriber, clip: AudioClip, span: ChunkSpan, note: str = "") -> Transcript:
+    """The utterances of ``clip`` (``span`` and its margins, on the span's clock) that start inside ``span``;
+    ``note`` says why an empty clip holds nothing, where that is not silence."""
     if not len(clip.samples):
-        return Transcript([], "", transcriber.name)  # its audio ended before this span: nothing is said here
+        return Transcript([], note, transcriber.name)
     said = transcriber.transcribe(clip.samples, clip.start_s)
     return Transcript([u for u in said if span.start_s <= u.start_s < span.end_s], "", transcriber.name)

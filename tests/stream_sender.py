@@ -19,10 +19,11 @@ def free_port() -> int:
 
 
 class StreamSender:
-    def __init__(self, clip: str, kind: str = "http", folder: Path | None = None) -> None:
+    def __init__(self, clip: str, kind: str = "http", folder: Path | None = None, audio: bool = False) -> None:
         if shutil.which("ffmpeg") is None:
             pytest.skip("the ffmpeg CLI is not installed (scripts/test.sh installs it)")
         self.clip, self.kind, self.proc = clip, kind, None
+        self._streams = ["-c", "copy"] if audio else ["-an", "-c:v", "copy"]
         if kind == "http":
             self.url = f"http://127.0.0.1:{free_port()}/live.ts"
             self._out = ["-f", "mpegts", "-listen", "1", self.url]
@@ -45,7 +46,7 @@ class StreamSender:
     def start(self) -> StreamSender:
         self.proc = subprocess.Popen(
             ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", self.clip]
-            + ["-an", "-c:v", "copy", *self._out],
+            + [*self._streams, *self._out],
             stdin=subprocess.DEVNULL,
         )
         return self

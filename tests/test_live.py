@@ -5,6 +5,7 @@ chunk searchable as it completes."""
 from __future__ import annotations
 
 import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,7 +155,10 @@ def test_growing_sources_are_followed(kind, tmp_path, media, embedder):
     spans = sorted((c.start_s, c.end_s) for c in watcher.committed)
     assert all(started - 1 <= s < e <= time.time() + CHUNK_S for s, e in spans)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
-    assert Catalog(tmp_path / "idx").video(live_video_id(sender.url)).num_chunks == len(spans)
+    catalog = Catalog(tmp_path / "idx")
+    assert catalog.video(live_video_id(sender.url)).num_chunks == len(spans)
+    notes = catalog.db.execute("SELECT DISTINCT note FROM transcribed").fetchall()  # speech is on by default
+    assert [n[0] for n in notes] == ["the source has no audio stream"]  # the sender sends no audio
 
 
 def test_watch_command_alerts_and_stops_cleanly_on_sigterm(tmp_path, media):
@@ -355,3 +359,99 @@ def test_a_watched_fixed_camera_streams_changes_to_the_model_only(tmp_path, medi
     assert len(carried) >= len(watcher.committed) // 2, [(c.start_s, c.carried) for c in watcher.committed]
     assert 1 <= len(described) <= len(watcher.committed) - len(carried)
     assert max(c.latency_s for c in described) < CHUNK_S + 5  # described as soon as it is cut
+
+
+def audio_piece(utc_s: float, seconds: float, level: float = 0.1):
+    import numpy as np
+
+    from pipeline.decode.stream import StreamAudio
+
+    return StreamAudio(utc_s, np.full(int(seconds * 16_000), level, np.float32))
+
+
+def test_a_live_chunks_speech_waits_until_the_audio_has_run_its_margin_past_it():
+    """A chunk is transcribed with its margins once the audio reaches them; a drop in between is silence; audio
+    no later window needs is let go."""
+    from pipeline.live_speech import LiveListener
+    from pipeline.types import ChunkSpan
+
+    listener = LiveListener(margin_s=3.0)
+    first, second = ChunkSpan("live-x", "src", 100.0, 102.0), ChunkSpan("live-x", "src", 102.0, 104.0)
+    listener.wait_for(first)
+    listener.wait_for(second)
+    listener.hear(audio_piece(90.0, 14.0))  # to 104 s
+    assert listener.due(frames_to_s=104.0) == []  # the first needs audio to 102 + 3 s
+    listener.hear(audio_piece(104.0, 1.0))  # to 105 s
+    ((span, clip, note),) = listener.due(frames_to_s=104.0)
+    assert span == first and (clip.start_s, clip.end_s, note) == (97.0, 105.0, "")
+    listener.hear(audio_piece(107.0, 1.0, level=0.2))  # the source dropped for 2 s
+    ((span, clip, _),) = listener.due(frames_to_s=104.0)
+    assert span == second and (clip.start_s, clip.end_s) == (99.0, 107.0)
+    silent = clip.samples[6 * 16_000 :]  # 105-107 s: nothing was heard
+    assert len(silent) == 2 * 16_000 and not silent.any() and (clip.samples[: 6 * 16_000] == 0.1).all()
+    assert [p.utc_s for p in listener._pieces] == [90.0, 104.0, 107.0]  # from 101 s on is still needed
+    listener.wait_for(ChunkSpan("live-x", "src", 106.0, 108.0))
+    listener.hear(audio_piece(108.0, 3.0))
+    assert len(listener.due(frames_to_s=108.0)) == 1 and [p.utc_s for p in listener._pieces] == [104.0, 107.0, 108.0]
+
+
+def test_a_live_chunks_speech_does_not_wait_for_audio_that_lags_or_never_comes():
+    from pipeline.live_speech import LATE_AUDIO_S, LiveListener
+    from pipeline.types import ChunkSpan
+
+    listener = LiveListener(margin_s=3.0)
+    listener.note("the source has no audio stream")
+    for start in (100.0, 102.0):
+        listener.wait_for(ChunkSpan("live-x", "src", start, start + 2.0))
+    assert listener.due(frames_to_s=104.0 + LATE_AUDIO_S) == []  # the frames are not that far ahead yet
+    ((span, clip, note),) = listener.due(frames_to_s=105.0 + LATE_AUDIO_S)
+    assert span.start_s == 100.0 and not len(clip.samples) and note == "the source has no audio stream"
+    ((span, _, _),) = listener.due(frames_to_s=0.0, closing=True)  # the watch stops: what is left goes now
+    assert span.start_s == 102.0
+
+
+@pytest.fixture(scope="module")
+def talking_cut(tmp_path_factory):
+    """14 s of the talking clip from 40 s, video and AAC audio in MPEG-TS: "nobody is in the hallway right now"
+    is said 5.0-7.5 s after its first frame (the clip's .speech.json)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg CLI is not installed (scripts/test.sh installs it)")
+    from tests.conftest import media_path
+
+    out = tmp_path_factory.mktemp("talking") / "talking.ts"
+    cut = ["-ss", "40", "-t", "14", "-i", media_path("talking_concat_640x360.mp4")]
+    codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-f", "mpegts", str(out)]
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *cut, *codecs], check=True)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["http", "file"])
+def test_a_live_source_is_transcribed_on_its_clock_each_sentence_once(kind, tmp_path, talking_cut, embedder):
+    """A stream with audio, watched with speech on (the real bundled tiny.en): the sentence said across 2 s
+    chunks is indexed once, whole, at its second (IoU >= 0.5 on the UTC clock of the frames), and every chunk is
+    marked transcribed."""
+    from pipeline.moments import iou
+
+    sender = StreamSender(str(talking_cut), kind, tmp_path / "out", audio=True).start()
+    if kind == "file":
+        wait_for(lambda: (tmp_path / "out" / "recording.ts").exists())
+    writer = IndexWriter(tmp_path / "idx", embedder)
+    said = []
+    cfg = load_config(None, [*LIVE, "speech.enabled=true", "speech.margin_s=3"])
+    watcher = Watcher([sender.url], cfg, writer, FrameCountDescriber(), on_speech=lambda s, u: said.extend(u))
+    started = time.time()
+    watch_until_committed(watcher, sender, 6)  # 10-12 s of the 14 s clip: the loop does not come round
+    writer.close()
+    (state,) = watcher.sources.values()
+    # Where the clip starts on the UTC clock: a file's first frame is stamped when the watch reads it, and its
+    # clock is kept; a network stream's clock is the earliest arrival, and the sender starts at the connection.
+    clip_s = min(c.start_s for c in watcher.committed) if kind == "file" else started
+    catalog = Catalog(tmp_path / "idx")
+    rows = catalog.db.execute("SELECT start_s, end_s, text FROM segments WHERE kind='speech'").fetchall()
+    assert [tuple(r) for r in rows] == [(u.start_s, u.end_s, u.text) for u in said] and len(rows) == 1, rows
+    start, end, text = rows[0]
+    assert "hallway right now" in text.lower() and iou(start - clip_s, end - clip_s, 5.0, 7.488) >= 0.5, start - clip_s
+    marked = catalog.db.execute("SELECT note FROM transcribed WHERE video_id=?", (state.video_id,)).fetchall()
+    assert len(marked) == state.chunks and {m[0] for m in marked} == {""}
+    hit = Searcher(tmp_path / "idx", embedder).search("no one is in the corridor", k=1)[0]
+    assert hit.kind == "speech" and hit.start_s == start

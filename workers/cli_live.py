@@ -50,8 +50,9 @@ def watch(
     duration: float = typer.Option(None, "--duration", min=0, help="stop after this many seconds"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Ingest live sources as they play: each chunk is searchable once described; drops are reconnected and
-    recorded as gaps; standing queries alert. Ctrl-C or SIGTERM finishes the chunks in flight, twice abandons them.
+    """Ingest live sources as they play: each chunk is searchable once described, and (speech on) what is said
+    in it once the audio has run speech.margin_s past it; drops are reconnected and recorded as gaps; standing
+    queries alert. Ctrl-C or SIGTERM finishes the chunks in flight, twice abandons them.
     Exit codes: 0 stopped cleanly, 2 usage error, 3 another run holds the index."""
     cfg = load_config_or_exit(config, set_)
     sources = sources or cfg.live.sources
@@ -79,11 +80,15 @@ def watch(
             soft_wrap=True,
         )
 
+    def on_speech(source, utterances) -> None:  # a chunk's speech, speech.margin_s after its caption
+        for u in utterances:
+            out.print(f"{format_span(u.start_s, u.end_s)} {source} said: {u.text}", highlight=False, soft_wrap=True)
+
     def on_gap(source, gap) -> None:
         span = format_span(gap.start_s, gap.end_s)
         err.print(labelled("gap", "yellow", f"{source} {span}: {gap.reason}"), soft_wrap=True)
 
-    watcher = Watcher(sources, cfg, session.writer, make_describer(cfg.describe), on_chunk, on_gap)
+    watcher = Watcher(sources, cfg, session.writer, make_describer(cfg.describe), on_chunk, on_gap, on_speech=on_speech)
 
     def on_signal(signum, frame) -> None:
         if watcher.stop.is_set():

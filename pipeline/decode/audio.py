@@ -45,7 +45,7 @@ def read_audio(path: str, start_s: float, end_s: float) -> AudioClip | None:
     try:
         container = av.open(path)
     except (av.FFmpegError, OSError) as exc:
-        raise AudioError(path, f"cannot be opened for its audio ({_why(exc)})") from None
+        raise AudioError(path, f"cannot be opened for its audio ({why(exc)})") from None
     try:
         if not container.streams.audio:
             return None
@@ -57,7 +57,7 @@ def read_audio(path: str, start_s: float, end_s: float) -> AudioClip | None:
         container.close()
     if first_s is None:
         if failures:
-            raise AudioError(path, f"its audio cannot be decoded ({_why(last_error)})")
+            raise AudioError(path, f"its audio cannot be decoded ({why(last_error)})")
         return AudioClip(np.zeros(0, np.float32), start_s)  # the audio stream ends before the stretch
     samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     skip = max(0, int(round((start_s - first_s) * SAMPLE_RATE)))
@@ -85,7 +85,7 @@ def _decode(container, stream, start_s: float, end_s: float):
     """(time of the first sample, 16 kHz mono float32 parts, failed packets, the last failure)."""
     import av
 
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    resampler = speech_resampler()
     base, parts, held = float(stream.time_base), [], 0
     first_s, failures, last_error = None, 0, None
     for packet in _packets(container, stream):
@@ -107,12 +107,26 @@ def _decode(container, stream, start_s: float, end_s: float):
             if at_s - (first_s + held / SAMPLE_RATE) > 0.05:  # a gap (skipped packets, a discontinuity): silence
                 parts.append(np.zeros(int(round((at_s - first_s) * SAMPLE_RATE)) - held, np.float32))
                 held += len(parts[-1])
-            for out in resampler.resample(frame):
-                parts.append(out.to_ndarray()[0].astype(np.float32, copy=False))
-                held += len(parts[-1])
+            parts.append(resampled(resampler, frame))
+            held += len(parts[-1])
     if first_s is not None:
-        parts += [out.to_ndarray()[0].astype(np.float32, copy=False) for out in resampler.resample(None)]
+        parts.append(resampled(resampler, None))
     return first_s, parts, failures, last_error
+
+
+def speech_resampler():
+    """A resampler to what speech models take (16 kHz mono float32), from any layout and rate."""
+    import av
+
+    return av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+
+
+def resampled(resampler, frame) -> np.ndarray:
+    """``frame``'s samples through ``resampler`` (``frame`` None: what it still holds)."""
+    outs = resampler.resample(frame)
+    if not outs:
+        return np.zeros(0, np.float32)
+    return np.concatenate([out.to_ndarray()[0].astype(np.float32, copy=False) for out in outs])
 
 
 def _packets(container, stream):
@@ -130,5 +144,5 @@ def _packets(container, stream):
             return
 
 
-def _why(exc: Exception) -> str:
+def why(exc: Exception) -> str:
     return f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}" if str(exc) else exc.__class__.__name__

@@ -8,11 +8,16 @@ across re-opens, which seek back to where reading stopped. Times only move forwa
 frame at or before the last one given is dropped, so a reconnect that replays data never duplicates it. A drop
 becomes a ``StreamGap`` (from the last frame before it to the first frame after) and a reconnect with
 exponential backoff.
+
+Listening (``listen``: speech on), the first audio stream is decoded too, as 16 kHz mono ``StreamAudio`` pieces on
+the frames' UTC clock (the same PTS anchor), each once; at every connect a ``StreamAudioNote`` says why there is
+no audio ("" when there is), so a silent transcript can say so.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import DecodeConfig, LiveConfig
+from pipeline.decode.audio import SAMPLE_RATE, resampled, speech_resampler, why
 from pipeline.decode.readers import target_size
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,17 @@ class StreamDrop:
 
     at_s: float
     reason: str
+
+
+@dataclass(frozen=True)
+class StreamAudio:
+    utc_s: float  # UTC of samples[0]
+    samples: np.ndarray  # (n,) float32, 16 kHz mono (pipeline.decode.audio.SAMPLE_RATE)
+
+
+@dataclass(frozen=True)
+class StreamAudioNote:
+    reason: str  # why the source gives no audio now ("" when it does)
 
 
 @dataclass(frozen=True)
@@ -60,13 +77,16 @@ def source_kind(source: str) -> str:
 
 
 class StreamReader:
-    def __init__(self, source: str, decode: DecodeConfig, live: LiveConfig, stop: threading.Event) -> None:
-        self.source, self.decode, self.live, self.stop = source, decode, live, stop
+    def __init__(
+        self, source: str, decode: DecodeConfig, live: LiveConfig, stop: threading.Event, listen: bool = False
+    ) -> None:
+        self.source, self.decode, self.live, self.stop, self.listen = source, decode, live, stop, listen
         self.kind = source_kind(source)
         self.connects = 0
         self._anchor: tuple[float, float] | None = None  # (wall-clock UTC, PTS) of the clock-setting frame
         self._last_utc: float | None = None
         self._last_pts: float | None = None
+        self._heard_to = -math.inf  # UTC end of the last audio given: a replay after a reconnect is not given again
 
     def _open(self):
         import av  # lazy: FFmpeg
@@ -83,7 +103,7 @@ class StreamReader:
         options = {"rtsp_transport": "tcp"} if self.source.startswith("rtsp") else {}
         return av.open(self.source, options=options, timeout=timeout)
 
-    def frames(self) -> Iterator[StreamFrame | StreamDrop | StreamGap]:
+    def frames(self) -> Iterator[StreamFrame | StreamDrop | StreamGap | StreamAudio | StreamAudioNote]:
         """Sampled frames until ``stop`` is set; a ``StreamDrop`` when the source drops and a ``StreamGap`` once
         it is back (or the watch stops while it is away)."""
         backoff = self.live.reconnect_min_s
@@ -98,6 +118,9 @@ class StreamReader:
                 container = self._open()
                 self.connects += 1
                 for frame in self._decode(container):
+                    if not isinstance(frame, StreamFrame):  # audio, or why there is none
+                        yield frame
+                        continue
                     if gap_reason:
                         yield StreamGap(gap_start, frame.utc_s, gap_reason)
                         gap_reason = ""
@@ -134,19 +157,31 @@ class StreamReader:
         if gap_reason:
             yield StreamGap(gap_start, time.time(), f"{gap_reason} (still away when the watch stopped)")
 
-    def _decode(self, container) -> Iterator[StreamFrame]:
+    def _decode(self, container) -> Iterator[StreamFrame | StreamAudio | StreamAudioNote]:
         stream = container.streams.video[0]
         if self.kind == "file" and self._last_pts is not None:
             container.seek(int(self._last_pts / stream.time_base), stream=stream, backward=True)
         if self.kind != "file":
             self._anchor = None  # a new connection is a new stream clock
-        step = 1.0 / self.decode.fps
-        for frame in container.decode(stream):
+        audio = None
+        if self.listen:
+            audio, note = _audio_stream(container)
+            yield StreamAudioNote(note)
+        resampler = speech_resampler() if audio is not None else None
+        for packet in container.demux(*[s for s in (stream, audio) if s is not None]):
             if self.stop.is_set():
                 return
+            if packet.stream is audio:
+                yield from self._hear(packet, resampler)
+            else:
+                yield from self._frames(packet)
+
+    def _frames(self, packet) -> Iterator[StreamFrame]:
+        step, time_base = 1.0 / self.decode.fps, packet.stream.time_base
+        for frame in packet.decode():
             if frame.pts is None:
                 continue
-            pts = float(frame.pts * stream.time_base)
+            pts = float(frame.pts * time_base)
             now = time.time()
             if self.kind != "file" and self._last_pts is not None and pts < self._last_pts - 1.0:
                 self._anchor = None  # the stream clock went back (a restarted sender, a PTS wrap): a new clock
@@ -162,8 +197,44 @@ class StreamReader:
             self._last_utc, self._last_pts = utc, pts
             yield StreamFrame(utc, self._rgb(frame))
 
+    def _hear(self, packet, resampler) -> Iterator[StreamAudio | StreamAudioNote]:
+        """A packet's audio on the frames' clock (none before the first frame sets it), each moment once; a
+        damaged packet is skipped, and said."""
+        import av
+
+        if self._anchor is None:
+            return
+        try:
+            frames = packet.decode()
+        except (av.FFmpegError, ValueError) as exc:
+            yield StreamAudioNote(f"its audio cannot be decoded ({why(exc)})")
+            return
+        for frame in frames:
+            if frame.pts is None:
+                continue
+            utc = self._anchor[0] + (float(frame.pts * frame.time_base) - self._anchor[1])
+            samples = resampled(resampler, frame)
+            end = utc + len(samples) / SAMPLE_RATE
+            if end <= self._heard_to:
+                continue  # already given (a replay after reconnect)
+            if utc < self._heard_to:
+                samples = samples[int(round((self._heard_to - utc) * SAMPLE_RATE)) :]
+                utc = self._heard_to
+            if len(samples):
+                self._heard_to = end
+                yield StreamAudio(utc, samples)
+
     def _rgb(self, frame) -> np.ndarray:
         turns = (int(getattr(frame, "rotation", 0) or 0) // 90) % 4
         width, height = target_size(frame.width, frame.height, self.decode.max_side)
         rgb = frame.to_ndarray(width=width, height=height, format="rgb24")
         return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _audio_stream(container):
+    """(the first audio stream, or None; why there is none, "" when there is one)."""
+    if not container.streams.audio:
+        return None, "the source has no audio stream"
+    if container.streams.audio[0].codec_context is None:
+        return None, "its audio codec cannot be decoded here"
+    return container.streams.audio[0], ""
