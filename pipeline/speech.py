@@ -137,11 +137,16 @@ class Transcriber:
             import ctranslate2
 
             device = "cuda" if ctranslate2.get_cuda_device_count() else "cpu"
-        compute = "int8" if device == "cpu" else "float16"
         try:
-            self.model = WhisperModel(source, device=device, compute_type=compute, local_files_only=True)
-        except (OSError, ValueError, RuntimeError) as exc:  # no such folder, not in the hub cache
-            raise ValueError(f"speech.model {self.cfg.model!r} cannot be loaded: {exc}") from None
+            try:
+                self.model = _whisper_on(WhisperModel, source, device)
+            except RuntimeError as exc:  # "auto" found a GPU that CTranslate2 cannot use: the CPU then
+                if device == "cpu" or self.cfg.device != "auto":
+                    raise
+                log.warning("Whisper cannot run on the GPU here (%s); it runs on the CPU", exc)
+                device, self.model = "cpu", _whisper_on(WhisperModel, source, "cpu")
+        except (OSError, ValueError, RuntimeError) as exc:  # no such folder, not in the hub cache, no CUDA
+            raise ValueError(f"speech.model {self.cfg.model!r} cannot be loaded: {exc} (on {device})") from None
         log.info("loaded speech model %s on %s", self.name, device)
 
     def transcribe(self, samples, offset_s: float) -> list[Utterance]:
@@ -163,6 +168,20 @@ class Transcriber:
                 start, end = offset_s + words[0].start, offset_s + words[-1].end
                 said.append(Utterance(round(start, 3), round(end, 3), text, info.language))
         return said
+
+
+def _whisper_on(whisper_model: type, source: str, device: str):
+    """The model on ``device``, checked there by transcribing a second of silence: CTranslate2 finds out that
+    the CUDA libraries it was built for are missing (cuBLAS 12 beside a CUDA 13 torch, say) only when it first
+    computes, and then every chunk would fail."""
+    import numpy as np
+
+    compute = "int8" if device == "cpu" else "float16"
+    model = whisper_model(source, device=device, compute_type=compute, local_files_only=True)
+    if device != "cpu":
+        segments, _ = model.transcribe(np.zeros(16_000, np.float32), language="en", vad_filter=False)
+        list(segments)
+    return model
 
 
 PAUSE_S = 1.0  # a silence this long between words ends an utterance

@@ -290,3 +290,20 @@ def test_a_speech_model_that_is_not_here_stops_before_any_work(tmp_path):
         )  # fmt: skip
         assert result.returncode == 2 and f"speech.model {model!r} cannot be loaded" in result.stderr, result.stderr
         assert why in result.stderr and "Traceback" not in result.stderr and not (tmp_path / "idx").exists()
+
+
+def test_whisper_on_a_gpu_it_cannot_use_runs_on_the_cpu_unless_cuda_was_asked_for(monkeypatch, caplog):
+    """``speech.device: auto`` where CTranslate2 sees a GPU it cannot run on (here: a CPU machine told there is
+    one, so the real CUDA load fails; on a CUDA 13 machine it is the missing cuBLAS 12) falls back to the CPU, as
+    every chunk would fail otherwise; ``cuda`` asked for explicitly says why it cannot."""
+    import ctranslate2
+
+    from pipeline.speech import make_transcriber
+
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 1)
+    auto = make_transcriber(load_config("tiny.yaml", ["speech.enabled=true"]).speech)
+    auto.load()
+    assert auto.model.model.device == "cpu" and "cannot run on the GPU here" in caplog.text
+    cuda = make_transcriber(load_config("tiny.yaml", ["speech.enabled=true", "speech.device=cuda"]).speech)
+    with pytest.raises(ValueError, match=r"speech.model 'bundled' cannot be loaded: .*CUDA.* \(on cuda\)"):
+        cuda.load()
