@@ -436,6 +436,8 @@ def test_a_live_source_is_transcribed_on_its_clock_each_sentence_once(kind, tmp_
     if kind == "file":
         wait_for(lambda: (tmp_path / "out" / "recording.ts").exists())
     writer = IndexWriter(tmp_path / "idx", embedder)
+    AlertStore(tmp_path / "idx").add_query("nobody is in the hallway", threshold=0.6, cooldown_s=0)
+    alerting = Alerting(writer)
     said = []
     cfg = load_config(None, [*LIVE, "speech.enabled=true", "speech.margin_s=3"])
     watcher = Watcher([sender.url], cfg, writer, FrameCountDescriber(), on_speech=lambda s, u: said.extend(u))
@@ -455,3 +457,6 @@ def test_a_live_source_is_transcribed_on_its_clock_each_sentence_once(kind, tmp_
     assert len(marked) == state.chunks and {m[0] for m in marked} == {""}
     hit = Searcher(tmp_path / "idx", embedder).search("no one is in the corridor", k=1)[0]
     assert hit.kind == "speech" and hit.start_s == start
+    alerting.close()
+    (alert,) = AlertStore(tmp_path / "idx").alerts()  # a standing query hears it too
+    assert alert.start_s == start and alert.text == text

@@ -307,3 +307,58 @@ def test_whisper_on_a_gpu_it_cannot_use_runs_on_the_cpu_unless_cuda_was_asked_fo
     cuda = make_transcriber(load_config("tiny.yaml", ["speech.enabled=true", "speech.device=cuda"]).speech)
     with pytest.raises(ValueError, match=r"speech.model 'bundled' cannot be loaded: .*CUDA.* \(on cuda\)"):
         cuda.load()
+
+
+def tone_file(path: Path, layout: str, rate: int, audio_s: float, video_s: float = 6.0) -> Path:
+    """A small video of ``video_s`` with PCM audio of ``audio_s`` in ``layout`` at ``rate``: silent but for a
+    440 Hz tone at 2-3 s."""
+    import av
+
+    with av.open(str(path), "w") as dst:
+        video = dst.add_stream("libx264", rate=5)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        audio = dst.add_stream("pcm_s16le", rate=rate, layout=layout)
+        channels = len(av.AudioLayout(layout).channels)
+        t = np.arange(int(audio_s * rate)) / rate
+        wave = np.where((t >= 2.0) & (t < 3.0), 0.5 * np.sin(2 * np.pi * 440 * t), 0.0)
+        samples = (np.tile(wave, (channels, 1)) * 32767).astype(np.int16)
+        for start in range(0, samples.shape[1], 1024):
+            block = np.ascontiguousarray(samples[:, start : start + 1024].T.reshape(1, -1))
+            frame = av.AudioFrame.from_ndarray(block, format="s16", layout=layout)
+            frame.rate, frame.pts = rate, start
+            for packet in audio.encode(frame):
+                dst.mux(packet)
+        for i in range(int(video_s * 5)):
+            picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 8 % 256, np.uint8), format="rgb24")
+            for packet in video.encode(picture):
+                dst.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode():
+                dst.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("layout", "rate"), [("mono", 8000), ("stereo", 96000), ("5.1", 48000)])
+def test_any_layout_and_rate_is_read_as_16_khz_mono_on_the_files_clock(tmp_path, layout, rate):
+    from pipeline.decode.audio import SAMPLE_RATE, read_audio
+
+    path = tone_file(tmp_path / f"{layout}.mkv", layout, rate, audio_s=6.0)
+    clip = read_audio(str(path), 1.0, 5.0)
+    assert clip.start_s == 1.0 and abs(clip.end_s - 5.0) < 0.01
+    loud = np.flatnonzero(np.abs(clip.samples) > 0.05) / SAMPLE_RATE + clip.start_s
+    assert abs(loud[0] - 2.0) < 0.02 and abs(loud[-1] - 3.0) < 0.02, (loud[0], loud[-1])
+
+
+def test_audio_shorter_or_longer_than_the_video_is_read_where_it_is(tmp_path, embedder):
+    """Audio that ends at 3.5 s of a 6 s video: the later chunk has nothing said and no complaint; audio that
+    runs 4 s past the video is read where the video is."""
+    from pipeline.decode.audio import read_audio
+
+    short = tone_file(tmp_path / "short.mkv", "stereo", 44100, audio_s=3.5)
+    assert len(read_audio(str(short), 4.0, 6.0).samples) == 0  # its audio has ended: an empty clip, no error
+    (result,) = ingest(tmp_path / "idx", [str(short)], embedder, [*SPEECH_ONLY, "decode.chunk_s=2"]).results
+    catalog = Catalog(tmp_path / "idx")
+    notes = catalog.db.execute("SELECT note FROM transcribed").fetchall()
+    assert result.status == "ingested" and [n[0] for n in notes] == ["", "", ""], (result, notes)
+    long = tone_file(tmp_path / "long.mkv", "mono", 16000, audio_s=10.0)
+    assert abs(read_audio(str(long), 4.0, 6.0).end_s - 6.0) < 0.01
