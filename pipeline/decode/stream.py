@@ -104,8 +104,8 @@ class StreamReader:
         return av.open(self.source, options=options, timeout=timeout)
 
     def frames(self) -> Iterator[StreamFrame | StreamDrop | StreamGap | StreamAudio | StreamAudioNote]:
-        """Sampled frames until ``stop`` is set; a ``StreamDrop`` when the source drops and a ``StreamGap`` once
-        it is back (or the watch stops while it is away)."""
+        """Sampled frames (listening: and audio, and notes) until ``stop`` is set; a ``StreamDrop`` when the source
+        drops and a ``StreamGap`` once it is back (or the watch stops while it is away)."""
         backoff = self.live.reconnect_min_s
         gap_reason = ""
         gap_start = time.time()
