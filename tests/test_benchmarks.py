@@ -80,3 +80,16 @@ def test_change_bench_gpu_hours_follow_the_cost_model():
     hour = Row("fixed camera hour", "fixed", 3600.0, 3600, 3600, 60, 60 * 3800, 60_000, 1.0, 1.0, 1.0, 0.0)
     gpu_s = 60 * 3800 / 15_000 + 60 * 1000 * 0.080 / 32
     assert hour.footage_hours_per_gpu_hour() == pytest.approx(3600 / gpu_s) == pytest.approx(21.8, abs=0.05)
+
+
+@pytest.mark.slow
+def test_speech_gpu_bench_compares_both_engines_against_the_cpu_baseline(monkeypatch, capsys):
+    """The speech GPU benchmark's own logic on the CPU: both engines, the baseline row, a ratio per row."""
+    from benchmarks import bench_speech_gpu
+
+    monkeypatch.setattr(sys, "argv", ["bench_speech_gpu.py", "--device", "cpu", "--size", "tiny", "--batch", "3"])
+    bench_speech_gpu.main()
+    table = capsys.readouterr().out
+    assert "| faster-whisper | cpu (int8) | 1 |" in table and "| 1.00x |" in table
+    row = r"\| transformers \(random weights\) \| cpu \(float32\) \| 3 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \|"
+    assert re.search(row, table), table
