@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.config import SpeechConfig
-from pipeline.decode.audio import AudioClip, AudioError, read_audio
+from pipeline.decode.audio import AudioClip, AudioError, read_audio, why
 from pipeline.types import ChunkSpan
 
 log = logging.getLogger(__name__)
@@ -260,5 +260,10 @@ def transcribe_clip(transcriber: Transcriber, clip: AudioClip, span: ChunkSpan, 
     ``note`` says why an empty clip holds nothing, where that is not silence."""
     if not len(clip.samples):
         return Transcript([], note, transcriber.name)
-    said = transcriber.transcribe(clip.samples, clip.start_s)
+    try:
+        said = transcriber.transcribe(clip.samples, clip.start_s)
+    except (RuntimeError, ValueError) as exc:  # the model cannot run here (a load that failed, a CUDA library):
+        # the reason is kept like an audio failure's, and the chunk's captions and frames go on
+        log.warning("%s [%.0f, %.0f) s: the speech model failed: %s", span.video_path, span.start_s, span.end_s, exc)
+        return Transcript([], f"the speech model failed: {why(exc)}", transcriber.name)
     return Transcript([u for u in said if span.start_s <= u.start_s < span.end_s], "", transcriber.name)

@@ -384,3 +384,22 @@ def test_the_transformers_backend_runs_its_real_path_on_a_tiny_random_whisper(tm
     assert rows and {(r[2], r[3]) for r in rows} == {("en", str(model))}
     for start, end, _, _ in rows:  # within a sentence's stretch (VAD pads it by 0.4 s)
         assert any(s["start"] - 1.0 <= start <= end <= s["end"] + 1.0 for s in truth()), (start, end)
+
+
+def test_a_speech_model_that_fails_leaves_the_video_captioned_with_the_reason_kept(tmp_path, embedder, monkeypatch):
+    """Whisper raising mid-ingest (a CUDA library missing at its first computation, say) does not stop the job:
+    each chunk keeps the reason, as an audio failure does, and is captioned."""
+    from pipeline.describe.fake import FrameCountDescriber
+    from pipeline.speech import Transcriber
+
+    def fails(self, samples, offset_s):
+        raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+
+    monkeypatch.setattr(Transcriber, "transcribe", fails)
+    overrides = ["ray.enabled=false", "speech.enabled=true", "decode.chunk_s=60"]
+    (result,) = ingest(tmp_path / "idx", [media_path(TALKING)], embedder, overrides, FrameCountDescriber()).results
+    catalog = Catalog(tmp_path / "idx")
+    notes = {n[0] for n in catalog.db.execute("SELECT note FROM transcribed")}
+    captions = catalog.db.execute("SELECT COUNT(*) FROM segments WHERE kind='caption'").fetchone()[0]
+    assert result.status == "ingested" and captions == 5, (result, captions)  # 288.5 s in 60 s chunks
+    assert notes == {"the speech model failed: RuntimeError: Library libcublas.so.12 is not found or cannot be loaded"}
