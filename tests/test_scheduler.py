@@ -319,10 +319,15 @@ def test_decode_actors_share_the_gpus_only_when_frames_are_embedded_or_speech_tr
     decode, model = gpu_shares(load_config("tiny.yaml", frames), 2)  # auto, GPUs: the frames are embedded on them
     assert (decode, model) == (0.2, 0.6) and model + 2 * decode <= 1  # a GPU holds its model and two decoders
     assert 2 * model > 1  # and never two models
-    speech = ["ray.num_decode_workers=3", "speech.enabled=true"]  # Whisper: the same share, the same exceptions
+    # Whisper on torch: the same share, the same exceptions
+    speech = ["ray.num_decode_workers=3", "speech.enabled=true", "speech.backend=transformers"]
     assert gpu_shares(load_config("tiny.yaml", speech), 2) == (0.2, 0.6)
     assert gpu_shares(load_config("tiny.yaml", [*speech, "speech.device=cpu"]), 2) == (0.0, 1.0)
     assert gpu_shares(load_config("tiny.yaml", [*speech, "ray.decode_resources={cpu_node: 1}"]), 2) == (0.0, 1.0)
+    # faster-whisper: only when cuda is asked for (CTranslate2's CUDA 12 libraries are not this torch's)
+    ctranslate2 = ["ray.num_decode_workers=3", "speech.enabled=true", "speech.backend=faster-whisper"]
+    assert gpu_shares(load_config("tiny.yaml", ctranslate2), 2) == (0.0, 1.0)
+    assert gpu_shares(load_config("tiny.yaml", [*ctranslate2, "speech.device=cuda"]), 2) == (0.2, 0.6)
 
 
 class StillFootage(FakeExecutor):

@@ -71,7 +71,7 @@ def watch(
     session = IngestSession.open(index, cfg, remote=remote_of(index), on_alert=print_alert)
 
     def on_chunk(c) -> None:
-        caption = c.caption or "(indexed by its frames)"
+        caption = c.caption or ("(indexed by its frames)" if cfg.frames.enabled else "(not described: speech only)")
         if c.carried:
             caption = f"(no change, no model call) {caption}"
         out.print(

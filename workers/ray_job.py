@@ -87,15 +87,21 @@ def gpu_shares(cfg: VidseekConfig, gpus: int) -> tuple[float, float]:
     GPUs, the decode actors embed frames (frame index on) and run Whisper (speech on) on the GPUs too, sharing them
     with the model actors (0.4 of each GPU split among the decode actors placed on it: the image-text model and
     Whisper are small beside the VLM), unless that stage's ``device`` is ``cpu``, or is ``auto`` and
-    ``ray.decode_resources`` sends the decode actors to nodes of their own (CPU nodes, typically). A decode actor
-    with no GPU share sees none (Ray hides them), so ``auto`` runs it on its CPU."""
+    ``ray.decode_resources`` sends the decode actors to nodes of their own (CPU nodes, typically). Whisper on
+    faster-whisper takes a share only when ``speech.device`` is ``cuda``: CTranslate2 needs CUDA 12 libraries
+    that this project's torch does not bring, so ``auto`` would hold a share it cannot use. A decode actor with no
+    GPU share sees none (Ray hides them), so ``auto`` runs it on its CPU."""
     if not gpus:
         return 0.0, 0.0
 
     def on_gpu(enabled: bool, device: str) -> bool:
         return enabled and device != "cpu" and not (device == "auto" and cfg.ray.decode_resources)
 
-    if not (on_gpu(cfg.frames.enabled, cfg.frames.device) or on_gpu(cfg.speech.enabled, cfg.speech.device)):
+    speech = cfg.speech
+    whisper_on_gpu = on_gpu(speech.enabled, speech.device) and (
+        speech.backend == "transformers" or speech.device == "cuda"
+    )
+    if not (on_gpu(cfg.frames.enabled, cfg.frames.device) or whisper_on_gpu):
         return 0.0, 1.0
     per_gpu = math.ceil(cfg.ray.num_decode_workers / gpus)
     return 0.4 / per_gpu, 0.6  # over half: two model actors never share a GPU
