@@ -120,12 +120,40 @@ def bundled_base_path() -> Path:
 
 
 class Transcriber:
-    """faster-whisper with its VAD filter; loads on first use (a worker that never meets audio loads nothing)."""
+    """Whisper with a voice activity filter, through ``speech.backend``'s engine (faster-whisper here, or
+    pipeline.speech_transformers); loads on first use (a worker that never meets audio loads nothing)."""
 
     def __init__(self, cfg: SpeechConfig) -> None:
         self.cfg = cfg
         self.name = {BUNDLED: "whisper-tiny.en", BUNDLED_BASE: "whisper-base"}.get(cfg.model, cfg.model)
-        self.model = None
+        if cfg.backend == "transformers":
+            from pipeline.speech_transformers import TransformersWhisper
+
+            self.engine = TransformersWhisper(cfg)
+        else:
+            self.engine = FasterWhisper(cfg)
+
+    def load(self) -> None:
+        self.engine.load()
+
+    def transcribe(self, samples, offset_s: float) -> list[Utterance]:
+        """Utterances in ``samples`` (16 kHz mono), their times moved to the file's clock by ``offset_s``."""
+        self.load()
+        words, language = self.engine.words(samples)
+        said = []
+        for run in utterances(words):
+            text = " ".join("".join(w.word for w in run).split())[:MAX_UTTERANCE_CHARS]
+            if text:
+                start, end = offset_s + run[0].start, offset_s + run[-1].end
+                said.append(Utterance(round(start, 3), round(end, 3), text, language))
+        return said
+
+
+class FasterWhisper:
+    """faster-whisper (CTranslate2) with its VAD filter."""
+
+    def __init__(self, cfg: SpeechConfig) -> None:
+        self.cfg, self.model = cfg, None
 
     def load(self) -> None:
         if self.model is not None:
@@ -149,19 +177,7 @@ class Transcriber:
                 device, self.model = "cpu", _whisper_on(WhisperModel, source, "cpu")
         except (OSError, ValueError, RuntimeError) as exc:  # no such folder, not in the hub cache, no CUDA
             raise ValueError(f"speech.model {self.cfg.model!r} cannot be loaded: {exc} (on {device})") from None
-        log.info("loaded speech model %s on %s", self.name, device)
-
-    def transcribe(self, samples, offset_s: float) -> list[Utterance]:
-        """Utterances in ``samples`` (16 kHz mono), their times moved to the file's clock by ``offset_s``."""
-        self.load()
-        words, language = self.words(samples)
-        said = []
-        for run in utterances(words):
-            text = " ".join("".join(w.word for w in run).split())[:MAX_UTTERANCE_CHARS]
-            if text:
-                start, end = offset_s + run[0].start, offset_s + run[-1].end
-                said.append(Utterance(round(start, 3), round(end, 3), text, language))
-        return said
+        log.info("loaded speech model %s on %s", self.cfg.model, device)
 
     def words(self, samples) -> tuple[list, str]:
         """The words said in ``samples`` (each with ``start``, ``end`` in seconds into it, and ``word``), and the
@@ -237,10 +253,6 @@ def why_unavailable(cfg: SpeechConfig) -> str:
 
 
 def make_transcriber(cfg: SpeechConfig) -> Transcriber:
-    if cfg.backend == "transformers":
-        from pipeline.speech_transformers import TransformersTranscriber
-
-        return TransformersTranscriber(cfg)
     return Transcriber(cfg)
 
 

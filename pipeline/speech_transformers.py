@@ -5,7 +5,7 @@ Why a second engine: CTranslate2 4.x (faster-whisper) is built for CUDA 12 and c
 are CUDA 13's, as this project's torch brings; torch runs Whisper on that GPU as it runs the VLM. The rest is the
 same as pipeline.speech: faster-whisper's Silero VAD finds where someone speaks, only those stretches go to
 Whisper (in windows of at most 30 s, Whisper's), word times come from the cross-attention alignment
-(transformers' ``return_timestamps="word"``), and utterances are cut at pauses by ``pipeline.speech.utterances``.
+(transformers' ``return_timestamps="word"``), and pipeline.speech's Transcriber cuts them into utterances.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.speech import Transcriber
+from pipeline.config import SpeechConfig
 
 log = logging.getLogger(__name__)
 WINDOW_S = 30.0  # Whisper hears 30 s at a time
@@ -60,8 +60,11 @@ def original_s(pieces: list[tuple[int, int]], t: float) -> float:
     return pieces[-1][1] / SAMPLE_RATE
 
 
-class TransformersTranscriber(Transcriber):
-    """``speech.model`` through transformers' speech-recognition pipeline; loads on first use."""
+class TransformersWhisper:
+    """``speech.model`` through transformers' speech-recognition pipeline (pipeline.speech.Transcriber's engine)."""
+
+    def __init__(self, cfg: SpeechConfig) -> None:
+        self.cfg, self.model, self.processor = cfg, None, None
 
     def load(self) -> None:
         if self.model is not None:
@@ -86,9 +89,10 @@ class TransformersTranscriber(Transcriber):
             feature_extractor=processor.feature_extractor,
             device=device,
         )
-        log.info("loaded speech model %s (transformers) on %s", self.name, device)
+        log.info("loaded speech model %s (transformers) on %s", self.cfg.model, device)
 
     def words(self, samples) -> tuple[list, str]:
+        """As pipeline.speech.FasterWhisper.words."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         words: list[Word] = []

@@ -307,7 +307,7 @@ def test_whisper_on_a_gpu_it_cannot_use_runs_on_the_cpu_unless_cuda_was_asked_fo
     monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 1)
     auto = make_transcriber(load_config("tiny.yaml", ["speech.enabled=true"]).speech)
     auto.load()
-    assert auto.model.model.device == "cpu" and "cannot run on the GPU here" in caplog.text
+    assert auto.engine.model.model.device == "cpu" and "cannot run on the GPU here" in caplog.text
     cuda = make_transcriber(load_config("tiny.yaml", ["speech.enabled=true", "speech.device=cuda"]).speech)
     with pytest.raises(ValueError, match=r"speech.model 'bundled' cannot be loaded: .*CUDA.* \(on cuda\)"):
         cuda.load()
