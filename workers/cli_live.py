@@ -75,7 +75,7 @@ def watch(
         if c.carried:
             caption = f"(no change, no model call) {caption}"
         out.print(
-            f"{format_span(c.start_s, c.end_s)} {c.source} (+{c.latency_s:.1f} s): {caption}",
+            f"{format_span(c.start_s, c.end_s)} {c.source} (+{max(0.0, c.latency_s):.1f} s): {caption}",
             highlight=False,
             soft_wrap=True,
         )
