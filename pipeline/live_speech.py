@@ -25,6 +25,8 @@ from pipeline.decode.stream import StreamAudio
 from pipeline.types import ChunkSpan
 
 LATE_AUDIO_S = 10.0  # audio this far behind the frames no longer holds a chunk's speech back
+HELD_S = 900.0  # audio kept at most (64 KB a second): a source whose video stalls while its audio goes on, cutting
+# no chunk, must not fill memory; a chunk waiting for the model (live.max_queued_chunks) needs less than this
 
 
 class LiveListener:
@@ -40,6 +42,8 @@ class LiveListener:
         with self._lock:
             self._pieces.append(piece)
             self._heard_to = max(self._heard_to, piece.utc_s + len(piece.samples) / SAMPLE_RATE)
+            while self._pieces[0].utc_s + len(self._pieces[0].samples) / SAMPLE_RATE < self._heard_to - HELD_S:
+                self._pieces.popleft()
 
     def note(self, reason: str) -> None:
         with self._lock:

@@ -410,6 +410,17 @@ def test_a_live_chunks_speech_does_not_wait_for_audio_that_lags_or_never_comes()
     assert span.start_s == 102.0
 
 
+def test_audio_with_no_chunk_to_hear_it_is_not_kept_for_ever():
+    """A source whose video stalls while its audio goes on cuts no chunk: its audio is let go after HELD_S."""
+    from pipeline.live_speech import HELD_S, LiveListener
+
+    listener = LiveListener(margin_s=3.0)
+    for i in range(int(HELD_S / 60) + 5):
+        listener.hear(audio_piece(1000.0 + 60 * i, 60.0))
+    held_s = sum(len(p.samples) for p in listener._pieces) / 16_000
+    assert HELD_S <= held_s <= HELD_S + 60
+
+
 @pytest.fixture(scope="module")
 def talking_cut(tmp_path_factory):
     """14 s of the talking clip from 40 s, video and AAC audio in MPEG-TS: "nobody is in the hallway right now"
