@@ -41,8 +41,8 @@ class LiveListener:
     def hear(self, piece: StreamAudio) -> None:
         with self._lock:
             self._pieces.append(piece)
-            self._heard_to = max(self._heard_to, piece.utc_s + len(piece.samples) / SAMPLE_RATE)
-            while self._pieces[0].utc_s + len(self._pieces[0].samples) / SAMPLE_RATE < self._heard_to - HELD_S:
+            self._heard_to = max(self._heard_to, piece.end_s)
+            while self._pieces[0].end_s < self._heard_to - HELD_S:
                 self._pieces.popleft()
 
     def note(self, reason: str) -> None:
@@ -65,13 +65,13 @@ class LiveListener:
                 out.append((self._waiting.popleft(), self._window(span.start_s - self.margin_s, until), self._note))
             if out:  # the next window starts at or after the last one's end, less the margin
                 keep_from = out[-1][0].end_s - self.margin_s
-                while self._pieces and self._pieces[0].utc_s + len(self._pieces[0].samples) / SAMPLE_RATE < keep_from:
+                while self._pieces and self._pieces[0].end_s < keep_from:
                     self._pieces.popleft()
         return out
 
     def _window(self, start_s: float, end_s: float) -> AudioClip:
         """The audio of ``[start_s, end_s)``, silence where none came (a drop); empty when none came at all."""
-        heard = [p for p in self._pieces if p.utc_s < end_s and p.utc_s + len(p.samples) / SAMPLE_RATE > start_s]
+        heard = [p for p in self._pieces if p.utc_s < end_s and p.end_s > start_s]
         if not heard:
             return AudioClip(np.zeros(0, np.float32), start_s)
         start_s = max(start_s, heard[0].utc_s)  # nothing before the first audio heard: the window starts there

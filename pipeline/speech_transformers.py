@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import SpeechConfig
+from pipeline.decode.audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 WINDOW_S = 30.0  # Whisper hears 30 s at a time
-SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True)

@@ -67,24 +67,37 @@ def test_delete_a_video(fresh, embedder):
     assert not list((index / "thumbnails").glob("bikes-*.jpg")) and not (index / "records" / "bikes").exists()
 
 
+def hold_job(monkeypatch, name: str, before: bool) -> tuple[threading.Event, threading.Event]:
+    """Hold the ingest the first time it reaches ``pipeline.job.<name>`` (``before`` the call, or after it) until
+    the test releases it: (reached, release)."""
+    import pipeline.job
+
+    reached, release = threading.Event(), threading.Event()
+    real = getattr(pipeline.job, name)
+
+    def held(*args, **kwargs):
+        first = not reached.is_set()
+        if first and before:
+            reached.set()
+            release.wait(60)
+        result = real(*args, **kwargs)
+        if first and not before:
+            reached.set()
+            release.wait(60)
+        return result
+
+    monkeypatch.setattr(pipeline.job, name, held)
+    return reached, release
+
+
 def test_cancel_an_ingest_job_then_finish_it(fresh, embedder, monkeypatch):
     """Cancelled after its first chunk: what it committed stays, and the next ingest describes only the rest."""
-    import pipeline.job
     from pipeline.config import load_config
     from workers.api import Service, create_app
 
     index, root, _ = fresh
-    first_done, cancel_sent = threading.Event(), threading.Event()
-    commit = pipeline.job.commit
-
-    def commit_then_pause(*args, **kwargs):
-        problem = commit(*args, **kwargs)
-        if not first_done.is_set():  # hold the job after its first chunk until the test has cancelled it
-            first_done.set()
-            cancel_sent.wait(60)
-        return problem
-
-    monkeypatch.setattr(pipeline.job, "commit", commit_then_pause)
+    # hold the job after its first chunk until the test has cancelled it
+    first_done, cancel_sent = hold_job(monkeypatch, "commit", before=False)
     service = Service(index, load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=2"]), [root], None)
     service.embedder = embedder
     with LiveServer(create_app(service)) as url:
@@ -114,20 +127,12 @@ def test_cancel_an_ingest_job_then_finish_it(fresh, embedder, monkeypatch):
 def test_a_job_cancelled_after_its_only_chunk_leaves_the_video_complete(fresh, embedder, monkeypatch):
     """Every chunk was committed when the cancellation came: the video is what it is, complete (it used to be left
     ``ingesting`` for ever)."""
-    import pipeline.job
     from pipeline.config import load_config
     from workers.api import Service, create_app
 
     index, root, _ = fresh
-    committed, cancel_sent = threading.Event(), threading.Event()
-    chunk_done = pipeline.job.chunk_done
-
-    def pause_then_count(*args, **kwargs):  # the chunk is written; the cancellation comes before it is counted
-        committed.set()
-        cancel_sent.wait(60)
-        return chunk_done(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline.job, "chunk_done", pause_then_count)
+    # the chunk is written; the cancellation comes before it is counted
+    committed, cancel_sent = hold_job(monkeypatch, "chunk_done", before=True)
     service = Service(index, load_config("tiny.yaml", ["ray.enabled=false", "decode.chunk_s=600"]), [root], None)
     service.embedder = embedder
     with LiveServer(create_app(service)) as url:

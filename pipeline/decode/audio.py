@@ -47,10 +47,11 @@ def read_audio(path: str, start_s: float, end_s: float) -> AudioClip | None:
     except (av.FFmpegError, OSError) as exc:
         raise AudioError(path, f"cannot be opened for its audio ({why(exc)})") from None
     try:
-        if not container.streams.audio:
-            return None
-        if container.streams.audio[0].codec_context is None:
-            raise AudioError(path, "its audio codec cannot be decoded here")
+        stream, why_not = first_audio_stream(container)
+        if stream is None:
+            if why_not == NO_AUDIO:
+                return None
+            raise AudioError(path, why_not)
         container = _seek(container, path, max(0.0, start_s - SEEK_BACK_S))
         first_s, parts, failures, last_error = _decode(container, container.streams.audio[0], start_s, end_s)
     finally:
@@ -63,6 +64,19 @@ def read_audio(path: str, start_s: float, end_s: float) -> AudioClip | None:
     skip = max(0, int(round((start_s - first_s) * SAMPLE_RATE)))
     keep = max(0, int(round((end_s - max(first_s, start_s)) * SAMPLE_RATE)))
     return AudioClip(np.clip(samples[skip : skip + keep], -1.0, 1.0), round(max(first_s, start_s), 6))
+
+
+NO_AUDIO = "no audio stream"
+
+
+def first_audio_stream(container):
+    """(the container's first audio stream, ""), or (None, why there is none that decodes: ``NO_AUDIO``, or its
+    codec is not one FFmpeg here decodes)."""
+    if not container.streams.audio:
+        return None, NO_AUDIO
+    if container.streams.audio[0].codec_context is None:
+        return None, "its audio codec cannot be decoded here"
+    return container.streams.audio[0], ""
 
 
 def _seek(container, path: str, seek_s: float):

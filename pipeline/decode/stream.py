@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import DecodeConfig, LiveConfig
-from pipeline.decode.audio import SAMPLE_RATE, resampled, speech_resampler, why
+from pipeline.decode.audio import NO_AUDIO, SAMPLE_RATE, first_audio_stream, resampled, speech_resampler, why
 from pipeline.decode.readers import target_size
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,10 @@ class StreamDrop:
 class StreamAudio:
     utc_s: float  # UTC of samples[0]
     samples: np.ndarray  # (n,) float32, 16 kHz mono (pipeline.decode.audio.SAMPLE_RATE)
+
+    @property
+    def end_s(self) -> float:
+        return self.utc_s + len(self.samples) / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,8 @@ class StreamReader:
             self._anchor = None  # a new connection is a new stream clock
         audio = None
         if self.listen:
-            audio, note = _audio_stream(container)
-            yield StreamAudioNote(note)
+            audio, why_not = first_audio_stream(container)
+            yield StreamAudioNote("the source has no audio stream" if why_not == NO_AUDIO else why_not)
         resampler = speech_resampler() if audio is not None else None
         for packet in container.demux(*[s for s in (stream, audio) if s is not None]):
             if self.stop.is_set():
@@ -229,12 +233,3 @@ class StreamReader:
         width, height = target_size(frame.width, frame.height, self.decode.max_side)
         rgb = frame.to_ndarray(width=width, height=height, format="rgb24")
         return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
-
-
-def _audio_stream(container):
-    """(the first audio stream, or None; why there is none, "" when there is one)."""
-    if not container.streams.audio:
-        return None, "the source has no audio stream"
-    if container.streams.audio[0].codec_context is None:
-        return None, "its audio codec cannot be decoded here"
-    return container.streams.audio[0], ""
