@@ -96,18 +96,14 @@ class TransformersWhisper:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         words: list[Word] = []
-        language = self.cfg.language or ""
-        generate = {"task": "transcribe", "num_beams": self.cfg.beam_size}
-        if self.model.model.generation_config.is_multilingual:
-            if self.cfg.language:
-                generate["language"] = self.cfg.language
-        else:
-            generate.pop("task")  # an English-only checkpoint has no task token
-            language = "en"
+        multilingual = self.model.model.generation_config.is_multilingual  # an English-only one has no task token
+        generate = {"num_beams": self.cfg.beam_size} | ({"task": "transcribe"} if multilingual else {})
+        language = (self.cfg.language or "") if multilingual else "en"
         for pieces in speech_windows(get_speech_timestamps(samples, VadOptions())):
             window = np.concatenate([samples[start:end] for start, end in pieces])
-            if not language:
-                language = self._language(window)
+            if multilingual:
+                language = language or self._language(window)  # detected once, then given: not again per window
+                generate["language"] = language
             heard = self.model(
                 {"raw": window, "sampling_rate": SAMPLE_RATE}, return_timestamps="word", generate_kwargs=generate
             )
