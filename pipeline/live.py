@@ -36,6 +36,7 @@ from pipeline.describe.base import Describer, describe_chunks
 from pipeline.index.frames import frame_records
 from pipeline.index.writer import IndexWriter
 from pipeline.live_speech import LiveListener
+from pipeline.speech import make_transcriber, transcribe_clip
 from pipeline.types import LIVE_ID_PREFIX, CaptionSource, ChunkDescription, ChunkFailure, ChunkSpan, FrameChunk
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,6 @@ class Watcher:
         self.on_chunk, self.on_gap, self.on_speech = on_chunk, on_gap, on_speech
         self.transcriber = None
         if cfg.speech.enabled:
-            from pipeline.speech import make_transcriber
-
             self.transcriber = make_transcriber(cfg.speech)  # loaded when the first audio is heard
         # A growing file is named by its absolute path, like an ingested one (a URL or device index stays as is).
         named = [os.path.abspath(s) if os.path.isfile(s) else s for s in sources]
@@ -265,8 +264,6 @@ class Watcher:
 
     def _transcribe(self, closing: bool) -> None:
         """Index what was said in each chunk whose audio is complete (all of them when ``closing``)."""
-        from pipeline.speech import transcribe_clip
-
         written = False
         for state in self.sources.values():
             if state.listener is None:
